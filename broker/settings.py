@@ -1,0 +1,51 @@
+"""The one settings object: environment variables prefixed `COUNCIL_`.
+
+The embedded SQLite database in the data directory is the default so that a
+fresh machine runs the broker with no configuration; `COUNCIL_DATABASE_URL`
+names PostgreSQL for real deployments and scale-out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the broker can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="COUNCIL_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./council-data"))
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The key ring itself, base64 JSON, for deployments that keep keys in the
+    # environment (a secret store) rather than in a 0600 file in the data dir.
+    key_ring: SecretStr | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_page_size: int = 200
+    default_page_size: int = 50
+    checkpoint_every_events: int = 256
+    checkpoint_interval: timedelta = timedelta(seconds=30)
+    log_level: str = "info"
+    # Default feedback due time per item kind when a submission names none (SPEC §4).
+    feedback_due_analysis: timedelta = timedelta(hours=24)
+    feedback_due_countermeasure: timedelta = timedelta(hours=4)
+    reminder_lead: timedelta = timedelta(hours=1)
+    sweep_interval: timedelta = timedelta(seconds=30)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database to use: COUNCIL_DATABASE_URL, else SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'council.db').resolve()}"
+
+    @property
+    def key_ring_path(self) -> Path:
+        """Where the file-backed key ring lives (outside the database, 0600)."""
+        return self.data_dir / "keyring.json"
