@@ -1,0 +1,201 @@
+"""The schema, as SQLAlchemy Core tables: the same on SQLite and PostgreSQL.
+
+Alembic migrations (`migrations/`) create it; tests compare the two so they
+never drift. Content columns hold ciphertext only (SPEC §2: stored encrypted);
+keys live in the key ring, never here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = String(40)
+Ts = DateTime(timezone=True)
+
+bodies = Table(
+    "bodies",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("regulator", Boolean, nullable=False),
+    Column("law_enforcement", Boolean, nullable=False),
+    Column("foreign", Boolean, nullable=False),
+    Column("mutual_aid", Boolean, nullable=False),
+    Column("listed", Boolean, nullable=False),
+    Column("refuses_secrets", Boolean, nullable=False),
+    Column("early_warning", Boolean, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    # SHA-256 of the bearer token: the token itself is shown once and never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Ts, nullable=False),
+    Column("revoked_at", Ts, nullable=True),
+)
+
+handlers = Table(
+    "handlers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("effective_from", Ts, nullable=False),
+    Column("effective_until", Ts, nullable=True),
+    Column("created_at", Ts, nullable=False),
+    Index("ix_handlers_member_user", "member_id", "user_id"),
+)
+
+# A deduplicated recipient set: audiences repeat (the same groups and
+# exclusions), so routing writes per item, not per recipient (PERFORMANCE.md).
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("created_at", Ts, nullable=False),
+)
+
+audience_members = Table(
+    "audience_members",
+    metadata,
+    Column("member_id", Id, primary_key=True),
+    Column("audience_id", String(64), ForeignKey("audiences.id"), primary_key=True),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Id, primary_key=True),  # ULID: sorts by creation time
+    Column("provider_id", Id, ForeignKey("bodies.id"), nullable=False),
+    Column("submitter_user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("confidence", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("secret", Boolean, nullable=False),
+    # Denormalised strictest-of(own, unconsented ceilings): lets listings skip,
+    # in SQL, what a non-handler may not see; the policy re-checks every row.
+    Column("effective_tlp", String(20), nullable=False),
+    Column("effective_secret", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("scope_version", Integer, nullable=False),
+    Column("audience_id", String(64), ForeignKey("audiences.id"), nullable=False),
+    Column("derived_from", JSON, nullable=False),
+    Column("feedback_due", Ts, nullable=True),
+    Column("created_at", Ts, nullable=False),
+    Column("withdrawn_at", Ts, nullable=True),
+    Column("nonce", LargeBinary, nullable=True),
+    Column("ciphertext", LargeBinary, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=True),  # NULL once withdrawn: crypto-shredded
+    Column("kek_version", Integer, nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_digest", String(64), nullable=True),
+    Column("submit_result", JSON, nullable=True),  # replayed for a retried Idempotency-Key
+    UniqueConstraint("submitter_user_id", "idempotency_key", name="uq_items_idempotency"),
+    Index("ix_items_audience_id", "audience_id", "id"),
+    Index("ix_items_provider_id", "provider_id", "id"),
+)
+
+scope_versions = Table(
+    "scope_versions",
+    metadata,
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("scope", JSON, nullable=False),
+    Column("constraints", JSON, nullable=False),
+    Column("change", String(20), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("created_by", Id, nullable=False),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("derived_item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("provider_id", Id, ForeignKey("bodies.id"), primary_key=True),
+    Column("requested_at", Ts, nullable=False),
+    Column("consented_at", Ts, nullable=True),
+    Column("consented_by", Id, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("id", Id, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("actor_user_id", Id, nullable=True),
+    Column("actor_member_id", Id, nullable=True),
+    Column("action", String(40), nullable=False),
+    Column("item_id", String(64), nullable=True),
+    Column("subject_member_id", Id, nullable=True),
+    Column("outcome", String(10), nullable=False),
+    Column("reason", String(300), nullable=True),
+    Column("details", Text, nullable=False),  # canonical JSON, exactly as hashed
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_item_id", "item_id"),
+    Index("ix_audit_events_actor_member_id", "actor_member_id"),
+)
+
+# Listings touch many items in one event; this lets a provider's access log
+# find the listings that showed its item (SPEC §5).
+audit_item_refs = Table(
+    "audit_item_refs",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("head", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("head", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("signature", String(200), nullable=False),
+)
