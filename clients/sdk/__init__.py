@@ -1,0 +1,117 @@
+"""The council broker SDK: an async client over aiohttp with typed models.
+
+::
+
+    from clients.sdk import CouncilClient, ItemDraft, Scope
+
+    async with CouncilClient("https://broker.example", token) as council:
+        result = await council.submit(
+            ItemDraft(kind="analysis", title="...", body="...", tlp="AMBER",
+                      secret=False, scope=Scope(groups=["tier_one_group"])),
+            idempotency_key="submit-2024-001",
+        )
+
+Tests replace the network with :class:`CallableTransport`; every failure is a
+:class:`CouncilError` (the tree is drawn in ``clients.sdk._errors``).
+"""
+
+from clients.sdk._client import USER_AGENT, CouncilClient
+from clients.sdk._errors import (
+    Conflict,
+    CouncilError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TooLarge,
+    TransportError,
+    Unauthorized,
+    UnexpectedResponse,
+    error_from_response,
+)
+from clients.sdk._models import (
+    AuditEvent,
+    Checkpoint,
+    Confidence,
+    Consultation,
+    Effective,
+    FeedbackRequest,
+    Handler,
+    Handling,
+    Item,
+    ItemDraft,
+    ItemKind,
+    ItemSummary,
+    Member,
+    Obligation,
+    Page,
+    PendingConsent,
+    Provenance,
+    RosterEntry,
+    Scope,
+    ScopeResult,
+    SubmitResult,
+    TlpLevel,
+    User,
+    Victim,
+)
+from clients.sdk._transport import (
+    AiohttpTransport,
+    CallableTransport,
+    Request,
+    RequestHandler,
+    Response,
+    StreamingTransport,
+    StreamResponse,
+    Transport,
+)
+
+__all__ = [
+    "USER_AGENT",
+    "AiohttpTransport",
+    "AuditEvent",
+    "CallableTransport",
+    "Checkpoint",
+    "Confidence",
+    "Conflict",
+    "Consultation",
+    "CouncilClient",
+    "CouncilError",
+    "Effective",
+    "FeedbackRequest",
+    "Forbidden",
+    "Handler",
+    "Handling",
+    "Invalid",
+    "Item",
+    "ItemDraft",
+    "ItemKind",
+    "ItemSummary",
+    "Member",
+    "NotFound",
+    "Obligation",
+    "Page",
+    "PendingConsent",
+    "Provenance",
+    "RateLimited",
+    "Request",
+    "RequestHandler",
+    "Response",
+    "RosterEntry",
+    "Scope",
+    "ScopeResult",
+    "ServerError",
+    "StreamResponse",
+    "StreamingTransport",
+    "SubmitResult",
+    "TlpLevel",
+    "TooLarge",
+    "Transport",
+    "TransportError",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "User",
+    "Victim",
+    "error_from_response",
+]

@@ -1,0 +1,532 @@
+"""CouncilClient: one async method per endpoint of the broker's HTTP API (API.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+
+from clients.sdk._errors import UnexpectedResponse, error_from_response
+from clients.sdk._models import (
+    AuditEvent,
+    Checkpoint,
+    Consultation,
+    Handler,
+    Item,
+    ItemDraft,
+    ItemSummary,
+    Member,
+    Obligation,
+    Page,
+    RosterEntry,
+    Scope,
+    ScopeResult,
+    SubmitResult,
+    User,
+)
+from clients.sdk._transport import AiohttpTransport, Response, StreamingTransport, Transport
+
+__all__ = ["USER_AGENT", "CouncilClient"]
+
+USER_AGENT = "council-sdk/0.1"
+"""The User-Agent the SDK sends, so the broker's logs can tell its clients apart."""
+
+M = TypeVar("M", bound=BaseModel)
+ParamValue = str | int | datetime | None
+
+
+def _segment(value: str) -> str:
+    # An id is one path segment: "a/../b" must not walk to another endpoint, and an
+    # empty id would silently hit the collection instead of one of its members.
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"an id must be a non-empty string, not {value!r}")
+    return quote(value, safe="")
+
+
+def _params(values: Mapping[str, ParamValue]) -> dict[str, str] | None:
+    query: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        query[name] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return query or None
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # Locations and reasons only: the offending values may be item content.
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)[:3]
+        )
+        raise UnexpectedResponse(
+            200,
+            "unexpected_response",
+            f"the broker's answer does not match {model.__name__}: {problems}",
+        ) from exc
+
+
+class CouncilClient:
+    """An async client for one broker, acting as the user whose ``token`` it holds.
+
+    Use it as an async context manager (or call :meth:`aclose`)::
+
+        async with CouncilClient("https://broker.example", token) as council:
+            page = await council.inbox()
+
+    ``token`` may be None for the public endpoints (:meth:`health`, :meth:`roster`).
+    ``transport`` replaces the network (see :class:`CallableTransport`); a transport
+    passed in is not closed by the client, the default one is. ``timeout`` (seconds)
+    applies to the default transport. Every method raises :class:`CouncilError`
+    (or a subclass) when the call fails; the token never appears in ``repr``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: Transport | None = None,
+        timeout: float = 30,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._owns_transport = transport is None
+        self._transport: Transport = (
+            transport if transport is not None else AiohttpTransport(timeout)
+        )
+
+    def __repr__(self) -> str:
+        return f"CouncilClient({self.base_url!r}, token={'***' if self._token else None})"
+
+    async def __aenter__(self) -> CouncilClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the network resources of the default transport (a no-op for an injected one)."""
+        if self._owns_transport and isinstance(self._transport, AiohttpTransport):
+            await self._transport.aclose()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        headers.update(extra or {})
+        return headers
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        answer = await self._transport.request(
+            method,
+            self.base_url + path,
+            headers=self._headers(headers),
+            json=json,
+            params=_params(params or {}),
+        )
+        if not 200 <= answer.status < 300:
+            raise error_from_response(answer)
+        return answer
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any | None = None,
+        params: Mapping[str, ParamValue] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        answer = await self._send(method, path, json=json, params=params, headers=headers)
+        try:
+            return answer.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(
+                answer.status, "unexpected_response", "the broker's answer is not JSON"
+            ) from exc
+
+    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        data = await self._json(method, path, **kwargs)
+        if not isinstance(data, dict):
+            raise UnexpectedResponse(
+                200, "unexpected_response", "the broker's answer is not a JSON object"
+            )
+        return data
+
+    async def _pages(
+        self, path: str, model: type[Page[M]], params: Mapping[str, ParamValue]
+    ) -> AsyncIterator[M]:
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = _parse(model, await self._json("GET", path, params={**params, "cursor": cursor}))
+            for entry in page.items:
+                yield entry
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                # A cursor that comes back would loop forever; stop and say so.
+                raise UnexpectedResponse(
+                    200, "unexpected_response", f"the broker repeated cursor {page.next_cursor!r}"
+                )
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    # -- operations -------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """``GET /healthz``: whether the broker is up (no token needed)."""
+        return await self._object("GET", "/healthz")
+
+    # -- members, users, handlers ----------------------------------------------
+
+    async def create_member(self, **fields: Any) -> Member:
+        """``POST /v1/members`` (coordinator): admit a member.
+
+        ``fields``: ``name``, ``category``, ``tier`` and the attributes (API.md).
+        """
+        return _parse(Member, await self._json("POST", "/v1/members", json=fields))
+
+    async def list_members(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[Member]:
+        """``GET /v1/members`` (coordinator): one page of every body.
+
+        The coordinator and the secretariat are listed too, each with its ``kind``.
+        """
+        data = await self._json("GET", "/v1/members", params={"cursor": cursor, "limit": limit})
+        return _parse(Page[Member], data)
+
+    async def get_member(self, member_id: str) -> Member:
+        """``GET /v1/members/{id}``: one member."""
+        return _parse(Member, await self._json("GET", f"/v1/members/{_segment(member_id)}"))
+
+    async def update_member(self, member_id: str, **fields: Any) -> Member:
+        """``PATCH /v1/members/{id}``: change a member's fields.
+
+        The coordinator may change anything; the member's own admin only
+        ``listed``, ``refuses_secrets`` and ``early_warning``.
+        """
+        path = f"/v1/members/{_segment(member_id)}"
+        return _parse(Member, await self._json("PATCH", path, json=fields))
+
+    async def create_user(self, member_id: str, name: str, role: str) -> tuple[User, str]:
+        """``POST /v1/members/{id}/users``: a new user and its token.
+
+        The broker shows the token only once: store it now.
+        """
+        path = f"/v1/members/{_segment(member_id)}/users"
+        data = await self._object("POST", path, json={"name": name, "role": role})
+        token = data.get("token")
+        if not isinstance(token, str):
+            raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
+        return _parse(User, data.get("user")), token
+
+    async def revoke_user(self, member_id: str, user_id: str) -> User:
+        """``POST /v1/members/{id}/users/{user_id}/revoke``: the user's token stops working."""
+        path = f"/v1/members/{_segment(member_id)}/users/{_segment(user_id)}/revoke"
+        data = await self._object("POST", path, json={})
+        return _parse(User, data.get("user", data))
+
+    async def add_handler(
+        self, member_id: str, user_id: str, effective_from: datetime | str | None = None
+    ) -> Handler:
+        """``POST /v1/members/{id}/handlers``: register a handler of secrets.
+
+        The registration starts now, or at ``effective_from`` when the change is
+        notified in advance (art. 6(8)).
+        """
+        body: dict[str, Any] = {"user_id": user_id}
+        if effective_from is not None:
+            body["effective_from"] = (
+                effective_from.isoformat()
+                if isinstance(effective_from, datetime)
+                else effective_from
+            )
+        path = f"/v1/members/{_segment(member_id)}/handlers"
+        return _parse(Handler, await self._json("POST", path, json=body))
+
+    async def remove_handler(self, member_id: str, user_id: str) -> Handler | None:
+        """``DELETE /v1/members/{id}/handlers/{user_id}``: end a handler registration.
+
+        Returns the ended registration, or None if the broker sends no body.
+        """
+        path = f"/v1/members/{_segment(member_id)}/handlers/{_segment(user_id)}"
+        data = await self._json("DELETE", path)
+        return None if data is None else _parse(Handler, data)
+
+    async def list_handlers(self, member_id: str) -> Page[Handler]:
+        """``GET /v1/members/{id}/handlers``: the member's handler registrations."""
+        path = f"/v1/members/{_segment(member_id)}/handlers"
+        return _parse(Page[Handler], await self._json("GET", path))
+
+    async def roster(self) -> Page[RosterEntry]:
+        """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
+        return _parse(Page[RosterEntry], await self._json("GET", "/v1/roster"))
+
+    # -- items -------------------------------------------------------------------
+
+    async def submit(
+        self, item: ItemDraft | dict[str, Any], idempotency_key: str | None = None
+    ) -> SubmitResult:
+        """``POST /v1/items``: submit an item; returns its id, reach and what was dropped.
+
+        A dict is sent exactly as given (so a test can send what the broker must
+        refuse); an :class:`ItemDraft` is validated first. With ``idempotency_key``
+        a retry of the same submission is answered with the first result.
+        """
+        body = item.to_json() if isinstance(item, ItemDraft) else item
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        return _parse(
+            SubmitResult, await self._json("POST", "/v1/items", json=body, headers=headers)
+        )
+
+    async def get_item(self, item_id: str) -> Item:
+        """``GET /v1/items/{id}``: the item, decrypted, with the handling this reader is allowed."""
+        return _parse(Item, await self._json("GET", f"/v1/items/{_segment(item_id)}"))
+
+    async def inbox(
+        self,
+        limit: int = 50,
+        order: Literal["newest", "oldest"] = "newest",
+        cursor: str | None = None,
+    ) -> Page[ItemSummary]:
+        """``GET /v1/inbox``: one page of what the caller may open.
+
+        Newest first unless ``order="oldest"``; pass ``cursor`` for the next page.
+        """
+        data = await self._json("GET", "/v1/inbox", params=self._inbox_params(limit, order, cursor))
+        return _parse(Page[ItemSummary], data)
+
+    @staticmethod
+    def _inbox_params(limit: int, order: str, cursor: str | None) -> dict[str, ParamValue]:
+        if order not in ("newest", "oldest"):
+            raise ValueError(f"order must be 'newest' or 'oldest', not {order!r}")
+        # Newest first is the broker's default (API.md); only the other order is named.
+        return {"limit": limit, "order": "oldest" if order == "oldest" else None, "cursor": cursor}
+
+    async def iter_inbox(
+        self, limit: int = 50, order: Literal["newest", "oldest"] = "newest"
+    ) -> AsyncGenerator[ItemSummary, None]:
+        """Every inbox entry, following ``next_cursor`` page by page (``limit`` per page)."""
+        async for entry in self._pages(
+            "/v1/inbox", Page[ItemSummary], self._inbox_params(limit, order, None)
+        ):
+            yield entry
+
+    async def change_scope(self, item_id: str, scope: Scope | dict[str, Any]) -> ScopeResult:
+        """``POST /v1/items/{id}/scope`` (provider): a new scope version of the item.
+
+        Widening a derived item may wait for its sources' consents (art. 17(3)).
+        """
+        body = scope.model_dump(mode="json") if isinstance(scope, Scope) else scope
+        path = f"/v1/items/{_segment(item_id)}/scope"
+        return _parse(ScopeResult, await self._json("POST", path, json={"scope": body}))
+
+    async def consent(self, source_id: str, derived_item_id: str) -> dict[str, Any]:
+        """``POST /v1/items/{source_id}/consents``: consent to a derived item.
+
+        As the source's provider, let ``derived_item_id`` reach its full scope.
+        """
+        path = f"/v1/items/{_segment(source_id)}/consents"
+        return await self._object("POST", path, json={"derived_item_id": derived_item_id})
+
+    async def withdraw(self, item_id: str) -> dict[str, Any]:
+        """``POST /v1/items/{id}/withdraw`` (provider): destroy the item's content.
+
+        Metadata and the audit trail remain.
+        """
+        return await self._object("POST", f"/v1/items/{_segment(item_id)}/withdraw", json={})
+
+    async def access_log(
+        self, item_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[AuditEvent]:
+        """``GET /v1/items/{id}/access-log`` (provider, coordinator): every access to the item."""
+        path = f"/v1/items/{_segment(item_id)}/access-log"
+        data = await self._json("GET", path, params={"cursor": cursor, "limit": limit})
+        return _parse(Page[AuditEvent], data)
+
+    async def break_glass(self, item_id: str, reason: str) -> Item:
+        """``POST /v1/items/{id}/break-glass`` (secretariat): read one item.
+
+        The ``reason`` is audited and shown to the provider (art. 14(3)).
+        """
+        path = f"/v1/items/{_segment(item_id)}/break-glass"
+        return _parse(Item, await self._json("POST", path, json={"reason": reason}))
+
+    # -- audit -------------------------------------------------------------------
+
+    async def audit(
+        self,
+        *,
+        item: str | None = None,
+        member: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[AuditEvent]:
+        """``GET /v1/audit`` (secretariat, coordinator): one page of audit events.
+
+        Only events matching every filter given are returned.
+        """
+        params: dict[str, ParamValue] = {
+            "item": item,
+            "member": member,
+            "user": user,
+            "action": action,
+            "outcome": outcome,
+            "since": since,
+            "until": until,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return _parse(Page[AuditEvent], await self._json("GET", "/v1/audit", params=params))
+
+    async def audit_export(self) -> AsyncGenerator[dict[str, Any], None]:
+        """``GET /v1/audit/export``: every audit event as a dict, read line by line as it streams.
+
+        Break out early through ``contextlib.aclosing(client.audit_export())`` so
+        the connection is released at once.
+        """
+        url = self.base_url + "/v1/audit/export"
+        headers = self._headers({"Accept": "application/jsonl, application/x-ndjson"})
+        if not isinstance(self._transport, StreamingTransport):
+            answer = await self._transport.request(
+                "GET", url, headers=headers, json=None, params=None
+            )
+            if not 200 <= answer.status < 300:
+                raise error_from_response(answer)
+            for record in _json_lines([answer.body]):
+                yield record
+            return
+        async with self._transport.stream("GET", url, headers=headers, params=None) as stream:
+            if not 200 <= stream.status < 300:
+                raise error_from_response(await stream.read())
+            async for record in _ajson_lines(stream.aiter_bytes()):
+                yield record
+
+    async def latest_checkpoint(self) -> Checkpoint:
+        """``GET /v1/audit/checkpoints/latest``: the newest signed checkpoint of the audit chain."""
+        return _parse(Checkpoint, await self._json("GET", "/v1/audit/checkpoints/latest"))
+
+    # -- task force and feedback --------------------------------------------------
+
+    async def obligations(self) -> list[Obligation]:
+        """``GET /v1/obligations``: everything the caller's member owes, with due times.
+
+        Every page is fetched.
+        """
+        return [entry async for entry in self._pages("/v1/obligations", Page[Obligation], {})]
+
+    async def answer(
+        self, item_id: str, verdict: str, comment: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/items/{id}/feedback``: answer an item.
+
+        Tier two: ``came``, ``not_came``, ``unknown``; tier one: ``confirm``,
+        ``refute``, ``additional_info``. The broker decides which the caller owes.
+        """
+        body: dict[str, Any] = {"verdict": verdict}
+        if comment is not None:
+            body["comment"] = comment
+        return await self._object("POST", f"/v1/items/{_segment(item_id)}/feedback", json=body)
+
+    async def feedback(self, item_id: str) -> dict[str, Any]:
+        """``GET /v1/items/{id}/feedback``: the answers to an item.
+
+        Individual answers for the provider and coordinator; aggregate counts
+        for the rest of the tier-one group.
+        """
+        return await self._object("GET", f"/v1/items/{_segment(item_id)}/feedback")
+
+    async def ledger(self, period: str | None = None) -> dict[str, Any]:
+        """``GET /v1/ledger``: the contribution ledger.
+
+        For ``period``, or the broker's current period if None.
+        """
+        return await self._object("GET", "/v1/ledger", params={"period": period})
+
+    async def consult(self, title: str, body: str, reveal_identity: bool = False) -> Consultation:
+        """``POST /v1/consultations``: ask the coordinator and tier one privately.
+
+        The caller stays anonymous to all but the coordinator unless
+        ``reveal_identity`` (art. 16(3)).
+        """
+        payload = {"title": title, "body": body, "reveal_identity": reveal_identity}
+        return _parse(Consultation, await self._json("POST", "/v1/consultations", json=payload))
+
+    async def reply_consultation(self, consultation_id: str, body: str) -> dict[str, Any]:
+        """``POST /v1/consultations/{id}/replies``: answer a consultation privately."""
+        path = f"/v1/consultations/{_segment(consultation_id)}/replies"
+        return await self._object("POST", path, json={"body": body})
+
+    async def get_consultation(self, consultation_id: str) -> Consultation:
+        """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""
+        path = f"/v1/consultations/{_segment(consultation_id)}"
+        return _parse(Consultation, await self._json("GET", path))
+
+
+def _decode_line(line: bytes) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise UnexpectedResponse(
+            200, "unexpected_response", "the audit export has a line that is not JSON"
+        ) from exc
+    if not isinstance(record, dict):
+        raise UnexpectedResponse(
+            200, "unexpected_response", "the audit export has a line that is not an object"
+        )
+    return record
+
+
+def _json_lines(chunks: list[bytes]) -> list[dict[str, Any]]:
+    records = (_decode_line(line) for line in b"".join(chunks).split(b"\n"))
+    return [record for record in records if record is not None]
+
+
+async def _ajson_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            record = _decode_line(line)
+            if record is not None:
+                yield record
+    # JSON Lines allows the last line without its newline.
+    record = _decode_line(pending)
+    if record is not None:
+        yield record

@@ -1,0 +1,311 @@
+"""The transport seam: how the client talks HTTP, replaceable so tests need no sockets.
+
+:class:`CouncilClient` only ever calls ``transport.request(...)`` (and
+``transport.stream(...)`` when the transport has it, for the JSON Lines audit
+export). :class:`AiohttpTransport` is the real one; :class:`CallableTransport`
+turns a plain function ``Request -> Response`` into a transport, so a test can
+play the server in a few lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json as jsonlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import aiohttp
+from yarl import URL
+
+from clients.sdk._errors import TransportError
+
+__all__ = [
+    "AiohttpTransport",
+    "CallableTransport",
+    "Request",
+    "RequestHandler",
+    "Response",
+    "StreamResponse",
+    "StreamingTransport",
+    "Transport",
+]
+
+
+def _lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
+    return {name.lower(): value for name, value in (headers or {}).items()}
+
+
+@dataclass(frozen=True)
+class Response:
+    """One complete HTTP answer: ``status``, ``headers`` (names lower-cased) and ``body``."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        # Header names are case-insensitive (RFC 9110 §5.1); one spelling keeps lookups simple.
+        object.__setattr__(self, "headers", _lower_keys(self.headers))
+
+    def json(self) -> Any:
+        """The body decoded as JSON (None for an empty body); ValueError if it is not JSON."""
+        if not self.body:
+            return None
+        return jsonlib.loads(self.body)
+
+    @classmethod
+    def from_json(
+        cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A response whose body is ``data`` as JSON, with the JSON content type."""
+        merged = {"content-type": "application/json", **_lower_keys(headers)}
+        return cls(status, merged, jsonlib.dumps(data).encode())
+
+    @classmethod
+    def from_json_lines(cls, records: Iterable[Any], status: int = 200) -> Response:
+        """A response whose body is ``records`` as JSON Lines (one JSON value per line)."""
+        body = b"".join(jsonlib.dumps(record).encode() + b"\n" for record in records)
+        return cls(status, {"content-type": "application/jsonl"}, body)
+
+
+class StreamResponse:
+    """An HTTP answer whose body is read as it arrives, chunk by chunk."""
+
+    def __init__(
+        self, status: int, headers: Mapping[str, str], chunks: AsyncIterator[bytes]
+    ) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = _lower_keys(headers)
+        self._chunks = chunks
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's chunks, in order, as they arrive (each chunk may split a line)."""
+        return self._chunks
+
+    async def read(self) -> Response:
+        """Read the rest of the body and return it as a complete :class:`Response`."""
+        body = b"".join([chunk async for chunk in self._chunks])
+        return Response(self.status, self.headers, body)
+
+
+class Transport(Protocol):
+    """Anything that can send one HTTP request and return the complete answer."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json: Any | None,
+        params: dict[str, str] | None,
+    ) -> Response:
+        """Send ``method url`` with ``headers``, a JSON body (None: no body) and query ``params``.
+
+        Raise :class:`TransportError` when no answer arrives; return every
+        answer, whatever its status, as a :class:`Response`.
+        """
+        ...
+
+
+@runtime_checkable
+class StreamingTransport(Transport, Protocol):
+    """A transport that can also hand over a body as it arrives (for long exports)."""
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        """Open ``method url`` and yield the answer before its body has been read."""
+        ...
+
+
+class AiohttpTransport:
+    """The real transport: one :class:`aiohttp.ClientSession`, opened on first use.
+
+    ``timeout`` bounds a whole request; for a stream it bounds each read, so a
+    long export is not cut off while data keeps flowing. Pass ``session`` to
+    share one you manage yourself: :meth:`aclose` then leaves it open.
+    """
+
+    def __init__(
+        self, timeout: float = 30, *, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        self._timeout = timeout
+        self._session = session
+        self._owns_session = session is None
+
+    def _session_or_open(self) -> aiohttp.ClientSession:
+        # Opened lazily: aiohttp wants its session created inside the running loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+            self._owns_session = True
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json: Any | None,
+        params: dict[str, str] | None,
+    ) -> Response:
+        """Send one request and read the whole answer (see :class:`Transport`)."""
+        session = self._session_or_open()
+        try:
+            # encoded=True: the client already percent-encoded path segments; yarl
+            # must not decode %2F back into a path separator.
+            async with session.request(
+                method, URL(url, encoded=True), headers=headers, json=json, params=params
+            ) as answer:
+                body = await answer.read()
+                return Response(answer.status, dict(answer.headers), body)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransportError(_describe(exc, url)) from exc
+
+    @asynccontextmanager
+    async def _stream(
+        self, method: str, url: str, headers: dict[str, str], params: dict[str, str] | None
+    ) -> AsyncIterator[StreamResponse]:
+        session = self._session_or_open()
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._timeout, sock_read=self._timeout
+        )
+        try:
+            async with session.request(
+                method, URL(url, encoded=True), headers=headers, params=params, timeout=timeout
+            ) as answer:
+                yield StreamResponse(answer.status, dict(answer.headers), _chunks(answer, url))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransportError(_describe(exc, url)) from exc
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        """Open one request and yield the answer as it arrives (see :class:`StreamingTransport`)."""
+        return self._stream(method, url, headers, params)
+
+    async def aclose(self) -> None:
+        """Close the session, if this transport opened it."""
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+
+async def _chunks(answer: aiohttp.ClientResponse, url: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in answer.content.iter_chunked(64 * 1024):
+            yield chunk
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise TransportError(_describe(exc, url)) from exc
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    where = urlsplit(url)
+    target = f"{where.scheme}://{where.netloc}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"no answer from {target} in time"
+    return f"cannot reach {target}: {exc}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as a :class:`CallableTransport` handler sees it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    json: Any | None
+    params: Mapping[str, str]
+
+    @property
+    def path(self) -> str:
+        """The URL's path, still percent-encoded (``/v1/items/a%2Fb``)."""
+        return urlsplit(self.url).path
+
+
+RequestHandler = Callable[[Request], Response | Awaitable[Response]]
+"""A stand-in server: takes a :class:`Request`, returns (or awaits to) a :class:`Response`."""
+
+
+class CallableTransport:
+    """A transport that hands each request to ``handler`` instead of the network.
+
+    Every request is also kept, in order, in :attr:`requests` for assertions.
+    ``chunk_size`` splits streamed bodies into chunks that small, to exercise
+    readers that must reassemble lines across chunk boundaries.
+    """
+
+    def __init__(self, handler: RequestHandler, *, chunk_size: int | None = None) -> None:
+        self._handler = handler
+        self._chunk_size = chunk_size
+        self.requests: list[Request] = []
+
+    async def _answer(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        json: Any | None,
+        params: dict[str, str] | None,
+    ) -> Response:
+        request = Request(method, url, dict(headers), json, dict(params or {}))
+        self.requests.append(request)
+        answer = self._handler(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if not isinstance(answer, Response):
+            raise TypeError(f"handler returned {type(answer).__name__}, not Response")
+        return answer
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        json: Any | None,
+        params: dict[str, str] | None,
+    ) -> Response:
+        """Record the request and return what the handler answers."""
+        return await self._answer(method, url, headers, json, params)
+
+    @asynccontextmanager
+    async def _stream(
+        self, method: str, url: str, headers: dict[str, str], params: dict[str, str] | None
+    ) -> AsyncIterator[StreamResponse]:
+        answer = await self._answer(method, url, headers, None, params)
+        size = self._chunk_size or max(len(answer.body), 1)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(answer.body), size):
+                yield answer.body[start : start + size]
+
+        yield StreamResponse(answer.status, answer.headers, chunks())
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        """Record the request and yield the handler's answer, ``chunk_size`` bytes at a time."""
+        return self._stream(method, url, headers, params)
