@@ -1,0 +1,1 @@
+"""HTTP edge: one RouteTableDef per resource; handlers parse, call a service, respond."""

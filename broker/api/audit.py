@@ -1,0 +1,52 @@
+"""The audit log: query, export, checkpoints (API.md "Audit")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker.api.common import actor, operation, page_params, respond, seq_cursor, services
+from broker.errors import InvalidInput, NotFound
+
+routes = web.RouteTableDef()
+TAG = "audit"
+_FILTERS = ("item", "member", "user", "action", "outcome", "since", "until")
+
+
+@routes.get("/v1/audit")
+@operation("get", "/v1/audit", "Query the audit log (secretariat, coordinator)", tag=TAG,
+           query=(*_FILTERS, "cursor", "limit"))
+async def query(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    limit, cursor = page_params(request)
+    filters = {name: request.query.get(name) for name in _FILTERS}
+    for name, value in filters.items():
+        if value is not None and len(value) > 64:
+            raise InvalidInput(f"{name} is too long", field=name)
+    page = await services(request).audit.query(
+        caller, limit=limit, after_seq=seq_cursor(cursor), filters=filters
+    )
+    return respond(page)
+
+
+@routes.get("/v1/audit/export")
+@operation("get", "/v1/audit/export", "The whole log as JSON Lines, streamed", tag=TAG,
+           responses={200: "application/x-ndjson"})
+async def export(request: web.Request) -> web.StreamResponse:
+    caller = await actor(request)
+    lines = await services(request).audit.export(caller)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    async for line in lines:
+        await response.write(line)
+    await response.write_eof()
+    return response
+
+
+@routes.get("/v1/audit/checkpoints/latest")
+@operation("get", "/v1/audit/checkpoints/latest", "The newest signed checkpoint", tag=TAG)
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    checkpoint = await services(request).audit.latest_checkpoint(caller)
+    if checkpoint is None:
+        raise NotFound("no checkpoint yet")
+    return respond(checkpoint)

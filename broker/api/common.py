@@ -1,0 +1,126 @@
+"""What every handler shares: parsing, pagination, authentication, responses, docs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from broker.api.keys import SERVICES, SETTINGS
+from broker.errors import InvalidInput, PayloadTooLarge
+from broker.services import Actor, Services
+from broker.services.auth import authenticate
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation of the OpenAPI document."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    public: bool = False
+    responses: dict[int, str] = field(default_factory=dict)
+    query: tuple[str, ...] = ()
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(
+    method: str,
+    path: str,
+    summary: str,
+    *,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    public: bool = False,
+    responses: dict[int, str] | None = None,
+    query: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
+    """Record a handler in the OpenAPI document (the route table registers it)."""
+
+    def register(handler: Handler) -> Handler:
+        OPERATIONS.append(
+            Operation(method, path, summary, tag, body, public, responses or {200: "OK"}, query)
+        )
+        return handler
+
+    return register
+
+
+def services(request: web.Request) -> Services:
+    """The services wired into this app."""
+    return request.app[SERVICES]
+
+
+async def actor(request: web.Request) -> Actor:
+    """The authenticated caller, bound into this request's log context."""
+    caller = await authenticate(services(request).core, request.headers.get("Authorization"))
+    structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
+    return caller
+
+
+async def parse(request: web.Request, model: type[M]) -> M:
+    """The JSON body validated against `model`, or a 413/422 that changes nothing."""
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    try:
+        data = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        path = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{path or 'body'}: {first['msg']}", field=path or None) from None
+
+
+def page_params(request: web.Request) -> tuple[int, str | None]:
+    """`limit` (bounded) and `cursor` from the query string."""
+    settings = request.app[SETTINGS]
+    raw = request.query.get("limit")
+    limit = settings.default_page_size
+    if raw is not None:
+        if not raw.isdigit() or not 1 <= int(raw) <= settings.max_page_size:
+            raise InvalidInput(
+                f"limit must be a whole number from 1 to {settings.max_page_size}", field="limit"
+            )
+        limit = int(raw)
+    cursor = request.query.get("cursor") or None
+    return limit, cursor
+
+
+def seq_cursor(cursor: str | None) -> int | None:
+    """An audit cursor: the last seq seen."""
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("bad cursor", field="cursor")
+    return int(cursor)
+
+
+def respond(data: Any, status: int = 200) -> web.Response:
+    """A JSON response."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,127 @@
+"""Items: submit, read, inbox, scope, consents, withdraw, access log, break-glass."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+
+from broker.api.common import actor, operation, page_params, parse, respond, seq_cursor, services
+from broker.api.models import BreakGlassIn, ConsentIn, ItemSubmit, ScopeChange
+from broker.crypto import canonical_json
+from broker.errors import InvalidInput
+from broker.services.items import SubmitDraft
+
+routes = web.RouteTableDef()
+TAG = "items"
+
+
+@routes.post("/v1/items")
+@operation("post", "/v1/items", "Submit an item; `secret` is required (art. 18(1),(2))",
+           tag=TAG, body=ItemSubmit, responses={201: "id, version, recipients, dropped, "
+                                                     "pending_consents"})
+async def submit(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, ItemSubmit)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidInput("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+    svc = services(request)
+    payload = body.model_dump(mode="json")
+    draft = SubmitDraft(
+        kind=body.kind,
+        title=body.title,
+        body=body.body,
+        stix=payload["stix"],
+        tlp=body.tlp,
+        secret=body.secret,
+        confidence=body.confidence,
+        scope=body.scope.to_domain(),
+        derived_from=tuple(dict.fromkeys(body.derived_from)),
+        victim=payload["victim"],
+        feedback_due=svc.due_time(body.kind, body.feedback.due if body.feedback else None),
+        digest=hashlib.sha256(canonical_json(payload)).hexdigest(),
+    )
+    result = await svc.items.submit(caller, draft, key)
+    return respond(result, 201)
+
+
+@routes.get("/v1/items/{id}")
+@operation("get", "/v1/items/{id}", "Open an item with its handling, provenance, masked victim",
+           tag=TAG)
+async def read(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    return respond(await services(request).items.read(caller, request.match_info["id"]))
+
+
+@routes.get("/v1/inbox")
+@operation("get", "/v1/inbox", "What the caller may open, newest first or ?order=oldest",
+           tag=TAG, query=("cursor", "limit", "order"))
+async def inbox(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    limit, cursor = page_params(request)
+    order = request.query.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise InvalidInput("order is newest or oldest", field="order")
+    page = await services(request).items.inbox(caller, limit, cursor, order == "oldest")
+    return respond(page)
+
+
+@routes.post("/v1/items/{id}/scope")
+@operation("post", "/v1/items/{id}/scope", "A new scope version (provider only)", tag=TAG,
+           body=ScopeChange)
+async def change_scope(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, ScopeChange)
+    result = await services(request).items.change_scope(
+        caller, request.match_info["id"], body.scope.to_domain()
+    )
+    return respond(result)
+
+
+@routes.post("/v1/items/{id}/consents")
+@operation("post", "/v1/items/{id}/consents", "The source's provider consents to a derived "
+           "item's wider scope (art. 17(3))", tag=TAG, body=ConsentIn)
+async def consent(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, ConsentIn)
+    result = await services(request).items.consent(
+        caller, request.match_info["id"], body.derived_item_id
+    )
+    return respond(result)
+
+
+@routes.get("/v1/consents")
+@operation("get", "/v1/consents", "Consent requests waiting for the caller's member", tag=TAG)
+async def pending_consents(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    return respond(await services(request).items.pending_consents(caller))
+
+
+@routes.post("/v1/items/{id}/withdraw")
+@operation("post", "/v1/items/{id}/withdraw", "Withdraw: the content is destroyed", tag=TAG)
+async def withdraw(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    return respond(await services(request).items.withdraw(caller, request.match_info["id"]))
+
+
+@routes.get("/v1/items/{id}/access-log")
+@operation("get", "/v1/items/{id}/access-log", "Every access to the item (provider, "
+           "coordinator)", tag=TAG, query=("cursor", "limit"))
+async def access_log(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    limit, cursor = page_params(request)
+    page = await services(request).items.access_log(
+        caller, request.match_info["id"], limit, seq_cursor(cursor)
+    )
+    return respond(page)
+
+
+@routes.post("/v1/items/{id}/break-glass")
+@operation("post", "/v1/items/{id}/break-glass", "Secretariat read of one item with a written "
+           "reason (art. 14(3))", tag=TAG, body=BreakGlassIn)
+async def break_glass(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, BreakGlassIn)
+    item = await services(request).items.break_glass(caller, request.match_info["id"], body.reason)
+    return respond(item)

@@ -1,0 +1,13 @@
+"""Typed application keys: the resources the app factory wires in."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker.api.metrics import Metrics
+from broker.services import Services
+from broker.settings import Settings
+
+SERVICES = web.AppKey("services", Services)
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,119 @@
+"""Members, users, handlers and the public roster (API.md "Members, users, handlers")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker.api.common import actor, operation, parse, respond, services
+from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+
+routes = web.RouteTableDef()
+TAG = "members"
+
+
+@routes.post("/v1/members")
+@operation("post", "/v1/members", "Admit a member (coordinator)", tag=TAG, body=MemberCreate,
+           responses={201: "the member"})
+async def create_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, MemberCreate)
+    member = await services(request).members.create_member(caller, body.model_dump(mode="json"))
+    return respond(member, 201)
+
+
+@routes.get("/v1/members")
+@operation("get", "/v1/members", "Every body (coordinator, secretariat); a member sees itself",
+           tag=TAG)
+async def list_members(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    members = await services(request).members.list_members(caller)
+    return respond({"items": members, "next_cursor": None})
+
+
+@routes.get("/v1/members/{id}")
+@operation("get", "/v1/members/{id}", "One member", tag=TAG)
+async def get_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    return respond(await services(request).members.get_member(caller, request.match_info["id"]))
+
+
+@routes.patch("/v1/members/{id}")
+@operation("patch", "/v1/members/{id}", "Change a member (coordinator; own admin: self-service)",
+           tag=TAG, body=MemberPatch)
+async def patch_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, MemberPatch)
+    member = await services(request).members.update_member(
+        caller, request.match_info["id"], dump(body)
+    )
+    return respond(member)
+
+
+@routes.post("/v1/members/{id}/users")
+@operation("post", "/v1/members/{id}/users", "Create a user; its token is shown once", tag=TAG,
+           body=UserCreate, responses={201: "{user, token}"})
+async def create_user(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, UserCreate)
+    created = await services(request).members.create_user(
+        caller, request.match_info["id"], body.name, body.role
+    )
+    return respond(created, 201)
+
+
+@routes.get("/v1/members/{id}/users")
+@operation("get", "/v1/members/{id}/users", "The users of a member (its admins, coordinator)",
+           tag=TAG)
+async def list_users(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    found = await services(request).members.list_users(caller, request.match_info["id"])
+    return respond({"items": found, "next_cursor": None})
+
+
+@routes.post("/v1/members/{id}/users/{user_id}/revoke")
+@operation("post", "/v1/members/{id}/users/{user_id}/revoke", "Revoke a user's token", tag=TAG)
+async def revoke_user(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    user = await services(request).members.revoke_user(
+        caller, request.match_info["id"], request.match_info["user_id"]
+    )
+    return respond(user)
+
+
+@routes.post("/v1/members/{id}/handlers")
+@operation("post", "/v1/members/{id}/handlers", "Register a handler of secret information",
+           tag=TAG, body=HandlerCreate, responses={201: "the handler registration"})
+async def add_handler(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, HandlerCreate)
+    handler = await services(request).members.add_handler(
+        caller, request.match_info["id"], body.user_id, body.effective_from
+    )
+    return respond(handler, 201)
+
+
+@routes.delete("/v1/members/{id}/handlers/{user_id}")
+@operation("delete", "/v1/members/{id}/handlers/{user_id}", "End a handler registration",
+           tag=TAG)
+async def remove_handler(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    handler = await services(request).members.remove_handler(
+        caller, request.match_info["id"], request.match_info["user_id"]
+    )
+    return respond(handler)
+
+
+@routes.get("/v1/members/{id}/handlers")
+@operation("get", "/v1/members/{id}/handlers", "Handler registrations with effective times",
+           tag=TAG)
+async def list_handlers(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    found = await services(request).members.list_handlers(caller, request.match_info["id"])
+    return respond({"items": found, "next_cursor": None})
+
+
+@routes.get("/v1/roster")
+@operation("get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG,
+           public=True)
+async def roster(request: web.Request) -> web.Response:
+    return respond({"items": await services(request).members.roster(), "next_cursor": None})

@@ -1,0 +1,173 @@
+"""Request bodies as pydantic models: unknown fields and wrong types are refused.
+
+Every model forbids extra fields (a typo must not silently drop a rule, e.g.
+`exclude_atributes`) and uses strict booleans (`"secret": "no"` is an error,
+not a truthy string; charter art. 18(1),(2) wants the secrecy flag stated).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+from broker.domain import (
+    Category,
+    Confidence,
+    ExcludableAttribute,
+    Group,
+    ItemKind,
+    Role,
+    Scope,
+    Tier,
+    Tlp,
+)
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    """Base of every request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemberCreate(Strict):
+    """`POST /v1/members`."""
+
+    name: Name
+    category: Category
+    tier: Tier = Tier.NONE
+    regulator: StrictBool = False
+    law_enforcement: StrictBool = False
+    foreign: StrictBool = False
+    mutual_aid: StrictBool = False
+    listed: StrictBool = False
+    refuses_secrets: StrictBool = False
+    early_warning: StrictBool = True
+
+
+class MemberPatch(Strict):
+    """`PATCH /v1/members/{id}`: only the fields given change."""
+
+    name: Name | None = None
+    category: Category | None = None
+    tier: Tier | None = None
+    status: Literal["active", "restricted", "withdrawn", "expelled"] | None = None
+    regulator: StrictBool | None = None
+    law_enforcement: StrictBool | None = None
+    foreign: StrictBool | None = None
+    mutual_aid: StrictBool | None = None
+    listed: StrictBool | None = None
+    refuses_secrets: StrictBool | None = None
+    early_warning: StrictBool | None = None
+
+
+class UserCreate(Strict):
+    """`POST /v1/members/{id}/users`."""
+
+    name: Name
+    role: Role = Role.MEMBER_USER
+
+
+class HandlerCreate(Strict):
+    """`POST /v1/members/{id}/handlers` (art. 6(6); a later start is advance notice, 6(8))."""
+
+    user_id: Id
+    effective_from: datetime | None = None
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("effective_from needs a time zone (RFC 3339)")
+        return value
+
+
+class ScopeIn(Strict):
+    """共有範囲 (art. 17(1)): groups and named members, minus exclusions (art. 19(2))."""
+
+    groups: list[Group] = Field(default_factory=list, max_length=5)
+    members: list[Id] = Field(default_factory=list, max_length=500)
+    exclude_members: list[Id] = Field(default_factory=list, max_length=500)
+    exclude_attributes: list[ExcludableAttribute] = Field(default_factory=list, max_length=3)
+
+    def to_domain(self) -> Scope:
+        """The policy's Scope."""
+        return Scope(
+            groups=frozenset(self.groups),
+            members=frozenset(self.members),
+            exclude_members=frozenset(self.exclude_members),
+            exclude_attributes=frozenset(self.exclude_attributes),
+        )
+
+
+class VictimIn(Strict):
+    """Victim details: the name is masked for all but the provider and coordinator."""
+
+    name: Annotated[StrictStr, Field(max_length=200)] | None = None
+    damage: StrictBool
+
+
+class FeedbackIn(Strict):
+    """When the feedback owed on the item is due: ISO 8601 duration or RFC 3339 time."""
+
+    due: Annotated[StrictStr, Field(min_length=2, max_length=40)]
+
+
+class StixObject(BaseModel):
+    """A STIX 2.1 object: only its common properties are checked here."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Annotated[StrictStr, Field(pattern=r"^[a-z0-9-]{3,250}$")]
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z0-9-]{3,250}--[0-9a-fA-F-]{36}$")]
+
+
+class StixBundle(Strict):
+    """A STIX 2.1 bundle (STIX 2.1 §8)."""
+
+    type: Literal["bundle"]
+    id: Annotated[StrictStr, Field(pattern=r"^bundle--[0-9a-fA-F-]{36}$")]
+    objects: list[StixObject] = Field(default_factory=list, max_length=10_000)
+
+
+class ItemSubmit(Strict):
+    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2))."""
+
+    kind: ItemKind
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    body: Annotated[StrictStr, Field(max_length=262_144)] | None = None
+    stix: StixBundle | None = None
+    tlp: Tlp
+    secret: StrictBool
+    confidence: Confidence = Confidence.UNCONFIRMED
+    scope: ScopeIn
+    derived_from: list[Id] = Field(default_factory=list, max_length=50)
+    victim: VictimIn | None = None
+    feedback: FeedbackIn | None = None
+
+
+class ScopeChange(Strict):
+    """`POST /v1/items/{id}/scope`."""
+
+    scope: ScopeIn
+
+
+class ConsentIn(Strict):
+    """`POST /v1/items/{id}/consents`."""
+
+    derived_item_id: Id
+
+
+class BreakGlassIn(Strict):
+    """`POST /v1/items/{id}/break-glass`: a written reason is required (art. 14(3))."""
+
+    reason: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """The fields a caller actually sent, as plain JSON values."""
+    return model.model_dump(mode="json", exclude_unset=True)

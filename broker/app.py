@@ -1,0 +1,139 @@
+"""The app factory: `create_app(settings) -> web.Application`.
+
+Resources (database, key ring, services, the checkpoint signer) are
+`cleanup_ctx` generators so they open with the app and close with it.
+Middlewares run outermost first:
+
+1. `request_context` — a request id, the access log line and metrics, for
+   every response including errors (an operator needs all of them);
+2. `json_errors` — turns every failure into the API.md error body, so no
+   stack trace or HTML page ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from aiohttp import web
+from ulid import ULID
+
+from broker.api import audit, items, members, ops
+from broker.api.keys import METRICS, SERVICES, SETTINGS
+from broker.api.metrics import Metrics
+from broker.crypto import KeyRing
+from broker.errors import BrokerError, PayloadTooLarge
+from broker.services import Core, Services
+from broker.services.core import Clock, utc_now
+from broker.settings import Settings
+from broker.store import Database
+
+log = structlog.get_logger("broker.http")
+
+
+def load_key_ring(settings: Settings) -> KeyRing:
+    """The key ring from the environment if set, else the 0600 file in the data dir."""
+    if settings.key_ring is not None:
+        return KeyRing.from_env(settings.key_ring.get_secret_value())
+    return KeyRing.load(settings.key_ring_path)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = utc_now, ring: KeyRing | None = None
+) -> web.Application:
+    """The broker as an aiohttp application."""
+    app = web.Application(
+        middlewares=[request_context, json_errors],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        ring_file = None if ring is not None or settings.key_ring else settings.key_ring_path
+        core = Core(settings, db, ring or load_key_ring(settings), clock, ring_file=ring_file)
+        app[SERVICES] = Services(core)
+        checkpointer = asyncio.create_task(_checkpoint_loop(app[SERVICES], settings))
+        try:
+            yield
+        finally:
+            checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checkpointer
+            with contextlib.suppress(Exception):
+                await app[SERVICES].audit.checkpoint(force=True)
+            await db.dispose()
+
+    app.cleanup_ctx.append(resources)
+    for module in (ops, members, items, audit):
+        app.add_routes(module.routes)
+    return app
+
+
+async def _checkpoint_loop(services: Services, settings: Settings) -> None:
+    # Signed checkpoints bound how much of the log's tail could be cut unseen.
+    while True:
+        await asyncio.sleep(settings.checkpoint_interval.total_seconds())
+        try:
+            await services.audit.checkpoint(force=True)
+        except Exception:
+            log.exception("audit_checkpoint_failed")
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Request id, one access-log line and metrics per request."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or str(ULID())
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = request.match_info.route.resource
+        route_name = route.canonical if route is not None else "unmatched"
+        metrics = request.app[METRICS]
+        metrics.requests.labels(request.method, route_name, str(status)).inc()
+        metrics.latency.labels(request.method, route_name).observe(elapsed)
+        log.info(
+            "request",
+            method=request.method,
+            route=route_name,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+        structlog.contextvars.clear_contextvars()
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every error as `{"error": {code, message, field?}}` with its status."""
+    try:
+        return await handler(request)
+    except BrokerError as error:
+        return web.json_response(error.to_json(), status=error.status)
+    except web.HTTPRequestEntityTooLarge:
+        error = PayloadTooLarge("the request body is too large")
+        return web.json_response(error.to_json(), status=error.status)
+    except web.HTTPException as http:
+        if http.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
+        return web.json_response(
+            {"error": {"code": code, "message": http.reason}}, status=http.status
+        )
+    except Exception:
+        log.exception("unhandled_error")
+        return web.json_response(
+            {"error": {"code": "internal", "message": "internal error"}}, status=500
+        )

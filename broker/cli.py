@@ -1,0 +1,163 @@
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from broker.services.bootstrap import AlreadyInitialised, initialise, is_initialised
+from broker.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `council-broker` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+    from broker.logging import configure_logging
+
+    configure_logging(settings.log_level)
+    try:
+        code: int = args.run(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="council-broker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", type=Path, help="where the database and key ring live")
+
+    init = commands.add_parser("init", help="create the database, key ring and first admin")
+    data_dir(init)
+    init.add_argument("--json", action="store_true", help="print the result as JSON")
+    init.set_defaults(run=_init)
+
+    serve = commands.add_parser("serve", help="run the broker")
+    data_dir(serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--init", action="store_true", help="initialise the data directory on first start"
+    )
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the schema up to date")
+    data_dir(migrate)
+    migrate.set_defaults(run=_migrate)
+
+    keys = commands.add_parser("keys", help="key ring operations")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = key_commands.add_parser(
+        "rotate", help="add a key version and re-wrap every data key (safe while serving)"
+    )
+    data_dir(rotate)
+    rotate.set_defaults(run=_rotate)
+
+    audit = commands.add_parser("audit", help="audit log operations")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="check the hash chain and checkpoints")
+    data_dir(verify)
+    verify.add_argument("--export", type=Path, help="a JSON Lines export to check instead")
+    verify.set_defaults(run=_verify)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "data_dir", None) is not None:
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        first = asyncio.run(initialise(settings))
+    except AlreadyInitialised as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(first))
+    else:
+        _print_first_admin(first)
+    return 0
+
+
+def _print_first_admin(first: dict[str, str]) -> None:
+    # The one and only time this token is shown (API.md bootstrap).
+    print("Initialised. The first coordinator administrator's token (shown once, keep it safe):")
+    print(f"  {first['token']}")
+    print(f"  member {first['member_id']}, user {first['user_id']}")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from broker.app import create_app
+    from broker.store import Database
+
+    if not asyncio.run(is_initialised(settings)):
+        if not args.init:
+            print(
+                "error: the data directory is not initialised; run `council-broker init` "
+                "or `council-broker serve --init`",
+                file=sys.stderr,
+            )
+            return 1
+        _print_first_admin(asyncio.run(initialise(settings)))
+
+    async def migrate() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    asyncio.run(migrate())
+    print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.store import Database
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await db.migrate()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print("schema is up to date")
+    return 0
+
+
+def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.keys import rotate_and_rewrap
+
+    return asyncio.run(rotate_and_rewrap(settings))
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.audit_verify import verify_database, verify_export
+
+    if args.export is not None:
+        return verify_export(settings, args.export)
+    return asyncio.run(verify_database(settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""What every service shares: database, key ring, settings, clock, ids, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from ulid import ULID
+
+from broker.crypto import KeyRing, verify_signature
+from broker.domain import Body, BodyKind, Reader, Role
+from broker.errors import BrokerError
+from broker.settings import Settings
+from broker.store import Database
+from broker.store.audit_store import AuditDraft, append_events
+
+log = structlog.get_logger("broker.services")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock (tests inject their own)."""
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds, the form every API time takes."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    """A new ULID: unique and sortable by creation time."""
+    return str(ULID())
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller: a user of a body, with its handler status now."""
+
+    user_id: str
+    user_name: str
+    role: Role
+    body: Body
+    is_handler: bool
+
+    @property
+    def reader(self) -> Reader:
+        """The policy's view of this caller."""
+        return Reader(
+            user_id=self.user_id, body=self.body, role=self.role, is_handler=self.is_handler
+        )
+
+    @property
+    def member_id(self) -> str:
+        """The caller's body id."""
+        return self.body.id
+
+    @property
+    def is_coordinator(self) -> bool:
+        """A user of the coordinator (art. 14(2))."""
+        return self.body.kind is BodyKind.COORDINATOR
+
+    @property
+    def is_secretariat(self) -> bool:
+        """A user of the secretariat (art. 14(3))."""
+        return self.body.kind is BodyKind.SECRETARIAT
+
+    @property
+    def is_coordinator_admin(self) -> bool:
+        """The coordinator's administrators run the system (SPEC §1)."""
+        return self.is_coordinator and self.role is Role.MEMBER_ADMIN
+
+    def admin_of(self, body_id: str) -> bool:
+        """Whether this caller administers `body_id` (its own admin or the coordinator's)."""
+        return self.is_coordinator_admin or (
+            self.role is Role.MEMBER_ADMIN and self.body.id == body_id
+        )
+
+
+class RingSigner:
+    """The key ring's current Ed25519 key as the audit chain's `Signer`."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    @property
+    def key_id(self) -> str:
+        """The id of the signing key in use."""
+        return self._ring.signing_key_id
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign `data` with the current key."""
+        return self._ring.sign(data)
+
+
+def ring_verifier(ring: KeyRing) -> Callable[[str, bytes, bytes], bool]:
+    """A checkpoint-signature check against the ring's public keys."""
+    public = ring.public_keys()
+
+    def verify(key_id: str, data: bytes, signature: bytes) -> bool:
+        key = public.get(key_id)
+        return key is not None and verify_signature(key, data, signature)
+
+    return verify
+
+
+class Core:
+    """Shared resources of the services; built once by the app factory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        ring: KeyRing,
+        clock: Clock = utc_now,
+        *,
+        ring_file: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.ring = ring
+        self.clock = clock
+        self._ring_file = ring_file
+
+    def ring_for(self, kek_version: int | None) -> KeyRing:
+        """The key ring, reloaded if `kek_version` is newer than what is loaded.
+
+        `council-broker keys rotate` runs beside serving brokers: the first
+        data key they meet under the new version makes them pick it up.
+        """
+        if (
+            kek_version is not None
+            and kek_version not in self.ring.kek_versions
+            and self._ring_file is not None
+        ):
+            self.ring = KeyRing.load(self._ring_file)
+            log.info("key_ring_reloaded", kek_versions=list(self.ring.kek_versions))
+        return self.ring
+
+    def draft(
+        self,
+        actor: Actor | None,
+        action: str,
+        outcome: str = "allowed",
+        *,
+        item_id: str | None = None,
+        subject_member_id: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        item_refs: Sequence[str] = (),
+        at: datetime | None = None,
+    ) -> AuditDraft:
+        """An audit event by `actor` (None: the system itself)."""
+        return AuditDraft(
+            id=new_id(),
+            at=rfc3339(at or self.clock()),
+            action=action,
+            outcome=outcome,
+            actor_user_id=actor.user_id if actor else None,
+            actor_member_id=actor.member_id if actor else None,
+            item_id=item_id,
+            subject_member_id=subject_member_id,
+            reason=reason,
+            details=details or {},
+            item_refs=item_refs,
+        )
+
+    async def audit(self, *drafts: AuditDraft) -> None:
+        """Append events in a transaction of their own (denials, alarms)."""
+        async with self.db.write() as conn:
+            await append_events(conn, drafts)
+
+    async def deny(self, error: BrokerError, *drafts: AuditDraft) -> BrokerError:
+        """Audit a denial, then hand back the error to raise (SPEC §3 rule 10)."""
+        await self.audit(*drafts)
+        log.info(
+            "access_denied",
+            action=drafts[0].action if drafts else None,
+            reason=drafts[0].reason if drafts else None,
+        )
+        return error

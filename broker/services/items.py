@@ -1,0 +1,816 @@
+"""Submitting, reading, listing, re-scoping, consenting to and withdrawing items.
+
+Every decision is the pure policy's (`broker.tlp`); this module only gathers
+the facts, applies the outcome in one transaction with its audit event, and
+answers 404 — revealing nothing — whenever the caller may not see an item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from broker import tlp
+from broker.domain import Body, ItemFacts, ItemKind, ItemStatus, Scope, Tlp
+from broker.errors import (
+    BrokerError,
+    Conflict,
+    Forbidden,
+    IntegrityAlarm,
+    InvalidInput,
+    NotFound,
+)
+from broker.services.core import Actor, Core, new_id, rfc3339
+from broker.services.sealing import open_content, rebind_key, seal_content
+from broker.services.views import time_or_none
+from broker.store.audit_store import AuditDraft, append_events
+from broker.store.bodies_repo import bodies_with_handlers
+from broker.store.items_repo import (
+    StoredItem,
+    constraints_to_json,
+    consented_providers,
+    ensure_audience,
+    get_item,
+    get_items,
+    item_by_idempotency_key,
+    pending_consent_providers,
+)
+from broker.store.tables import audience_members, consents, items, scope_versions
+
+log = structlog.get_logger("broker.items")
+
+_NOT_FOUND = "no item with that id"
+
+# Policy refusals of a submission that are about the request itself (422),
+# as opposed to the caller's standing (403).
+_INVALID_SUBMISSION = {
+    tlp.Reason.ANALYSIS_STAYS_IN_TIER_ONE: "scope",
+    tlp.Reason.KIND_NOT_ALLOWED: "kind",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitDraft:
+    """A validated submission (API.md `POST /v1/items`)."""
+
+    kind: ItemKind
+    title: str
+    body: str | None
+    stix: dict[str, Any] | None
+    tlp: Tlp
+    secret: bool
+    confidence: Any
+    scope: Scope
+    derived_from: tuple[str, ...]
+    victim: dict[str, Any] | None
+    feedback_due: datetime | None
+    digest: str
+
+
+class ItemService:
+    """The item use cases of API.md, each audited."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    # -- submit ---------------------------------------------------------------
+
+    async def submit(
+        self, actor: Actor, draft: SubmitDraft, idempotency_key: str | None
+    ) -> dict[str, Any]:
+        """Store an item encrypted and route it exactly as far as the rules allow."""
+        core = self.core
+        if idempotency_key is not None:
+            async with core.db.read() as conn:
+                replay = await self._replay(conn, actor, idempotency_key, draft.digest)
+            if replay is not None:
+                return replay
+        now = core.clock()
+        item_id = new_id()
+        async with core.db.read() as conn:
+            bodies = await bodies_with_handlers(conn, now)
+            sources = await get_items(conn, draft.derived_from)
+        for index, source_id in enumerate(draft.derived_from):
+            source = sources.get(source_id)
+            decision = (
+                tlp.may_derive(actor.reader, source.facts)
+                if source
+                else tlp.Decision.deny(tlp.Reason.CANNOT_READ_SOURCE)
+            )
+            if not decision:
+                raise await core.deny(
+                    NotFound(_NOT_FOUND, field=f"derived_from[{index}]"),
+                    core.draft(actor, "item.derive", "denied", item_id=source_id[:64],
+                               reason=_reasons(decision)),
+                )
+        ordered_sources = [sources[s].facts for s in draft.derived_from]
+        facts = ItemFacts(
+            id=item_id,
+            provider_id=actor.member_id,
+            kind=draft.kind,
+            confidence=draft.confidence,
+            tlp=draft.tlp,
+            secret=draft.secret,
+            scope=draft.scope,
+            constraints=tlp.constraints_for_derived(actor.member_id, ordered_sources),
+            derived_from=draft.derived_from,
+        )
+        allowed = tlp.may_submit(actor.reader, facts, bodies)
+        if not allowed:
+            raise await core.deny(
+                _submission_error(allowed),
+                core.draft(actor, "item.submit", "denied", reason=_reasons(allowed),
+                           details={"kind": str(draft.kind)}),
+            )
+        routing = tlp.recipients_for(facts, bodies.values())
+        pending = sorted(tlp.needs_consent(facts, bodies.values()))
+        content = {
+            "title": draft.title,
+            "body": draft.body,
+            "stix": draft.stix,
+            "victim": draft.victim,
+        }
+        envelope = seal_content(core.ring, facts, content)
+        result: dict[str, Any] = {
+            "id": item_id,
+            "version": 1,
+            "recipients": len(routing.recipients),
+            "dropped": dict(routing.dropped),
+            "pending_consents": _pending_view(facts, pending),
+        }
+        async with core.db.write() as conn:
+            if idempotency_key is not None:
+                replay = await self._replay(conn, actor, idempotency_key, draft.digest)
+                if replay is not None:
+                    return replay
+            audience_id = await ensure_audience(conn, routing.recipients, now)
+            await conn.execute(
+                insert(items).values(
+                    id=item_id,
+                    provider_id=actor.member_id,
+                    submitter_user_id=actor.user_id,
+                    kind=str(facts.kind),
+                    confidence=str(facts.confidence),
+                    tlp=str(facts.tlp),
+                    secret=facts.secret,
+                    effective_tlp=str(facts.effective_tlp),
+                    effective_secret=facts.effective_secret,
+                    status=ItemStatus.ACTIVE.value,
+                    scope_version=1,
+                    audience_id=audience_id,
+                    derived_from=list(facts.derived_from),
+                    feedback_due=draft.feedback_due,
+                    created_at=now,
+                    nonce=envelope.nonce,
+                    ciphertext=envelope.ciphertext,
+                    wrapped_key=envelope.wrapped_key,
+                    kek_version=envelope.kek_version,
+                    idempotency_key=idempotency_key,
+                    request_digest=draft.digest,
+                    submit_result=result,
+                )
+            )
+            await _insert_scope_version(conn, facts, 1, "submitted", actor, now)
+            if pending:
+                await conn.execute(
+                    insert(consents),
+                    [
+                        {"derived_item_id": item_id, "provider_id": p, "requested_at": now}
+                        for p in pending
+                    ],
+                )
+            await append_events(
+                conn,
+                [
+                    core.draft(
+                        actor,
+                        "item.submit",
+                        item_id=item_id,
+                        details={
+                            "kind": str(facts.kind),
+                            "tlp": str(facts.tlp),
+                            "secret": facts.secret,
+                            "recipients": len(routing.recipients),
+                            "dropped": dict(routing.dropped),
+                            "pending_consents": pending,
+                            "derived_from": list(facts.derived_from),
+                        },
+                    )
+                ],
+            )
+        log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
+        return result
+
+    async def _replay(
+        self, conn: AsyncConnection, actor: Actor, key: str, digest: str
+    ) -> dict[str, Any] | None:
+        row = await item_by_idempotency_key(conn, actor.user_id, key)
+        if row is None:
+            return None
+        if row.request_digest != digest:
+            raise Conflict(
+                "this Idempotency-Key was used for a different submission",
+                field="Idempotency-Key",
+            )
+        replayed: dict[str, Any] = row.submit_result
+        return replayed
+
+    # -- read -----------------------------------------------------------------
+
+    async def read(self, actor: Actor, item_id: str) -> dict[str, Any]:
+        """Open one item for the caller, or 404 revealing nothing."""
+        core = self.core
+        async with core.db.read() as conn:
+            stored = await get_item(conn, item_id)
+            sources = await get_items(conn, stored.facts.derived_from) if stored else {}
+        if stored is None:
+            raise await self._not_found(actor, "item.read", item_id, "not_found")
+        facts = stored.facts
+        if facts.status is ItemStatus.WITHDRAWN and _keeps_metadata(actor, facts):
+            await core.audit(core.draft(actor, "item.read", item_id=facts.id,
+                                        details={"withdrawn": True}))
+            return self._view(actor, stored, None, sources)
+        decision = tlp.may_read(actor.reader, facts)
+        if not decision:
+            raise await self._not_found(actor, "item.read", item_id, _reasons(decision))
+        content = await self._open(actor, stored)
+        await core.audit(core.draft(actor, "item.read", item_id=facts.id,
+                                    details={"decrypted": True}))
+        return self._view(actor, stored, content, sources)
+
+    async def break_glass(self, actor: Actor, item_id: str, reason: str) -> dict[str, Any]:
+        """The secretariat's per-item read with a written reason (art. 14(3))."""
+        core = self.core
+        if not actor.is_secretariat:
+            raise await core.deny(
+                Forbidden("break-glass access is the secretariat's alone"),
+                core.draft(actor, "item.break_glass", "denied", item_id=item_id[:64],
+                           reason="not_secretariat"),
+            )
+        async with core.db.read() as conn:
+            stored = await get_item(conn, item_id)
+        if stored is None:
+            raise await self._not_found(actor, "item.break_glass", item_id, "not_found")
+        decision = tlp.may_break_glass(actor.reader, stored.facts)
+        if not decision:
+            raise await self._not_found(actor, "item.break_glass", item_id, _reasons(decision))
+        content = await self._open(actor, stored)
+        await core.audit(
+            core.draft(actor, "item.break_glass", item_id=stored.id,
+                       details={"written_reason": reason})
+        )
+        log.warning("break_glass", item_id=stored.id, user_id=actor.user_id)
+        return self._view(actor, stored, content, {})
+
+    async def _open(self, actor: Actor, stored: StoredItem) -> dict[str, Any]:
+        try:
+            return open_content(
+                self.core.ring_for(stored.row.kek_version), stored.row, stored.facts
+            )
+        except IntegrityAlarm as alarm:
+            await self._alarm(actor, stored.id)
+            raise alarm
+
+    async def _alarm(self, actor: Actor, item_id: str) -> None:
+        log.error("integrity_alarm", item_id=item_id, user_id=actor.user_id)
+        await self.core.audit(
+            self.core.draft(actor, "integrity.alarm", "error", item_id=item_id,
+                            reason="stored_item_failed_authentication")
+        )
+
+    async def _not_found(
+        self, actor: Actor, action: str, item_id: str, reason: str
+    ) -> BrokerError:
+        # One answer for "absent" and "not yours" (API.md); the reason is only audited.
+        return await self.core.deny(
+            NotFound(_NOT_FOUND, field="id"),
+            self.core.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),
+        )
+
+    def _view(
+        self,
+        actor: Actor,
+        stored: StoredItem,
+        content: dict[str, Any] | None,
+        sources: dict[str, StoredItem],
+    ) -> dict[str, Any]:
+        facts, row = stored.facts, stored.row
+        reader = actor.reader
+        privileged = actor.member_id == facts.provider_id or actor.is_coordinator
+        view: dict[str, Any] = {
+            "id": facts.id,
+            "version": int(row.scope_version),
+            "kind": str(facts.kind),
+            "confidence": str(facts.confidence),
+            "tlp": str(facts.tlp),
+            "secret": facts.secret,
+            "effective": {"tlp": str(facts.effective_tlp), "secret": facts.effective_secret},
+            "provider_id": facts.provider_id,
+            "status": str(facts.status),
+            "created_at": rfc3339(row.created_at),
+            "withdrawn_at": time_or_none(row.withdrawn_at),
+            "feedback_due": time_or_none(row.feedback_due),
+            "derived_from": list(facts.derived_from),
+            # Who else was named or excluded is the provider's business (art. 17(1)).
+            "scope": facts.scope.to_json() if privileged else None,
+            "provenance": [
+                _provenance(reader, sources.get(source_id), source_id)
+                for source_id in facts.derived_from
+            ],
+            "title": None,
+            "body": None,
+            "stix": None,
+            "victim": None,
+            "handling": None,
+        }
+        if content is not None:
+            view.update(title=content["title"], body=content["body"], stix=content["stix"])
+            view["victim"] = _victim(reader, facts, content.get("victim"))
+            handling = tlp.handling_for(reader, facts)
+            view["handling"] = {
+                "tlp": handling.tlp,
+                "may_reshare": handling.may_reshare,
+                "audience": handling.audience,
+                "notes": list(handling.notes),
+            }
+        return view
+
+    # -- inbox ----------------------------------------------------------------
+
+    async def inbox(
+        self, actor: Actor, limit: int, cursor: str | None, oldest_first: bool
+    ) -> dict[str, Any]:
+        """What the caller may open, a page at a time (API.md `GET /v1/inbox`)."""
+        core = self.core
+        after = _decode_cursor(cursor)
+        page: list[dict[str, Any]] = []
+        shown: list[str] = []
+        next_cursor: str | None = None
+        if not actor.is_secretariat:  # the secretariat reads nothing (art. 14(3))
+            async with core.db.read() as conn:
+                page, shown, next_cursor = await self._inbox_page(
+                    conn, actor, limit, after, oldest_first
+                )
+        await core.audit(
+            core.draft(actor, "item.list", details={"count": len(shown)}, item_refs=shown)
+        )
+        return {"items": page, "next_cursor": next_cursor}
+
+    async def _inbox_page(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        limit: int,
+        after: str | None,
+        oldest_first: bool,
+    ) -> tuple[list[dict[str, Any]], list[str], str | None]:
+        page: list[dict[str, Any]] = []
+        shown: list[str] = []
+        position = after
+        while len(page) < limit:
+            batch = await self._candidates(conn, actor, limit * 2, position, oldest_first)
+            if not batch:
+                return page, shown, None
+            for stored in batch:
+                position = stored.id
+                if not tlp.may_read(actor.reader, stored.facts):
+                    continue
+                try:
+                    content = open_content(
+                        self.core.ring_for(stored.row.kek_version), stored.row, stored.facts
+                    )
+                except IntegrityAlarm:
+                    await self._alarm(actor, stored.id)
+                    continue
+                page.append(_summary(stored, content))
+                shown.append(stored.id)
+                if len(page) == limit:
+                    return page, shown, _encode_cursor(stored.id)
+            if len(batch) < limit * 2:
+                return page, shown, None
+        return page, shown, None
+
+    async def _candidates(
+        self,
+        conn: AsyncConnection,
+        actor: Actor,
+        count: int,
+        after: str | None,
+        oldest_first: bool,
+    ) -> list[StoredItem]:
+        # Delivery is the audience snapshot taken when the scope version was
+        # routed; the policy re-checks each row against today's facts (rule 7).
+        query = (
+            select(items.c.id)
+            .join(audience_members, audience_members.c.audience_id == items.c.audience_id)
+            .where(
+                audience_members.c.member_id == actor.member_id,
+                items.c.status == ItemStatus.ACTIVE.value,
+            )
+            .limit(count)
+        )
+        if not actor.is_handler:
+            # Skip in SQL what only handlers may open (art. 18(4); TLP:RED).
+            query = query.where(
+                and_(items.c.effective_secret.is_(False), items.c.effective_tlp != Tlp.RED.value)
+            )
+        if oldest_first:
+            query = query.order_by(items.c.id.asc())
+            if after is not None:
+                query = query.where(items.c.id > after)
+        else:
+            query = query.order_by(items.c.id.desc())
+            if after is not None:
+                query = query.where(items.c.id < after)
+        ids = list((await conn.execute(query)).scalars())
+        found = await get_items(conn, ids)
+        return [found[i] for i in ids if i in found]
+
+    # -- scope, consent, withdraw ---------------------------------------------
+
+    async def change_scope(self, actor: Actor, item_id: str, scope: Scope) -> dict[str, Any]:
+        """A new scope version: narrowing is the provider's right; widening a derived
+        item needs every source provider's consent again (art. 17(1),(3))."""
+        core = self.core
+        now = core.clock()
+        stored = await self._visible(actor, item_id, "item.scope_change")
+        allowed = tlp.may_change_scope(actor.reader, stored.facts)
+        if not allowed:
+            raise await core.deny(
+                Forbidden("only the item's provider changes its scope"),
+                core.draft(actor, "item.scope_change", "denied", item_id=stored.id,
+                           reason=_reasons(allowed)),
+            )
+        if stored.facts.status is ItemStatus.WITHDRAWN:
+            raise Conflict("the item was withdrawn")
+        async with core.db.read() as conn:
+            bodies = await bodies_with_handlers(conn, now)
+            sources = await get_items(conn, stored.facts.derived_from)
+        old = stored.facts
+        requested = dataclasses.replace(old, scope=scope)
+        # The new scope must be one the provider could have submitted (rule 6).
+        admissible = tlp.may_submit(actor.reader, requested, bodies)
+        if not admissible:
+            raise await core.deny(
+                _submission_error(admissible),
+                core.draft(actor, "item.scope_change", "denied", item_id=stored.id,
+                           reason=_reasons(admissible)),
+            )
+        widened = not _within(requested, old, bodies)
+        reset_consents = widened and bool(old.derived_from)
+        constraints = (
+            tlp.constraints_for_derived(
+                old.provider_id, [sources[s].facts for s in old.derived_from if s in sources]
+            )
+            if reset_consents
+            else old.constraints
+        )
+        new = dataclasses.replace(requested, constraints=constraints)
+        pending = sorted(tlp.needs_consent(new, bodies.values())) if reset_consents else None
+        result = await self._new_version(
+            actor, stored, new, bodies, "widened" if widened else "narrowed", now,
+            reset_pending=pending,
+        )
+        return result
+
+    async def consent(
+        self, actor: Actor, source_id: str, derived_item_id: str
+    ) -> dict[str, Any]:
+        """A source provider lets a derived item reach the scope it asked for (art. 17(3))."""
+        core = self.core
+        now = core.clock()
+        source = await self._visible(actor, source_id, "item.consent")
+        allowed = tlp.may_consent(actor.reader, source.facts)
+        if not allowed:
+            raise await core.deny(
+                Forbidden("only the source item's provider can consent"),
+                core.draft(actor, "item.consent", "denied", item_id=source.id,
+                           reason=_reasons(allowed)),
+            )
+        async with core.db.read() as conn:
+            derived = await get_item(conn, derived_item_id)
+            waiting = (
+                await pending_consent_providers(conn, derived_item_id) if derived else []
+            )
+            bodies = await bodies_with_handlers(conn, now)
+        if (
+            derived is None
+            or actor.member_id not in waiting
+            or source.id not in {c.source_id for c in derived.facts.constraints}
+        ):
+            raise await core.deny(
+                NotFound("no consent request for that derived item", field="derived_item_id"),
+                core.draft(actor, "item.consent", "denied", item_id=derived_item_id[:64],
+                           reason="no_pending_request"),
+            )
+        new = dataclasses.replace(
+            derived.facts,
+            constraints=tuple(
+                c for c in derived.facts.constraints if c.provider_id != actor.member_id
+            ),
+        )
+        return await self._new_version(
+            actor, derived, new, bodies, "consent", now, consent_by=actor
+        )
+
+    async def _new_version(
+        self,
+        actor: Actor,
+        stored: StoredItem,
+        new: ItemFacts,
+        bodies: dict[str, Body],
+        change: str,
+        now: datetime,
+        *,
+        reset_pending: list[str] | None = None,
+        consent_by: Actor | None = None,
+    ) -> dict[str, Any]:
+        core = self.core
+        version = int(stored.row.scope_version) + 1
+        try:
+            wrapped, kek_version = rebind_key(
+                core.ring_for(stored.row.kek_version), stored.row, stored.facts, new, version
+            )
+        except IntegrityAlarm:
+            await self._alarm(actor, stored.id)
+            raise
+        routing = tlp.recipients_for(new, bodies.values())
+        async with core.db.write() as conn:
+            current = (
+                await conn.execute(select(items.c.scope_version).where(items.c.id == new.id))
+            ).scalar_one()
+            if current != version - 1:
+                raise Conflict("the item's scope changed meanwhile; retry")
+            audience_id = await ensure_audience(conn, routing.recipients, now)
+            await conn.execute(
+                update(items)
+                .where(items.c.id == new.id)
+                .values(
+                    scope_version=version,
+                    audience_id=audience_id,
+                    effective_tlp=str(new.effective_tlp),
+                    effective_secret=new.effective_secret,
+                    wrapped_key=wrapped,
+                    kek_version=kek_version,
+                )
+            )
+            await _insert_scope_version(conn, new, version, change, actor, now)
+            if consent_by is not None:
+                await conn.execute(
+                    update(consents)
+                    .where(
+                        consents.c.derived_item_id == new.id,
+                        consents.c.provider_id == consent_by.member_id,
+                    )
+                    .values(consented_at=now, consented_by=consent_by.user_id)
+                )
+            if reset_pending is not None:
+                await conn.execute(delete(consents).where(consents.c.derived_item_id == new.id))
+                if reset_pending:
+                    await conn.execute(
+                        insert(consents),
+                        [
+                            {"derived_item_id": new.id, "provider_id": p, "requested_at": now}
+                            for p in reset_pending
+                        ],
+                    )
+            waiting = await pending_consent_providers(conn, new.id)
+            await append_events(
+                conn,
+                [
+                    core.draft(
+                        actor,
+                        "item.consent" if consent_by else "item.scope_change",
+                        item_id=new.id,
+                        details={
+                            "version": version,
+                            "change": change,
+                            "recipients": len(routing.recipients),
+                            "pending_consents": waiting,
+                        },
+                    )
+                ],
+            )
+        return {
+            "id": new.id,
+            "version": version,
+            "change": change,
+            "recipients": len(routing.recipients),
+            "dropped": dict(routing.dropped),
+            "pending_consents": _pending_view(new, waiting),
+        }
+
+    async def pending_consents(self, actor: Actor) -> dict[str, Any]:
+        """Consent requests waiting for the caller's member, with what they ask for."""
+        async with self.core.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(consents.c.derived_item_id, consents.c.requested_at)
+                    .where(
+                        consents.c.provider_id == actor.member_id,
+                        consents.c.consented_at.is_(None),
+                    )
+                    .order_by(consents.c.requested_at)
+                )
+            ).all()
+            derived = await get_items(conn, [r.derived_item_id for r in rows])
+        out = []
+        for r in rows:
+            d = derived.get(r.derived_item_id)
+            if d is None or d.facts.status is not ItemStatus.ACTIVE:
+                continue
+            out.append(
+                {
+                    "derived_item_id": d.id,
+                    "requested_by": d.facts.provider_id,
+                    "requested_at": rfc3339(r.requested_at),
+                    "source_item_ids": _sources_of(d.facts, actor.member_id),
+                    "requested": {
+                        "kind": str(d.facts.kind),
+                        "tlp": str(d.facts.tlp),
+                        "secret": d.facts.secret,
+                        "scope": d.facts.scope.to_json(),
+                    },
+                }
+            )
+        return {"items": out, "next_cursor": None}
+
+    async def withdraw(self, actor: Actor, item_id: str) -> dict[str, Any]:
+        """The provider withdraws: the data key is erased, metadata and audit remain."""
+        core = self.core
+        now = core.clock()
+        stored = await self._visible(actor, item_id, "item.withdraw", allow_withdrawn=True)
+        allowed = tlp.may_withdraw(actor.reader, stored.facts)
+        if not allowed:
+            raise await core.deny(
+                Forbidden("only the item's provider withdraws it"),
+                core.draft(actor, "item.withdraw", "denied", item_id=stored.id,
+                           reason=_reasons(allowed)),
+            )
+        async with core.db.write() as conn:
+            await conn.execute(
+                update(items)
+                .where(items.c.id == stored.id)
+                .values(
+                    status=ItemStatus.WITHDRAWN.value,
+                    withdrawn_at=now,
+                    # Crypto-shredding: without its wrapped key the ciphertext is noise;
+                    # the ciphertext goes too so nothing is left to attack.
+                    wrapped_key=None,
+                    ciphertext=None,
+                    nonce=None,
+                    kek_version=None,
+                )
+            )
+            await append_events(conn, [core.draft(actor, "item.withdraw", item_id=stored.id)])
+        return {"id": stored.id, "status": ItemStatus.WITHDRAWN.value, "withdrawn_at": rfc3339(now)}
+
+    async def access_log(
+        self, actor: Actor, item_id: str, limit: int, after_seq: int | None
+    ) -> dict[str, Any]:
+        """Every access to an item, for its provider and the coordinator (SPEC §5)."""
+        core = self.core
+        stored = await self._visible(actor, item_id, "item.access_log", allow_withdrawn=True)
+        if not (actor.member_id == stored.facts.provider_id or actor.is_coordinator):
+            raise await core.deny(
+                Forbidden("only the provider and the coordinator see an item's access log"),
+                core.draft(actor, "item.access_log", "denied", item_id=stored.id,
+                           reason="not_provider"),
+            )
+        from broker.services.audit import page_of_events
+
+        page = await page_of_events(core, limit=limit, after_seq=after_seq, item=stored.id)
+        await core.audit(core.draft(actor, "item.access_log", item_id=stored.id))
+        return page
+
+    async def _visible(
+        self, actor: Actor, item_id: str, action: str, *, allow_withdrawn: bool = False
+    ) -> StoredItem:
+        async with self.core.db.read() as conn:
+            stored = await get_item(conn, item_id)
+        if stored is None:
+            raise await self._not_found(actor, action, item_id, "not_found")
+        if allow_withdrawn and stored.facts.status is ItemStatus.WITHDRAWN and _keeps_metadata(
+            actor, stored.facts
+        ):
+            return stored
+        decision = tlp.may_read(actor.reader, stored.facts)
+        if not decision:
+            raise await self._not_found(actor, action, item_id, _reasons(decision))
+        return stored
+
+
+def _keeps_metadata(actor: Actor, facts: ItemFacts) -> bool:
+    # A withdrawn item's metadata stays visible to its provider and the coordinator.
+    return actor.member_id == facts.provider_id or actor.is_coordinator
+
+
+def _within(requested: ItemFacts, old: ItemFacts, bodies: dict[str, Body]) -> bool:
+    """Whether a requested scope reaches no one the old one did not (a narrowing)."""
+    unclipped_new = dataclasses.replace(requested, constraints=())
+    unclipped_old = dataclasses.replace(old, constraints=())
+    new_reach = tlp.recipients_for(unclipped_new, bodies.values()).recipients
+    old_reach = tlp.recipients_for(unclipped_old, bodies.values()).recipients
+    return new_reach <= old_reach
+
+
+async def _insert_scope_version(
+    conn: AsyncConnection, facts: ItemFacts, version: int, change: str, actor: Actor,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        insert(scope_versions).values(
+            item_id=facts.id,
+            version=version,
+            scope=facts.scope.to_json(),
+            constraints=constraints_to_json(facts.constraints),
+            change=change,
+            created_at=now,
+            created_by=actor.user_id,
+        )
+    )
+
+
+def _pending_view(facts: ItemFacts, providers: list[str]) -> list[dict[str, str]]:
+    return [
+        {"source_item_id": source_id, "provider_id": provider_id}
+        for provider_id in providers
+        for source_id in _sources_of(facts, provider_id)
+    ]
+
+
+def _sources_of(facts: ItemFacts, provider_id: str) -> list[str]:
+    return sorted({c.source_id for c in facts.constraints if c.provider_id == provider_id})
+
+
+def _reasons(decision: tlp.Decision) -> str:
+    return ",".join(str(r) for r in decision.reasons) or "denied"
+
+
+def _submission_error(decision: tlp.Decision) -> BrokerError:
+    for reason in decision.reasons:
+        if reason in _INVALID_SUBMISSION:
+            return InvalidInput(
+                f"refused by the sharing rules: {reason}", field=_INVALID_SUBMISSION[reason]
+            )
+    return Forbidden(f"refused by the sharing rules: {_reasons(decision)}")
+
+
+def _victim(reader: Any, facts: ItemFacts, victim: dict[str, Any] | None) -> dict[str, Any] | None:
+    if victim is None:
+        return None
+    if tlp.victim_view(reader, facts) == "full":
+        return dict(victim)
+    # Charter annex: others learn only whether there is damage.
+    return {"damage": bool(victim.get("damage"))}
+
+
+def _provenance(reader: Any, source: StoredItem | None, source_id: str) -> dict[str, Any]:
+    if source is None or not tlp.may_read(reader, source.facts):
+        return {"id": source_id, "visible": False}
+    return {
+        "id": source.id,
+        "visible": True,
+        "kind": str(source.facts.kind),
+        "provider_id": source.facts.provider_id,
+        "tlp": str(source.facts.tlp),
+    }
+
+
+def _summary(stored: StoredItem, content: dict[str, Any]) -> dict[str, Any]:
+    facts = stored.facts
+    return {
+        "id": facts.id,
+        "kind": str(facts.kind),
+        "title": content["title"],
+        "tlp": str(facts.effective_tlp),
+        "secret": facts.effective_secret,
+        "confidence": str(facts.confidence),
+        "provider_id": facts.provider_id,
+        "created_at": rfc3339(stored.row.created_at),
+        "version": int(stored.row.scope_version),
+    }
+
+
+def _encode_cursor(item_id: str) -> str:
+    return base64.urlsafe_b64encode(item_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("bad cursor", field="cursor") from None
+    if not decoded or len(decoded) > 40 or not decoded.isalnum():
+        raise InvalidInput("bad cursor", field="cursor")
+    return decoded
