@@ -1,0 +1,46 @@
+"""The access policy of the broker: every decision on who receives, reads, shares.
+
+Pure: no IO, no clock, no framework. The services load snapshots
+(`broker.domain`), ask here, and act on the answer; every answer is a
+`Decision` whose reasons the services audit (SPEC §3, rule 10).
+
+    scope        in_scope                        charter art. 17(1), 19(2)
+    routing      receives, recipients_for        SPEC §3 rules 1-7
+    reading      may_read, may_break_glass,      art. 18(4), 14(3), TLP 2.0
+                 victim_view                     charter annex
+    submitting   may_submit, may_change_scope,   art. 17(1), 18(3), SPEC §2
+                 may_withdraw, may_consent
+    deriving     may_derive,                     art. 17(3), TLP 2.0 RED
+                 constraints_for_derived, needs_consent
+    handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
+"""
+
+from broker.tlp._decision import Decision, Reason
+from broker.tlp._deriving import constraints_for_derived, may_derive, needs_consent
+from broker.tlp._handling import Handling, handling_for
+from broker.tlp._reading import VictimView, may_break_glass, may_read, victim_view
+from broker.tlp._routing import Routing, receives, recipients_for
+from broker.tlp._scope import in_scope
+from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
+
+__all__ = [
+    "Decision",
+    "Handling",
+    "Reason",
+    "Routing",
+    "VictimView",
+    "constraints_for_derived",
+    "handling_for",
+    "in_scope",
+    "may_break_glass",
+    "may_change_scope",
+    "may_consent",
+    "may_derive",
+    "may_read",
+    "may_submit",
+    "may_withdraw",
+    "needs_consent",
+    "receives",
+    "recipients_for",
+    "victim_view",
+]

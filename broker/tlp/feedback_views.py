@@ -1,0 +1,47 @@
+"""How much of the feedback on an item a reader sees (SPEC §4).
+
+Pure: no IO, no clock. SPEC §4, "the provider always gets feedback":
+individual answers for the provider and the coordinator; aggregate counts for
+the tier-one group; tier-two answers are never shown to other tier-two
+members, so a tier-two member sees its own answer only. Everyone else —
+general members, the secretariat, anyone who may not open the item — sees
+nothing, and is told nothing exists.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from broker.domain.model import BodyKind, ItemFacts, ItemStatus, Reader, Tier
+from broker.tlp._reading import may_read
+
+__all__ = ["FeedbackView", "feedback_view"]
+
+FeedbackView = Literal["individual", "aggregate", "own"]
+"""`individual`: every answer with who gave it; `aggregate`: counts by member
+category (art. 17(2)) plus one's own; `own`: one's own answer only."""
+
+
+def feedback_view(reader: Reader, item: ItemFacts) -> FeedbackView | None:
+    """What `reader` sees of the answers on `item`; None means nothing (a 404).
+
+    The provider and the coordinator keep the individual view of a withdrawn
+    item's answers, as they keep its metadata; everybody else needs to be
+    able to open the item now (art. 18(4): a user who may not open a secret
+    item learns nothing about it, its feedback included).
+    """
+    body = reader.body
+    privileged = body.id == item.provider_id or body.kind is BodyKind.COORDINATOR
+    if privileged and item.status is ItemStatus.WITHDRAWN:
+        return "individual"
+    if not may_read(reader, item):
+        return None
+    if privileged:
+        return "individual"  # art. 14(2) for the coordinator; SPEC §4 for the provider
+    if body.kind is not BodyKind.MEMBER:
+        return None
+    if body.tier is Tier.TIER_ONE:
+        return "aggregate"  # Task Force Rules art. 6: the tier-one group shares findings
+    if body.tier is Tier.TIER_TWO:
+        return "own"  # SPEC §4: never another tier-two member's answer
+    return None
