@@ -1,0 +1,103 @@
+"""Canary strings planted in items and tokens never reach a log line or a database file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from broker.logging import configure_logging
+from tests.conftest import Broker
+from tests.council import draft, make_council
+
+CANARIES = {
+    "title": "CANARY-TITLE-7f3a9c",
+    "body": "CANARY-BODY-51e2d0",
+    "victim": "CANARY-VICTIM-c4b8e1",
+    "stix": "CANARY-STIX-99ad02",
+    "consent": "CANARY-BREAKGLASS-0b7e",
+}
+
+
+@pytest.fixture
+def json_logs(tmp_path: Path) -> Iterator[Path]:
+    """The broker's real JSON logging, written to a file the test reads back."""
+    path = tmp_path / "broker.log"
+    with path.open("w") as stream:
+        configure_logging("info", stream)
+        yield path
+    structlog.reset_defaults()
+    logging.basicConfig(force=True)
+
+
+async def test_no_canary_in_logs_or_database_files(
+    broker: Broker, json_logs: Path
+) -> None:
+    """Item content, victim names, tokens and keys appear in no log line and in no
+    byte of the SQLite files, whatever path the request took."""
+    council = await make_council(broker)
+    stix = {
+        "type": "bundle",
+        "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+        "objects": [{"type": "indicator", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                     "name": CANARIES["stix"]}],
+    }
+    item = await council.vendor_a.handler.submit(
+        draft(title=CANARIES["title"], body=CANARIES["body"], secret=True, stix=stix,
+              victim={"name": CANARIES["victim"], "damage": True})
+    )
+    await council.vendor_b.handler.get_item(item.id)
+    await council.vendor_b.handler.inbox()
+    await council.coordinator.get_item(item.id)
+    await council.secretariat_handler.break_glass(item.id, CANARIES["consent"] + " dispute")
+    for denied in (council.power.handler, council.vendor_b.plain):
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
+            await denied.get_item(item.id)
+    derived = await council.vendor_b.handler.submit(
+        draft(kind="countermeasure", title=CANARIES["title"], derived_from=[item.id],
+              secret=True, scope={"groups": ["tier_two"]})
+    )
+    await council.vendor_a.handler.consent(item.id, derived.id)
+    await council.vendor_a.handler.withdraw(item.id)
+
+    tokens = [client._token for client in broker.clients if client._token]  # noqa: SLF001
+    keys = json.loads(base64.b64decode(broker.ring.to_env_value()))
+    key_strings = [v for group in ("keks", "signing_keys") for v in keys[group].values()]
+    forbidden = [CANARIES["title"], CANARIES["body"], CANARIES["victim"], CANARIES["stix"],
+                 *tokens, *key_strings]
+
+    lines = [line for line in json_logs.read_text().splitlines() if line.strip()]
+    assert any('"event": "request"' in line for line in lines), "the logs were captured"
+    for line in lines:
+        for secret in forbidden:
+            assert secret not in line, f"leaked into a log line: {line[:200]}"
+
+    if broker.settings.resolved_database_url.startswith("sqlite"):
+        files = list(Path(broker.settings.data_dir).glob("council.db*"))
+        assert files
+        for path in files:
+            data = path.read_bytes()
+            for secret in forbidden:
+                assert secret.encode() not in data, f"{secret[:12]}... stored in {path.name}"
+    else:
+        from sqlalchemy import text
+
+        db = broker.database()
+        async with db.read() as conn:
+            dump = (await conn.execute(text(
+                "SELECT string_agg(t::text, '') FROM (SELECT * FROM items) t"
+            ))).scalar_one() or ""
+            dump += (await conn.execute(text(
+                "SELECT string_agg(t::text, '') FROM (SELECT * FROM audit_events) t"
+            ))).scalar_one() or ""
+            dump += (await conn.execute(text(
+                "SELECT string_agg(t::text, '') FROM (SELECT * FROM users) t"
+            ))).scalar_one() or ""
+        await db.dispose()
+        for secret in forbidden:
+            assert secret not in dump
