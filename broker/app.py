@@ -22,13 +22,14 @@ import structlog
 from aiohttp import web
 from ulid import ULID
 
-from broker.api import audit, items, members, ops
+from broker.api import audit, items, members, ops, taskforce
 from broker.api.keys import METRICS, SERVICES, SETTINGS
 from broker.api.metrics import Metrics
 from broker.crypto import KeyRing
 from broker.errors import BrokerError, PayloadTooLarge
 from broker.services import Core, Services
 from broker.services.core import Clock, utc_now
+from broker.services.sweeper import Sweeper, sweep_loop
 from broker.settings import Settings
 from broker.store import Database
 
@@ -59,9 +60,15 @@ def create_app(
         core = Core(settings, db, ring or load_key_ring(settings), clock, ring_file=ring_file)
         app[SERVICES] = Services(core)
         checkpointer = asyncio.create_task(_checkpoint_loop(app[SERVICES], settings))
+        # SPEC §4: reminders before the deadline, overdue marks after it.
+        app[taskforce.SWEEPER] = Sweeper(core)
+        sweeper = asyncio.create_task(sweep_loop(app[taskforce.SWEEPER], settings.sweep_interval))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await checkpointer
@@ -70,7 +77,7 @@ def create_app(
             await db.dispose()
 
     app.cleanup_ctx.append(resources)
-    for module in (ops, members, items, audit):
+    for module in (ops, members, items, audit, taskforce):
         app.add_routes(module.routes)
     return app
 
@@ -94,7 +101,7 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        response: web.StreamResponse = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response
@@ -119,12 +126,13 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Every error as `{"error": {code, message, field?}}` with its status."""
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except BrokerError as error:
         return web.json_response(error.to_json(), status=error.status)
     except web.HTTPRequestEntityTooLarge:
-        error = PayloadTooLarge("the request body is too large")
-        return web.json_response(error.to_json(), status=error.status)
+        too_large = PayloadTooLarge("the request body is too large")
+        return web.json_response(too_large.to_json(), status=too_large.status)
     except web.HTTPException as http:
         if http.status < 400:
             raise

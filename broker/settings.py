@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     feedback_due_countermeasure: timedelta = timedelta(hours=4)
     reminder_lead: timedelta = timedelta(hours=1)
     sweep_interval: timedelta = timedelta(seconds=30)
+    # The task force's contribution thresholds (charter annex: a member that does
+    # not contribute cannot keep its status; charter art. 24(5): the task force
+    # sets them). Members below either are flagged in the ledger for review.
+    contribution_min_original_submissions: int = Field(default=1, ge=0)
+    contribution_min_on_time_ratio: float = Field(default=0.8, ge=0.0, le=1.0)
 
     @property
     def resolved_database_url(self) -> str:

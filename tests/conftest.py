@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy import text
 
 from broker.app import create_app
 from broker.crypto import KeyRing
+from broker.logging import configure_logging
 from broker.services.bootstrap import initialise
 from broker.settings import Settings
 from broker.store import Database
@@ -38,6 +40,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(str(item.fspath)).parts
         if "integration" in parts or "e2e" in parts:
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quiet_logs() -> None:
+    """The broker's own JSON logging, at WARNING, on stderr (tests read stdout)."""
+    configure_logging("warning", sys.stderr)
 
 
 class ManualClock:
@@ -110,9 +118,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def database_url(
-    tmp_path: Path, sqlite_template: Path, postgres_database: str | None
-) -> str:
+async def database_url(tmp_path: Path, sqlite_template: Path, postgres_database: str | None) -> str:
     """An empty, migrated database for one test."""
     if postgres_database is None:
         target = tmp_path / "data" / "council.db"

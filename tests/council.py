@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.sdk import CouncilClient
-
 from tests.conftest import Broker
 
 
@@ -24,16 +23,15 @@ class Org:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-async def make_org(
-    broker: Broker, name: str, *, with_handler: bool = True, **attrs: Any
-) -> Org:
+async def make_org(broker: Broker, name: str, *, with_handler: bool = True, **attrs: Any) -> Org:
     """Admit a member with an admin, a handler user and a plain user."""
     admin = broker.admin
     fields = {"name": name, "category": "cyber_business", "tier": "none", **attrs}
     member = await admin.create_member(**fields)
     _, admin_token = await admin.create_user(member.id, f"{name} admin", "member_admin")
-    handler_user, handler_token = await admin.create_user(member.id, f"{name} handler",
-                                                          "member_user")
+    handler_user, handler_token = await admin.create_user(
+        member.id, f"{name} handler", "member_user"
+    )
     plain_user, plain_token = await admin.create_user(member.id, f"{name} staff", "member_user")
     if with_handler:
         await admin.add_handler(member.id, handler_user.id)
@@ -76,8 +74,17 @@ class Council:
     @property
     def members(self) -> list[Org]:
         """Every member organisation."""
-        return [self.vendor_a, self.vendor_b, self.vendor_c, self.power, self.rail,
-                self.general, self.police, self.refuser, self.no_handler]
+        return [
+            self.vendor_a,
+            self.vendor_b,
+            self.vendor_c,
+            self.power,
+            self.rail,
+            self.general,
+            self.police,
+            self.refuser,
+            self.no_handler,
+        ]
 
 
 async def make_council(broker: Broker) -> Council:
@@ -86,8 +93,7 @@ async def make_council(broker: Broker) -> Council:
     vendor_a = await make_org(broker, "Vendor A", tier="tier_one")
     vendor_b = await make_org(broker, "Vendor B", tier="tier_one")
     vendor_c = await make_org(broker, "Vendor C", tier="tier_one")
-    power = await make_org(broker, "Power Co", tier="tier_two",
-                           category="critical_infrastructure")
+    power = await make_org(broker, "Power Co", tier="tier_two", category="critical_infrastructure")
     rail = await make_org(broker, "Rail Co", tier="tier_two", category="critical_infrastructure")
     general = await make_org(broker, "Maker Co", category="other", listed=True)
     police = await make_org(broker, "Police", category="government", law_enforcement=True)
@@ -100,8 +106,9 @@ async def make_council(broker: Broker) -> Council:
     sec_users = await _users(admin, secretariat_id)
     await admin.add_handler(secretariat_id, sec_users[-1])
     _, sec_plain_token = await admin.create_user(secretariat_id, "Auditor P", "member_user")
-    _, coord_plain_token = await admin.create_user(broker.coordinator_id, "Coordinator staff",
-                                                   "member_user")
+    _, coord_plain_token = await admin.create_user(
+        broker.coordinator_id, "Coordinator staff", "member_user"
+    )
     return Council(
         broker=broker,
         vendor_a=vendor_a,
@@ -121,7 +128,7 @@ async def make_council(broker: Broker) -> Council:
 
 
 async def _users(client: CouncilClient, member_id: str) -> list[str]:
-    response = await client._json("GET", f"/v1/members/{member_id}/users")  # noqa: SLF001
+    response = await client._json("GET", f"/v1/members/{member_id}/users")
     return [u["id"] for u in response["items"]]
 
 

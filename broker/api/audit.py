@@ -13,8 +13,13 @@ _FILTERS = ("item", "member", "user", "action", "outcome", "since", "until")
 
 
 @routes.get("/v1/audit")
-@operation("get", "/v1/audit", "Query the audit log (secretariat, coordinator)", tag=TAG,
-           query=(*_FILTERS, "cursor", "limit"))
+@operation(
+    "get",
+    "/v1/audit",
+    "Query the audit log (secretariat, coordinator)",
+    tag=TAG,
+    query=(*_FILTERS, "cursor", "limit"),
+)
 async def query(request: web.Request) -> web.Response:
     caller = await actor(request)
     limit, cursor = page_params(request)
@@ -29,8 +34,13 @@ async def query(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/audit/export")
-@operation("get", "/v1/audit/export", "The whole log as JSON Lines, streamed", tag=TAG,
-           responses={200: "application/x-ndjson"})
+@operation(
+    "get",
+    "/v1/audit/export",
+    "The whole log as JSON Lines, streamed",
+    tag=TAG,
+    responses={200: "application/x-ndjson"},
+)
 async def export(request: web.Request) -> web.StreamResponse:
     caller = await actor(request)
     lines = await services(request).audit.export(caller)

@@ -82,7 +82,9 @@ async def parse(request: web.Request, model: type[M]) -> M:
     try:
         data = json.loads(raw or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise InvalidInput(
+            f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object")
     try:

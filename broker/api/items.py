@@ -17,9 +17,14 @@ TAG = "items"
 
 
 @routes.post("/v1/items")
-@operation("post", "/v1/items", "Submit an item; `secret` is required (art. 18(1),(2))",
-           tag=TAG, body=ItemSubmit, responses={201: "id, version, recipients, dropped, "
-                                                     "pending_consents"})
+@operation(
+    "post",
+    "/v1/items",
+    "Submit an item; `secret` is required (art. 18(1),(2))",
+    tag=TAG,
+    body=ItemSubmit,
+    responses={201: "id, version, recipients, dropped, pending_consents"},
+)
 async def submit(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, ItemSubmit)
@@ -47,16 +52,22 @@ async def submit(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/items/{id}")
-@operation("get", "/v1/items/{id}", "Open an item with its handling, provenance, masked victim",
-           tag=TAG)
+@operation(
+    "get", "/v1/items/{id}", "Open an item with its handling, provenance, masked victim", tag=TAG
+)
 async def read(request: web.Request) -> web.Response:
     caller = await actor(request)
     return respond(await services(request).items.read(caller, request.match_info["id"]))
 
 
 @routes.get("/v1/inbox")
-@operation("get", "/v1/inbox", "What the caller may open, newest first or ?order=oldest",
-           tag=TAG, query=("cursor", "limit", "order"))
+@operation(
+    "get",
+    "/v1/inbox",
+    "What the caller may open, newest first or ?order=oldest",
+    tag=TAG,
+    query=("cursor", "limit", "order"),
+)
 async def inbox(request: web.Request) -> web.Response:
     caller = await actor(request)
     limit, cursor = page_params(request)
@@ -68,8 +79,9 @@ async def inbox(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/items/{id}/scope")
-@operation("post", "/v1/items/{id}/scope", "A new scope version (provider only)", tag=TAG,
-           body=ScopeChange)
+@operation(
+    "post", "/v1/items/{id}/scope", "A new scope version (provider only)", tag=TAG, body=ScopeChange
+)
 async def change_scope(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, ScopeChange)
@@ -80,8 +92,13 @@ async def change_scope(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/items/{id}/consents")
-@operation("post", "/v1/items/{id}/consents", "The source's provider consents to a derived "
-           "item's wider scope (art. 17(3))", tag=TAG, body=ConsentIn)
+@operation(
+    "post",
+    "/v1/items/{id}/consents",
+    "The source's provider consents to a derived item's wider scope (art. 17(3))",
+    tag=TAG,
+    body=ConsentIn,
+)
 async def consent(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, ConsentIn)
@@ -106,8 +123,13 @@ async def withdraw(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/items/{id}/access-log")
-@operation("get", "/v1/items/{id}/access-log", "Every access to the item (provider, "
-           "coordinator)", tag=TAG, query=("cursor", "limit"))
+@operation(
+    "get",
+    "/v1/items/{id}/access-log",
+    "Every access to the item (provider, coordinator)",
+    tag=TAG,
+    query=("cursor", "limit"),
+)
 async def access_log(request: web.Request) -> web.Response:
     caller = await actor(request)
     limit, cursor = page_params(request)
@@ -118,8 +140,13 @@ async def access_log(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/items/{id}/break-glass")
-@operation("post", "/v1/items/{id}/break-glass", "Secretariat read of one item with a written "
-           "reason (art. 14(3))", tag=TAG, body=BreakGlassIn)
+@operation(
+    "post",
+    "/v1/items/{id}/break-glass",
+    "Secretariat read of one item with a written reason (art. 14(3))",
+    tag=TAG,
+    body=BreakGlassIn,
+)
 async def break_glass(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, BreakGlassIn)

@@ -12,8 +12,14 @@ TAG = "members"
 
 
 @routes.post("/v1/members")
-@operation("post", "/v1/members", "Admit a member (coordinator)", tag=TAG, body=MemberCreate,
-           responses={201: "the member"})
+@operation(
+    "post",
+    "/v1/members",
+    "Admit a member (coordinator)",
+    tag=TAG,
+    body=MemberCreate,
+    responses={201: "the member"},
+)
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
@@ -22,8 +28,9 @@ async def create_member(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/members")
-@operation("get", "/v1/members", "Every body (coordinator, secretariat); a member sees itself",
-           tag=TAG)
+@operation(
+    "get", "/v1/members", "Every body (coordinator, secretariat); a member sees itself", tag=TAG
+)
 async def list_members(request: web.Request) -> web.Response:
     caller = await actor(request)
     members = await services(request).members.list_members(caller)
@@ -38,8 +45,13 @@ async def get_member(request: web.Request) -> web.Response:
 
 
 @routes.patch("/v1/members/{id}")
-@operation("patch", "/v1/members/{id}", "Change a member (coordinator; own admin: self-service)",
-           tag=TAG, body=MemberPatch)
+@operation(
+    "patch",
+    "/v1/members/{id}",
+    "Change a member (coordinator; own admin: self-service)",
+    tag=TAG,
+    body=MemberPatch,
+)
 async def patch_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberPatch)
@@ -50,8 +62,14 @@ async def patch_member(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/members/{id}/users")
-@operation("post", "/v1/members/{id}/users", "Create a user; its token is shown once", tag=TAG,
-           body=UserCreate, responses={201: "{user, token}"})
+@operation(
+    "post",
+    "/v1/members/{id}/users",
+    "Create a user; its token is shown once",
+    tag=TAG,
+    body=UserCreate,
+    responses={201: "{user, token}"},
+)
 async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
@@ -62,8 +80,9 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/members/{id}/users")
-@operation("get", "/v1/members/{id}/users", "The users of a member (its admins, coordinator)",
-           tag=TAG)
+@operation(
+    "get", "/v1/members/{id}/users", "The users of a member (its admins, coordinator)", tag=TAG
+)
 async def list_users(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_users(caller, request.match_info["id"])
@@ -81,8 +100,14 @@ async def revoke_user(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/members/{id}/handlers")
-@operation("post", "/v1/members/{id}/handlers", "Register a handler of secret information",
-           tag=TAG, body=HandlerCreate, responses={201: "the handler registration"})
+@operation(
+    "post",
+    "/v1/members/{id}/handlers",
+    "Register a handler of secret information",
+    tag=TAG,
+    body=HandlerCreate,
+    responses={201: "the handler registration"},
+)
 async def add_handler(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, HandlerCreate)
@@ -93,8 +118,7 @@ async def add_handler(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/members/{id}/handlers/{user_id}")
-@operation("delete", "/v1/members/{id}/handlers/{user_id}", "End a handler registration",
-           tag=TAG)
+@operation("delete", "/v1/members/{id}/handlers/{user_id}", "End a handler registration", tag=TAG)
 async def remove_handler(request: web.Request) -> web.Response:
     caller = await actor(request)
     handler = await services(request).members.remove_handler(
@@ -104,8 +128,9 @@ async def remove_handler(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/members/{id}/handlers")
-@operation("get", "/v1/members/{id}/handlers", "Handler registrations with effective times",
-           tag=TAG)
+@operation(
+    "get", "/v1/members/{id}/handlers", "Handler registrations with effective times", tag=TAG
+)
 async def list_handlers(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_handlers(caller, request.match_info["id"])
@@ -113,7 +138,8 @@ async def list_handlers(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/roster")
-@operation("get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG,
-           public=True)
+@operation(
+    "get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG, public=True
+)
 async def roster(request: web.Request) -> web.Response:
     return respond({"items": await services(request).members.roster(), "next_cursor": None})

@@ -64,7 +64,9 @@ def openapi_document() -> dict[str, Any]:
                     }
                 },
             }
-        error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        error_ref = {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        }
         if not op.public:
             entry["security"] = [{"bearer": []}]
             entry["responses"]["401"] = {"description": "bad or missing token", **error_ref}

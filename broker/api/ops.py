@@ -21,8 +21,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/readyz")
-@operation("get", "/readyz", "The database answers", tag=TAG, public=True,
-           responses={200: "ready", 503: "not ready"})
+@operation(
+    "get",
+    "/readyz",
+    "The database answers",
+    tag=TAG,
+    public=True,
+    responses={200: "ready", 503: "not ready"},
+)
 async def readyz(request: web.Request) -> web.Response:
     try:
         async with services(request).core.db.read() as conn:

@@ -65,10 +65,15 @@ def verify_export(settings: Settings, path: Path) -> int:
                 try:
                     record = from_json_line(line)
                 except (ValueError, json.JSONDecodeError) as exc:
-                    print(f"error: line {number} of {path} is not an audit record: {exc}",
-                          file=sys.stderr)
+                    print(
+                        f"error: line {number} of {path} is not an audit record: {exc}",
+                        file=sys.stderr,
+                    )
                     return 2
-                (events if isinstance(record, AuditEvent) else checkpoints).append(record)
+                if isinstance(record, AuditEvent):
+                    events.append(record)
+                else:
+                    checkpoints.append(record)
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from broker.errors import Unauthorized
 from broker.services.core import Actor, Core
 from broker.store.bodies_repo import body_from_row, handler_user_ids, user_by_token_hash
 
-_BAD_TOKEN = "missing, malformed, unknown or revoked token"
+_BAD_TOKEN = "missing, malformed, unknown or revoked token"  # noqa: S105 - a message
 
 
 async def authenticate(core: Core, authorization: str | None) -> Actor:

@@ -73,7 +73,8 @@ async def _first_bodies(core: Core) -> dict[str, str]:
             "id": body_id,
             "name": name,
             "kind": kind.value,
-            "category": Category.GOVERNMENT.value if kind is BodyKind.SECRETARIAT
+            "category": Category.GOVERNMENT.value
+            if kind is BodyKind.SECRETARIAT
             else Category.OTHER.value,
             "tier": Tier.NONE.value,
             "status": MemberStatus.ACTIVE.value,
@@ -127,14 +128,34 @@ async def _first_bodies(core: Core) -> dict[str, str]:
             conn,
             [
                 core.draft(None, "system.init", at=now),
-                core.draft(None, "member.create", subject_member_id=coordinator_id, at=now,
-                           details={"kind": "coordinator"}),
-                core.draft(None, "member.create", subject_member_id=secretariat_id, at=now,
-                           details={"kind": "secretariat"}),
-                core.draft(None, "user.create", subject_member_id=coordinator_id, at=now,
-                           details={"user_id": admin_id, "role": Role.MEMBER_ADMIN.value}),
-                core.draft(None, "handler.add", subject_member_id=coordinator_id, at=now,
-                           details={"user_id": admin_id}),
+                core.draft(
+                    None,
+                    "member.create",
+                    subject_member_id=coordinator_id,
+                    at=now,
+                    details={"kind": "coordinator"},
+                ),
+                core.draft(
+                    None,
+                    "member.create",
+                    subject_member_id=secretariat_id,
+                    at=now,
+                    details={"kind": "secretariat"},
+                ),
+                core.draft(
+                    None,
+                    "user.create",
+                    subject_member_id=coordinator_id,
+                    at=now,
+                    details={"user_id": admin_id, "role": Role.MEMBER_ADMIN.value},
+                ),
+                core.draft(
+                    None,
+                    "handler.add",
+                    subject_member_id=coordinator_id,
+                    at=now,
+                    details={"user_id": admin_id},
+                ),
             ],
         )
     return {"token": token, "member_id": coordinator_id, "user_id": admin_id}

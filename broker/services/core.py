@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from ulid import ULID
 
+from broker.audit import Outcome
 from broker.crypto import KeyRing, verify_signature
 from broker.domain import Body, BodyKind, Reader, Role
 from broker.errors import BrokerError
@@ -146,7 +147,7 @@ class Core:
         self,
         actor: Actor | None,
         action: str,
-        outcome: str = "allowed",
+        outcome: Outcome = "allowed",
         *,
         item_id: str | None = None,
         subject_member_id: str | None = None,

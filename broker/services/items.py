@@ -29,14 +29,14 @@ from broker.errors import (
     NotFound,
 )
 from broker.services.core import Actor, Core, new_id, rfc3339
+from broker.services.obligations import cancel_for_item, create_obligations
 from broker.services.sealing import open_content, rebind_key, seal_content
 from broker.services.views import time_or_none
-from broker.store.audit_store import AuditDraft, append_events
+from broker.store.audit_store import append_events
 from broker.store.bodies_repo import bodies_with_handlers
 from broker.store.items_repo import (
     StoredItem,
     constraints_to_json,
-    consented_providers,
     ensure_audience,
     get_item,
     get_items,
@@ -108,8 +108,13 @@ class ItemService:
             if not decision:
                 raise await core.deny(
                     NotFound(_NOT_FOUND, field=f"derived_from[{index}]"),
-                    core.draft(actor, "item.derive", "denied", item_id=source_id[:64],
-                               reason=_reasons(decision)),
+                    core.draft(
+                        actor,
+                        "item.derive",
+                        "denied",
+                        item_id=source_id[:64],
+                        reason=_reasons(decision),
+                    ),
                 )
         ordered_sources = [sources[s].facts for s in draft.derived_from]
         facts = ItemFacts(
@@ -127,8 +132,13 @@ class ItemService:
         if not allowed:
             raise await core.deny(
                 _submission_error(allowed),
-                core.draft(actor, "item.submit", "denied", reason=_reasons(allowed),
-                           details={"kind": str(draft.kind)}),
+                core.draft(
+                    actor,
+                    "item.submit",
+                    "denied",
+                    reason=_reasons(allowed),
+                    details={"kind": str(draft.kind)},
+                ),
             )
         routing = tlp.recipients_for(facts, bodies.values())
         pending = sorted(tlp.needs_consent(facts, bodies.values()))
@@ -179,6 +189,15 @@ class ItemService:
                 )
             )
             await _insert_scope_version(conn, facts, 1, "submitted", actor, now)
+            # Task force (SPEC §4): what the recipients owe, created with the delivery.
+            await create_obligations(
+                conn,
+                core,
+                facts,
+                {m: bodies[m] for m in routing.recipients},
+                draft.feedback_due,
+                now=now,
+            )
             if pending:
                 await conn.execute(
                     insert(consents),
@@ -235,15 +254,17 @@ class ItemService:
             raise await self._not_found(actor, "item.read", item_id, "not_found")
         facts = stored.facts
         if facts.status is ItemStatus.WITHDRAWN and _keeps_metadata(actor, facts):
-            await core.audit(core.draft(actor, "item.read", item_id=facts.id,
-                                        details={"withdrawn": True}))
+            await core.audit(
+                core.draft(actor, "item.read", item_id=facts.id, details={"withdrawn": True})
+            )
             return self._view(actor, stored, None, sources)
         decision = tlp.may_read(actor.reader, facts)
         if not decision:
             raise await self._not_found(actor, "item.read", item_id, _reasons(decision))
         content = await self._open(actor, stored)
-        await core.audit(core.draft(actor, "item.read", item_id=facts.id,
-                                    details={"decrypted": True}))
+        await core.audit(
+            core.draft(actor, "item.read", item_id=facts.id, details={"decrypted": True})
+        )
         return self._view(actor, stored, content, sources)
 
     async def break_glass(self, actor: Actor, item_id: str, reason: str) -> dict[str, Any]:
@@ -252,8 +273,13 @@ class ItemService:
         if not actor.is_secretariat:
             raise await core.deny(
                 Forbidden("break-glass access is the secretariat's alone"),
-                core.draft(actor, "item.break_glass", "denied", item_id=item_id[:64],
-                           reason="not_secretariat"),
+                core.draft(
+                    actor,
+                    "item.break_glass",
+                    "denied",
+                    item_id=item_id[:64],
+                    reason="not_secretariat",
+                ),
             )
         async with core.db.read() as conn:
             stored = await get_item(conn, item_id)
@@ -264,8 +290,9 @@ class ItemService:
             raise await self._not_found(actor, "item.break_glass", item_id, _reasons(decision))
         content = await self._open(actor, stored)
         await core.audit(
-            core.draft(actor, "item.break_glass", item_id=stored.id,
-                       details={"written_reason": reason})
+            core.draft(
+                actor, "item.break_glass", item_id=stored.id, details={"written_reason": reason}
+            )
         )
         log.warning("break_glass", item_id=stored.id, user_id=actor.user_id)
         return self._view(actor, stored, content, {})
@@ -282,13 +309,16 @@ class ItemService:
     async def _alarm(self, actor: Actor, item_id: str) -> None:
         log.error("integrity_alarm", item_id=item_id, user_id=actor.user_id)
         await self.core.audit(
-            self.core.draft(actor, "integrity.alarm", "error", item_id=item_id,
-                            reason="stored_item_failed_authentication")
+            self.core.draft(
+                actor,
+                "integrity.alarm",
+                "error",
+                item_id=item_id,
+                reason="stored_item_failed_authentication",
+            )
         )
 
-    async def _not_found(
-        self, actor: Actor, action: str, item_id: str, reason: str
-    ) -> BrokerError:
+    async def _not_found(self, actor: Actor, action: str, item_id: str, reason: str) -> BrokerError:
         # One answer for "absent" and "not yours" (API.md); the reason is only audited.
         return await self.core.deny(
             NotFound(_NOT_FOUND, field="id"),
@@ -446,8 +476,13 @@ class ItemService:
         if not allowed:
             raise await core.deny(
                 Forbidden("only the item's provider changes its scope"),
-                core.draft(actor, "item.scope_change", "denied", item_id=stored.id,
-                           reason=_reasons(allowed)),
+                core.draft(
+                    actor,
+                    "item.scope_change",
+                    "denied",
+                    item_id=stored.id,
+                    reason=_reasons(allowed),
+                ),
             )
         if stored.facts.status is ItemStatus.WITHDRAWN:
             raise Conflict("the item was withdrawn")
@@ -461,8 +496,13 @@ class ItemService:
         if not admissible:
             raise await core.deny(
                 _submission_error(admissible),
-                core.draft(actor, "item.scope_change", "denied", item_id=stored.id,
-                           reason=_reasons(admissible)),
+                core.draft(
+                    actor,
+                    "item.scope_change",
+                    "denied",
+                    item_id=stored.id,
+                    reason=_reasons(admissible),
+                ),
             )
         widened = not _within(requested, old, bodies)
         reset_consents = widened and bool(old.derived_from)
@@ -476,14 +516,17 @@ class ItemService:
         new = dataclasses.replace(requested, constraints=constraints)
         pending = sorted(tlp.needs_consent(new, bodies.values())) if reset_consents else None
         result = await self._new_version(
-            actor, stored, new, bodies, "widened" if widened else "narrowed", now,
+            actor,
+            stored,
+            new,
+            bodies,
+            "widened" if widened else "narrowed",
+            now,
             reset_pending=pending,
         )
         return result
 
-    async def consent(
-        self, actor: Actor, source_id: str, derived_item_id: str
-    ) -> dict[str, Any]:
+    async def consent(self, actor: Actor, source_id: str, derived_item_id: str) -> dict[str, Any]:
         """A source provider lets a derived item reach the scope it asked for (art. 17(3))."""
         core = self.core
         now = core.clock()
@@ -492,14 +535,13 @@ class ItemService:
         if not allowed:
             raise await core.deny(
                 Forbidden("only the source item's provider can consent"),
-                core.draft(actor, "item.consent", "denied", item_id=source.id,
-                           reason=_reasons(allowed)),
+                core.draft(
+                    actor, "item.consent", "denied", item_id=source.id, reason=_reasons(allowed)
+                ),
             )
         async with core.db.read() as conn:
             derived = await get_item(conn, derived_item_id)
-            waiting = (
-                await pending_consent_providers(conn, derived_item_id) if derived else []
-            )
+            waiting = await pending_consent_providers(conn, derived_item_id) if derived else []
             bodies = await bodies_with_handlers(conn, now)
         if (
             derived is None
@@ -508,8 +550,13 @@ class ItemService:
         ):
             raise await core.deny(
                 NotFound("no consent request for that derived item", field="derived_item_id"),
-                core.draft(actor, "item.consent", "denied", item_id=derived_item_id[:64],
-                           reason="no_pending_request"),
+                core.draft(
+                    actor,
+                    "item.consent",
+                    "denied",
+                    item_id=derived_item_id[:64],
+                    reason="no_pending_request",
+                ),
             )
         new = dataclasses.replace(
             derived.facts,
@@ -652,8 +699,9 @@ class ItemService:
         if not allowed:
             raise await core.deny(
                 Forbidden("only the item's provider withdraws it"),
-                core.draft(actor, "item.withdraw", "denied", item_id=stored.id,
-                           reason=_reasons(allowed)),
+                core.draft(
+                    actor, "item.withdraw", "denied", item_id=stored.id, reason=_reasons(allowed)
+                ),
             )
         async with core.db.write() as conn:
             await conn.execute(
@@ -670,6 +718,8 @@ class ItemService:
                     kek_version=None,
                 )
             )
+            # Task force (SPEC §4): nothing is owed on a withdrawn item.
+            await cancel_for_item(conn, core, stored.id, now)
             await append_events(conn, [core.draft(actor, "item.withdraw", item_id=stored.id)])
         return {"id": stored.id, "status": ItemStatus.WITHDRAWN.value, "withdrawn_at": rfc3339(now)}
 
@@ -682,8 +732,9 @@ class ItemService:
         if not (actor.member_id == stored.facts.provider_id or actor.is_coordinator):
             raise await core.deny(
                 Forbidden("only the provider and the coordinator see an item's access log"),
-                core.draft(actor, "item.access_log", "denied", item_id=stored.id,
-                           reason="not_provider"),
+                core.draft(
+                    actor, "item.access_log", "denied", item_id=stored.id, reason="not_provider"
+                ),
             )
         from broker.services.audit import page_of_events
 
@@ -698,8 +749,10 @@ class ItemService:
             stored = await get_item(conn, item_id)
         if stored is None:
             raise await self._not_found(actor, action, item_id, "not_found")
-        if allow_withdrawn and stored.facts.status is ItemStatus.WITHDRAWN and _keeps_metadata(
-            actor, stored.facts
+        if (
+            allow_withdrawn
+            and stored.facts.status is ItemStatus.WITHDRAWN
+            and _keeps_metadata(actor, stored.facts)
         ):
             return stored
         decision = tlp.may_read(actor.reader, stored.facts)
@@ -723,7 +776,11 @@ def _within(requested: ItemFacts, old: ItemFacts, bodies: dict[str, Body]) -> bo
 
 
 async def _insert_scope_version(
-    conn: AsyncConnection, facts: ItemFacts, version: int, change: str, actor: Actor,
+    conn: AsyncConnection,
+    facts: ItemFacts,
+    version: int,
+    change: str,
+    actor: Actor,
     now: datetime,
 ) -> None:
     await conn.execute(

@@ -10,6 +10,7 @@ the old version by brokers that had not reloaded yet.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.progress import Progress
@@ -28,8 +29,7 @@ _BATCH = 200
 async def rotate_and_rewrap(settings: Settings) -> int:
     """Rotate the file-backed key ring and move every data key to the new version."""
     if settings.key_ring is not None:
-        print("error: a key ring from the environment is rotated in your secret store, "
-              "not here")
+        print("error: a key ring from the environment is rotated in your secret store, not here")
         return 1
     ring = KeyRing.load(settings.key_ring_path)
     version = ring.rotate()
@@ -50,20 +50,20 @@ async def rotate_and_rewrap(settings: Settings) -> int:
                 break
             with Progress() as progress:
                 task = progress.add_task("re-wrapping data keys", total=remaining)
-                await _pass(db, ring, version, failed, lambda n: progress.advance(task, n))
+                await _pass(db, ring, version, failed, partial(progress.advance, task))
     finally:
         await db.dispose()
     if failed:
-        print(f"error: {len(failed)} item(s) failed their integrity check and were left as "
-              f"they were: {', '.join(failed[:10])}")
+        print(
+            f"error: {len(failed)} item(s) failed their integrity check and were left as "
+            f"they were: {', '.join(failed[:10])}"
+        )
         return 1
     print("every data key is wrapped with the new key version")
     return 0
 
 
-async def _pass(
-    db: Database, ring: KeyRing, version: int, failed: list[str], advance: Any
-) -> None:
+async def _pass(db: Database, ring: KeyRing, version: int, failed: list[str], advance: Any) -> None:
     after = ""
     while True:
         async with db.write() as conn:

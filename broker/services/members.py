@@ -11,6 +11,7 @@ from broker.crypto import hash_token, new_token
 from broker.domain import BodyKind, MemberStatus, Role
 from broker.errors import Conflict, Forbidden, InvalidInput, NotFound
 from broker.services.core import Actor, Core, new_id
+from broker.services.obligations import DEPARTED_STATUSES, close_for_member
 from broker.services.views import handler_view, member_view, user_view
 from broker.store.audit_store import append_events
 from broker.store.bodies_repo import body_row
@@ -105,10 +106,13 @@ class MemberService:
         async with core.db.write() as conn:
             if fields:
                 await conn.execute(
-                    update(bodies)
-                    .where(bodies.c.id == member_id)
-                    .values(**fields, updated_at=now)
+                    update(bodies).where(bodies.c.id == member_id).values(**fields, updated_at=now)
                 )
+            # Task force (SPEC §4): a member that leaves or is restricted owes nothing more.
+            if fields.get("status") is not None and MemberStatus(fields["status"]) in (
+                DEPARTED_STATUSES
+            ):
+                await close_for_member(conn, core, member_id, now)
             await append_events(
                 conn,
                 [
@@ -148,8 +152,9 @@ class MemberService:
         if not actor.admin_of(member_id):
             raise await core.deny(
                 Forbidden("only the member's administrators or the coordinator create users"),
-                core.draft(actor, "user.create", "denied", subject_member_id=member_id,
-                           reason="not_admin"),
+                core.draft(
+                    actor, "user.create", "denied", subject_member_id=member_id, reason="not_admin"
+                ),
             )
         if role is Role.COMMITTEE and body.kind == BodyKind.MEMBER.value:
             raise InvalidInput(
@@ -206,17 +211,31 @@ class MemberService:
         if not actor.admin_of(member_id):
             raise await core.deny(
                 Forbidden("only the member's administrators or the coordinator revoke users"),
-                core.draft(actor, "user.revoke", "denied", subject_member_id=member_id,
-                           reason="not_admin", details={"user_id": user_id}),
+                core.draft(
+                    actor,
+                    "user.revoke",
+                    "denied",
+                    subject_member_id=member_id,
+                    reason="not_admin",
+                    details={"user_id": user_id},
+                ),
             )
         now = core.clock()
         async with core.db.write() as conn:
             if row.revoked_at is None:
-                await conn.execute(update(users).where(users.c.id == user_id).values(revoked_at=now))
+                await conn.execute(
+                    update(users).where(users.c.id == user_id).values(revoked_at=now)
+                )
             await append_events(
                 conn,
-                [core.draft(actor, "user.revoke", subject_member_id=member_id,
-                            details={"user_id": user_id})],
+                [
+                    core.draft(
+                        actor,
+                        "user.revoke",
+                        subject_member_id=member_id,
+                        details={"user_id": user_id},
+                    )
+                ],
             )
             row = (await conn.execute(select(users).where(users.c.id == user_id))).one()
         return user_view(row)
@@ -233,8 +252,14 @@ class MemberService:
         if not actor.admin_of(member_id):
             raise await core.deny(
                 Forbidden("only the member's administrators or the coordinator register handlers"),
-                core.draft(actor, "handler.add", "denied", subject_member_id=member_id,
-                           reason="not_admin", details={"user_id": user_id}),
+                core.draft(
+                    actor,
+                    "handler.add",
+                    "denied",
+                    subject_member_id=member_id,
+                    reason="not_admin",
+                    details={"user_id": user_id},
+                ),
             )
         if user.revoked_at is not None:
             raise Conflict("a revoked user cannot become a handler", field="user_id")
@@ -288,8 +313,14 @@ class MemberService:
         if not actor.admin_of(member_id):
             raise await core.deny(
                 Forbidden("only the member's administrators or the coordinator remove handlers"),
-                core.draft(actor, "handler.remove", "denied", subject_member_id=member_id,
-                           reason="not_admin", details={"user_id": user_id}),
+                core.draft(
+                    actor,
+                    "handler.remove",
+                    "denied",
+                    subject_member_id=member_id,
+                    reason="not_admin",
+                    details={"user_id": user_id},
+                ),
             )
         async with core.db.write() as conn:
             row = (
@@ -340,8 +371,13 @@ class MemberService:
             # Same answer whether it exists or not (API.md: 404 reveals nothing).
             raise await self.core.deny(
                 NotFound("no member with that id", field="id"),
-                self.core.draft(actor, action, "denied", reason="not_visible",
-                                details={"member_id": member_id[:64]}),
+                self.core.draft(
+                    actor,
+                    action,
+                    "denied",
+                    reason="not_visible",
+                    details={"member_id": member_id[:64]},
+                ),
             )
         return row
 

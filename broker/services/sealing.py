@@ -11,8 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from broker.crypto import Envelope, IntegrityFailure, canonical_json, open_envelope, rewrap, seal
-from broker.crypto import KeyRing
+from broker.crypto import (
+    Envelope,
+    IntegrityFailure,
+    KeyRing,
+    canonical_json,
+    open_envelope,
+    rewrap,
+    seal,
+)
 from broker.domain import ItemFacts
 from broker.errors import IntegrityAlarm
 from broker.store.items_repo import constraints_to_json

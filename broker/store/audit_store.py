@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint
+from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint, Outcome
 from broker.store.tables import audit_checkpoints, audit_events, audit_head, audit_item_refs
 
 
@@ -27,7 +27,7 @@ class AuditDraft:
     id: str
     at: str
     action: str
-    outcome: str
+    outcome: Outcome
     actor_user_id: str | None = None
     actor_member_id: str | None = None
     item_id: str | None = None
@@ -91,8 +91,9 @@ def event_row(event: AuditEvent) -> dict[str, Any]:
         "subject_member_id": event.subject_member_id,
         "outcome": event.outcome,
         "reason": event.reason,
-        "details": json.dumps(event.details, sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False),
+        "details": json.dumps(
+            event.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }

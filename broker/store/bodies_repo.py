@@ -79,8 +79,13 @@ async def handler_user_ids(conn: AsyncConnection, member_id: str, now: datetime)
 async def user_by_token_hash(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
     """The user a token belongs to, with its body's columns, or None."""
     query = (
-        select(users.c.id.label("user_id"), users.c.name.label("user_name"), users.c.role,
-               users.c.revoked_at, bodies)
+        select(
+            users.c.id.label("user_id"),
+            users.c.name.label("user_name"),
+            users.c.role,
+            users.c.revoked_at,
+            bodies,
+        )
         .join(bodies, bodies.c.id == users.c.member_id)
         .where(users.c.token_hash == token_hash)
     )

@@ -145,11 +145,11 @@ async def ensure_audience(conn: AsyncConnection, member_ids: frozenset[str], now
     return audience_id
 
 
-async def item_by_idempotency_key(
-    conn: AsyncConnection, user_id: str, key: str
-) -> Row[Any] | None:
+async def item_by_idempotency_key(conn: AsyncConnection, user_id: str, key: str) -> Row[Any] | None:
     """The item a user already submitted under `key`, if any."""
-    query = select(items).where(items.c.submitter_user_id == user_id, items.c.idempotency_key == key)
+    query = select(items).where(
+        items.c.submitter_user_id == user_id, items.c.idempotency_key == key
+    )
     return (await conn.execute(query)).one_or_none()
 
 

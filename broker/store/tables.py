@@ -156,7 +156,9 @@ consents = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("id", Id, nullable=False),
     Column("at", String(40), nullable=False),
     Column("actor_user_id", Id, nullable=True),
@@ -193,7 +195,9 @@ audit_head = Table(
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,
-    Column("size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column(
+        "size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("head", String(64), nullable=False),
     Column("at", String(40), nullable=False),
     Column("key_id", String(40), nullable=False),

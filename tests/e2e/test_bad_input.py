@@ -18,7 +18,12 @@ async def council(broker: Broker) -> Council:
 
 
 async def _raw(
-    broker: Broker, token: str | None, method: str, path: str, *, data: bytes | None = None,
+    broker: Broker,
+    token: str | None,
+    method: str,
+    path: str,
+    *,
+    data: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     import io
@@ -26,10 +31,12 @@ async def _raw(
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
-    async with aiohttp.ClientSession() as session, session.request(
-        method, broker.url + path, data=io.BytesIO(data) if data else None,
-        headers=all_headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, broker.url + path, data=io.BytesIO(data) if data else None, headers=all_headers
+        ) as response,
+    ):
         return response.status, await response.json(content_type=None)
 
 
@@ -56,7 +63,7 @@ async def _item_count(broker: Broker) -> int:
 
 
 def _token(council: Council) -> str:
-    return council.vendor_a.handler._token  # noqa: SLF001
+    return council.vendor_a.handler._token
 
 
 BAD_SUBMISSIONS: list[tuple[str, bytes, int, str, str | None]] = [
@@ -102,8 +109,9 @@ async def test_bad_submission_is_refused_and_changes_nothing(
     """Each malformed submission gets its 4xx error body and stores nothing."""
     broker = council.broker
     before = await _item_count(broker)
-    got, body = await _raw(broker, _token(council), "POST", "/v1/items",
-                           data=raw if raw is not None else _body(name))
+    got, body = await _raw(
+        broker, _token(council), "POST", "/v1/items", data=raw if raw is not None else _body(name)
+    )
     assert got == status, body
     assert body["error"]["code"] == code
     if field is not None:
@@ -144,9 +152,10 @@ async def test_bad_queries_and_unknown_ids(council: Council, path: str, status: 
 async def test_missing_or_bad_token_is_401(council: Council, header: str | None) -> None:
     """Every non-public route wants a valid bearer token."""
     headers = {"Authorization": header} if header else {}
-    async with aiohttp.ClientSession() as session, session.get(
-        council.broker.url + "/v1/inbox", headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(council.broker.url + "/v1/inbox", headers=headers) as response,
+    ):
         assert response.status == 401
         assert (await response.json())["error"]["code"] == "unauthorized"
 
@@ -166,8 +175,13 @@ async def test_refused_submission_changes_no_state_but_the_audit(council: Counci
     before_items, before_audit = await _item_count(broker), await _audit_size(broker)
     import json
 
-    got, _ = await _raw(broker, _token(council), "POST", "/v1/items",
-                        data=json.dumps(draft(scope={"groups": ["all_members"]})).encode())
+    got, _ = await _raw(
+        broker,
+        _token(council),
+        "POST",
+        "/v1/items",
+        data=json.dumps(draft(scope={"groups": ["all_members"]})).encode(),
+    )
     assert got == 422
     assert await _item_count(broker) == before_items
     assert await _audit_size(broker) == before_audit + 1

@@ -17,7 +17,11 @@ async def test_analysis_reaches_tier_one_only(broker: Broker) -> None:
     for reader in (council.vendor_b.plain, council.vendor_c.handler, council.coordinator):
         item = await reader.get_item(result.id)
         assert item.title.startswith("file-sharing")
-    for outsider in (council.power.handler, council.general.handler, council.police.handler,
-                     council.secretariat_handler):
+    for outsider in (
+        council.power.handler,
+        council.general.handler,
+        council.police.handler,
+        council.secretariat_handler,
+    ):
         with pytest.raises(NotFound):
             await outsider.get_item(result.id)

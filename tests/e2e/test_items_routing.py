@@ -71,8 +71,14 @@ async def test_rule4_art18_5_and_rule5_art19_2_countermeasure_to_all_members(
     for org in (council.refuser, council.no_handler, council.police):
         assert not await _opens(org.handler, item.id), org.name
     public = await council.vendor_a.handler.submit(
-        draft(kind="countermeasure", confidence="high", secret=False, tlp="GREEN",
-              title="do not boot unpatched PCs", scope={"groups": ["all_members"]})
+        draft(
+            kind="countermeasure",
+            confidence="high",
+            secret=False,
+            tlp="GREEN",
+            title="do not boot unpatched PCs",
+            scope={"groups": ["all_members"]},
+        )
     )
     for org in (council.refuser, council.no_handler, council.police):
         assert await _opens(org.plain, public.id), org.name
@@ -121,8 +127,9 @@ async def test_rule8_tlp_red_opens_only_for_handlers_and_is_not_reshareable(
     assert opened.handling is not None and opened.handling.may_reshare is False
     with pytest.raises(NotFound):
         await council.vendor_b.handler.submit(
-            draft(kind="countermeasure", derived_from=[item.id],
-                  scope={"groups": ["tier_one_group"]})
+            draft(
+                kind="countermeasure", derived_from=[item.id], scope={"groups": ["tier_one_group"]}
+            )
         )
 
 
@@ -199,22 +206,31 @@ async def test_rule2_art17_3_derived_item_clipped_until_each_source_provider_con
     """B derives from A's tier-one analysis for tier two: clipped until A consents."""
     source = await council.vendor_a.handler.submit(draft())
     derived = await council.vendor_b.handler.submit(
-        draft(kind="countermeasure", confidence="low", derived_from=[source.id],
-              title="do not boot unpatched PCs", scope={"groups": ["tier_two"]})
+        draft(
+            kind="countermeasure",
+            confidence="low",
+            derived_from=[source.id],
+            title="do not boot unpatched PCs",
+            scope={"groups": ["tier_two"]},
+        )
     )
     assert [(p.provider_id, p.source_item_id) for p in derived.pending_consents] == [
         (council.vendor_a.id, source.id)
     ]
     assert not await _opens(council.power.handler, derived.id)
-    waiting = await council.vendor_a.handler._json("GET", "/v1/consents")  # noqa: SLF001
+    waiting = await council.vendor_a.handler._json("GET", "/v1/consents")
     assert [w["derived_item_id"] for w in waiting["items"]] == [derived.id]
     with pytest.raises(Forbidden):  # C cannot consent for A
         await council.vendor_c.handler.consent(source.id, derived.id)
     await council.vendor_a.handler.consent(source.id, derived.id)
     assert await _opens(council.power.handler, derived.id)
     own = await council.vendor_a.handler.submit(
-        draft(kind="countermeasure", confidence="low", derived_from=[source.id],
-              scope={"groups": ["tier_two"]})
+        draft(
+            kind="countermeasure",
+            confidence="low",
+            derived_from=[source.id],
+            scope={"groups": ["tier_two"]},
+        )
     )
     assert own.pending_consents == []  # deriving from one's own item needs no consent
     assert await _opens(council.rail.plain, own.id)
@@ -225,7 +241,7 @@ async def test_withdrawal_destroys_content_for_good(council: Council) -> None:
     item = await council.vendor_a.handler.submit(draft())
     await council.vendor_a.handler.withdraw(item.id)
     assert not await _opens(council.vendor_b.handler, item.id)
-    mine = await council.vendor_a.handler._json("GET", f"/v1/items/{item.id}")  # noqa: SLF001
+    mine = await council.vendor_a.handler._json("GET", f"/v1/items/{item.id}")
     assert mine["status"] == "withdrawn" and mine["body"] is None and mine["title"] is None
     db = council.broker.database()
     async with db.read() as conn:

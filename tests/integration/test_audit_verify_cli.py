@@ -25,9 +25,21 @@ def _verify(broker: Broker, *extra: str) -> subprocess.CompletedProcess[str]:
         "COUNCIL_KEY_RING": broker.ring.to_env_value(),
     }
     return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "broker.cli", "audit", "verify",
-         "--data-dir", str(broker.settings.data_dir), *extra],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "audit",
+            "verify",
+            "--data-dir",
+            str(broker.settings.data_dir),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -73,8 +85,10 @@ async def test_clean_chain_verifies(busy_broker: Broker) -> None:
 
 async def test_modified_event_is_named(busy_broker: Broker) -> None:
     """Editing one field of event 5 is reported as modified at seq 5."""
-    await _sql(busy_broker, update(audit_events).where(audit_events.c.seq == 5)
-               .values(reason="nothing to see"))
+    await _sql(
+        busy_broker,
+        update(audit_events).where(audit_events.c.seq == 5).values(reason="nothing to see"),
+    )
     result = _verify(busy_broker)
     assert result.returncode == 1
     assert "modified at seq 5" in result.stdout
@@ -105,8 +119,11 @@ async def test_swapped_rows_are_named(busy_broker: Broker) -> None:
 
 async def test_inserted_event_is_named(busy_broker: Broker) -> None:
     """A forged event slipped in at seq 10 (later ones renumbered) is reported."""
-    forged = {**(await _row(busy_broker, 10)), "id": "01FORGEDFORGEDFORGEDFORGED",
-              "action": "item.read"}
+    forged = {
+        **(await _row(busy_broker, 10)),
+        "id": "01FORGEDFORGEDFORGEDFORGED",
+        "action": "item.read",
+    }
     db = busy_broker.database()
     async with db.write() as conn:
         size = (await conn.execute(text("SELECT max(seq) FROM audit_events"))).scalar_one()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from broker.logging import configure_logging
 from tests.conftest import Broker
@@ -31,25 +31,32 @@ def json_logs(tmp_path: Path) -> Iterator[Path]:
     with path.open("w") as stream:
         configure_logging("info", stream)
         yield path
-    structlog.reset_defaults()
-    logging.basicConfig(force=True)
+    configure_logging("warning", sys.stderr)
 
 
-async def test_no_canary_in_logs_or_database_files(
-    broker: Broker, json_logs: Path
-) -> None:
+async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Path) -> None:
     """Item content, victim names, tokens and keys appear in no log line and in no
     byte of the SQLite files, whatever path the request took."""
     council = await make_council(broker)
     stix = {
         "type": "bundle",
         "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
-        "objects": [{"type": "indicator", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-                     "name": CANARIES["stix"]}],
+        "objects": [
+            {
+                "type": "indicator",
+                "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                "name": CANARIES["stix"],
+            }
+        ],
     }
     item = await council.vendor_a.handler.submit(
-        draft(title=CANARIES["title"], body=CANARIES["body"], secret=True, stix=stix,
-              victim={"name": CANARIES["victim"], "damage": True})
+        draft(
+            title=CANARIES["title"],
+            body=CANARIES["body"],
+            secret=True,
+            stix=stix,
+            victim={"name": CANARIES["victim"], "damage": True},
+        )
     )
     await council.vendor_b.handler.get_item(item.id)
     await council.vendor_b.handler.inbox()
@@ -59,29 +66,41 @@ async def test_no_canary_in_logs_or_database_files(
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do
             await denied.get_item(item.id)
     derived = await council.vendor_b.handler.submit(
-        draft(kind="countermeasure", title=CANARIES["title"], derived_from=[item.id],
-              secret=True, scope={"groups": ["tier_two"]})
+        draft(
+            kind="countermeasure",
+            title=CANARIES["title"],
+            derived_from=[item.id],
+            secret=True,
+            scope={"groups": ["tier_two"]},
+        )
     )
     await council.vendor_a.handler.consent(item.id, derived.id)
     await council.vendor_a.handler.withdraw(item.id)
 
-    tokens = [client._token for client in broker.clients if client._token]  # noqa: SLF001
+    tokens = [client._token for client in broker.clients if client._token]
     keys = json.loads(base64.b64decode(broker.ring.to_env_value()))
     key_strings = [v for group in ("keks", "signing_keys") for v in keys[group].values()]
-    forbidden = [CANARIES["title"], CANARIES["body"], CANARIES["victim"], CANARIES["stix"],
-                 *tokens, *key_strings]
+    forbidden = [
+        CANARIES["title"],
+        CANARIES["body"],
+        CANARIES["victim"],
+        CANARIES["stix"],
+        *tokens,
+        *key_strings,
+    ]
 
-    lines = [line for line in json_logs.read_text().splitlines() if line.strip()]
+    text = await asyncio.to_thread(json_logs.read_text)
+    lines = [line for line in text.splitlines() if line.strip()]
     assert any('"event": "request"' in line for line in lines), "the logs were captured"
     for line in lines:
         for secret in forbidden:
             assert secret not in line, f"leaked into a log line: {line[:200]}"
 
     if broker.settings.resolved_database_url.startswith("sqlite"):
-        files = list(Path(broker.settings.data_dir).glob("council.db*"))
+        files = sorted(broker.settings.data_dir.glob("council.db*"))
         assert files
         for path in files:
-            data = path.read_bytes()
+            data = await asyncio.to_thread(path.read_bytes)
             for secret in forbidden:
                 assert secret.encode() not in data, f"{secret[:12]}... stored in {path.name}"
     else:
@@ -89,15 +108,21 @@ async def test_no_canary_in_logs_or_database_files(
 
         db = broker.database()
         async with db.read() as conn:
-            dump = (await conn.execute(text(
-                "SELECT string_agg(t::text, '') FROM (SELECT * FROM items) t"
-            ))).scalar_one() or ""
-            dump += (await conn.execute(text(
-                "SELECT string_agg(t::text, '') FROM (SELECT * FROM audit_events) t"
-            ))).scalar_one() or ""
-            dump += (await conn.execute(text(
-                "SELECT string_agg(t::text, '') FROM (SELECT * FROM users) t"
-            ))).scalar_one() or ""
+            dump = (
+                await conn.execute(
+                    text("SELECT string_agg(t::text, '') FROM (SELECT * FROM items) t")
+                )
+            ).scalar_one() or ""
+            dump += (
+                await conn.execute(
+                    text("SELECT string_agg(t::text, '') FROM (SELECT * FROM audit_events) t")
+                )
+            ).scalar_one() or ""
+            dump += (
+                await conn.execute(
+                    text("SELECT string_agg(t::text, '') FROM (SELECT * FROM users) t")
+                )
+            ).scalar_one() or ""
         await db.dispose()
         for secret in forbidden:
             assert secret not in dump

@@ -20,21 +20,32 @@ Case = tuple[dict[str, Any], Callable[[str, Council], Any], Callable[[Council], 
 CASES: dict[str, Case] = {
     "tlp": (
         {"tlp": "RED"},
-        lambda item_id, c: update(items).where(items.c.id == item_id).values(
-            tlp="CLEAR", effective_tlp="CLEAR"),
+        lambda item_id, c: (
+            update(items).where(items.c.id == item_id).values(tlp="CLEAR", effective_tlp="CLEAR")
+        ),
         lambda c: c.vendor_b.plain,
     ),
     "secret": (
         {"secret": True},
-        lambda item_id, c: update(items).where(items.c.id == item_id).values(
-            secret=False, effective_secret=False),
+        lambda item_id, c: (
+            update(items).where(items.c.id == item_id).values(secret=False, effective_secret=False)
+        ),
         lambda c: c.vendor_b.plain,
     ),
     "scope": (
         {"scope": {"groups": ["tier_one_group"], "exclude_members": ["VENDOR_C"]}},
-        lambda item_id, c: update(scope_versions).where(scope_versions.c.item_id == item_id)
-        .values(scope={"groups": ["tier_one_group"], "members": [], "exclude_members": [],
-                       "exclude_attributes": []}),
+        lambda item_id, c: (
+            update(scope_versions)
+            .where(scope_versions.c.item_id == item_id)
+            .values(
+                scope={
+                    "groups": ["tier_one_group"],
+                    "members": [],
+                    "exclude_members": [],
+                    "exclude_attributes": [],
+                }
+            )
+        ),
         lambda c: c.vendor_c.handler,
     ),
     "confidence": (
@@ -46,9 +57,7 @@ CASES: dict[str, Case] = {
 
 
 @pytest.mark.parametrize("field", sorted(CASES))
-async def test_tampered_item_fails_with_audited_integrity_error(
-    broker: Broker, field: str
-) -> None:
+async def test_tampered_item_fails_with_audited_integrity_error(broker: Broker, field: str) -> None:
     """Changing TLP, secrecy, scope or confidence in the database breaks the bound
     associated data: the read is a 500 integrity_error, never content, and an alarm
     is audited."""
