@@ -130,7 +130,7 @@ class MemberService:
     async def roster(self) -> list[dict[str, Any]]:
         """The public roster: active members that agreed to be listed (art. 25)."""
         query = (
-            select(bodies.c.name, bodies.c.category)
+            select(bodies.c.id, bodies.c.name, bodies.c.category)
             .where(
                 bodies.c.kind == BodyKind.MEMBER.value,
                 bodies.c.status == MemberStatus.ACTIVE.value,
@@ -140,7 +140,8 @@ class MemberService:
         )
         async with self.core.db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [{"name": r.name, "category": r.category} for r in rows]
+        # Ids are listed so members can name each other in scopes (art. 17(1)).
+        return [{"id": r.id, "name": r.name, "category": r.category} for r in rows]
 
     async def create_user(
         self, actor: Actor, member_id: str, name: str, role: Role

@@ -236,7 +236,7 @@ class Item(_ServerModel):
     id: str
     version: int
     kind: str
-    title: str
+    title: str | None = None  # None once the provider has withdrawn the item
     body: str | None = None
     stix: dict[str, Any] | None = None
     tlp: str
