@@ -173,8 +173,7 @@ class Core:
 
     async def audit(self, *drafts: AuditDraft) -> None:
         """Append events in a transaction of their own (denials, alarms)."""
-        async with self.db.write() as conn:
-            await append_events(conn, drafts)
+        await self.db.grouped(lambda conn: append_events(conn, drafts))
 
     async def deny(self, error: BrokerError, *drafts: AuditDraft) -> BrokerError:
         """Audit a denial, then hand back the error to raise (SPEC §3 rule 10)."""

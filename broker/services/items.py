@@ -156,7 +156,8 @@ class ItemService:
             "dropped": dict(routing.dropped),
             "pending_consents": _pending_view(facts, pending),
         }
-        async with core.db.write() as conn:
+        async def store(conn: AsyncConnection) -> dict[str, Any]:
+            # One savepoint in a group commit: all of it, or none of it, is durable.
             if idempotency_key is not None:
                 replay = await self._replay(conn, actor, idempotency_key, draft.digest)
                 if replay is not None:
@@ -225,8 +226,11 @@ class ItemService:
                     )
                 ],
             )
+            return result
+
+        stored = await core.db.grouped(store)
         log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
-        return result
+        return stored
 
     async def _replay(
         self, conn: AsyncConnection, actor: Actor, key: str, digest: str

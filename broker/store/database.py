@@ -1,5 +1,11 @@
 """The one place that opens the database.
 
+Group commit: `grouped(work)` queues a unit of work for one writer task that
+runs up to `GROUP_LIMIT` of them in a single transaction, each inside its own
+savepoint (so one failure does not undo the others), and answers every caller
+only after that transaction is durable. One fsync then covers many requests
+(PERFORMANCE.md: ~0.6k vs ~3k durable submissions/s).
+
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a
 commit that returned is on disk; writers are serialised in-process because
 SQLite has a single writer anyway and waiting on an asyncio lock is cheaper
@@ -10,14 +16,20 @@ row lock on its head instead (see `broker.store.audit_store`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from broker.store.migrate import upgrade_to_head
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[Any]]
+GROUP_LIMIT = 256
 
 
 class Database:
@@ -34,6 +46,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._write_lock = asyncio.Lock()
+        self._pending: deque[tuple[Work, asyncio.Future[Any]]] = deque()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""
@@ -57,8 +72,58 @@ class Database:
         async with self.engine.connect() as connection:
             yield connection
 
+    async def grouped(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` in a shared, durable transaction; return once it is committed."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        self._wake.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_groups(), name="group-commit")
+        return await future
+
+    async def _write_groups(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = [
+                    self._pending.popleft() for _ in range(min(GROUP_LIMIT, len(self._pending)))
+                ]
+                await self._commit_group(batch)
+
+    async def _commit_group(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            async with self.write() as connection:
+                for work, future in batch:
+                    try:
+                        async with connection.begin_nested():
+                            outcomes.append((future, await work(connection), None))
+                    except Exception as exc:  # this caller's failure, not the group's
+                        outcomes.append((future, None, exc))
+        except Exception as exc:  # the commit itself failed: nobody's work is durable
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result, error in outcomes:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the group writer and close every pooled connection."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        while self._pending:
+            _, future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(RuntimeError("the database was closed before the write"))
         await self.engine.dispose()
 
 
