@@ -62,7 +62,9 @@ _HEX_DIGITS: Final[frozenset[str]] = frozenset("0123456789abcdef")
 # Checked on the way in so that a naive datetime.isoformat() (no offset) is
 # refused before it is sealed into the chain for ever.
 _RFC3339_UTC: Final[re.Pattern[str]] = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|\+00:00)", re.ASCII
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?(?:Z|\+00:00)",
+    re.ASCII,
 )
 
 # One encoder, built once: json.dumps() with non-default options builds a new
@@ -114,8 +116,10 @@ class AuditEvent:
     ``details`` holds JSON-able facts about the action (counts, scopes, key ids)
     and never item content: the secretariat reads the audit log and must not be
     able to read contents through it (SPEC §5). Built by :meth:`AuditChain.append`
-    or :func:`broker.audit.codec.event_from_json`; the fields are not re-checked
-    here so that loading a large export stays cheap.
+    or :func:`broker.audit.codec.event_from_json`, which check the fields; the
+    constructor itself does not, so that the store can load rows cheaply and the
+    verifier, not the constructor, reports a tampered one. Not hashable, since
+    ``details`` is a dict.
     """
 
     seq: int
@@ -275,7 +279,10 @@ def _copy_details(details: object) -> dict[str, JSONValue]:
         return {}
     if not isinstance(details, Mapping):
         raise ValueError(f"details must be a JSON object, got {type(details).__name__}")
-    copied = _copy_json(dict(details), "details")
+    try:
+        copied = _copy_json(dict(details), "details")
+    except RecursionError:
+        raise ValueError("details are nested too deeply, or contain themselves") from None
     assert isinstance(copied, dict)  # a dict goes in, so a dict comes out
     return copied
 

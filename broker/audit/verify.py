@@ -108,15 +108,20 @@ def _self_consistent(e: AuditEvent) -> bool:
     """True if ``e.hash`` is the digest of ``e``'s other fields."""
     try:
         return _digest_of(e) == e.hash
-    except (TypeError, ValueError):
-        # A field of the wrong type or a malformed prev_hash cannot have been
-        # written by the chain: the event was altered.
+    except (TypeError, ValueError, RecursionError):
+        # A field of the wrong type, a malformed prev_hash or a cyclic details
+        # cannot have been written by the chain: the event was altered.
         return False
 
 
 def _belongs_at(e: AuditEvent | None, seq: int, head: str) -> TypeGuard[AuditEvent]:
     """True if ``e`` is a genuine-looking event ``seq`` following ``head``."""
     return e is not None and e.seq == seq and e.prev_hash == head and _self_consistent(e)
+
+
+def _sentence(text: str) -> str:
+    """``text`` with its first letter upper-cased (str.capitalize would lower ids)."""
+    return text[:1].upper() + text[1:]
 
 
 def _describe(e: AuditEvent) -> str:
@@ -213,7 +218,7 @@ class _Verifier:
                         "bad_checkpoint",
                         first if n > 0 else None,
                         None,
-                        f"{_describe_checkpoint(cp).capitalize()} records head {cp.head}, "
+                        f"{_sentence(_describe_checkpoint(cp))} records head {cp.head}, "
                         f"but the stored events hash to {self.head}: {span} was altered "
                         "and the later hashes recomputed.",
                         cp,
@@ -257,8 +262,8 @@ class _Verifier:
                     "truncated",
                     self.n + 1,
                     None,
-                    f"The log ends{after}, but {_describe_checkpoint(cp)} covers "
-                    f"{cp.size} events: {missing} missing.",
+                    f"The log ends{after}, but {_describe_checkpoint(cp)} vouches for "
+                    f"more: {missing} missing.",
                     cp,
                 ),
                 self.n,
@@ -311,7 +316,7 @@ class _Verifier:
                         "inserted",
                         prev.seq,
                         prev.id,
-                        f"{_describe(prev).capitalize()} and the event after it (id {e.id}) "
+                        f"{_sentence(_describe(prev))} and the event after it (id {e.id}) "
                         f"both claim seq {prev.seq}; the chain goes on from {e.id}, so "
                         f"{prev.id} was inserted.",
                     )
@@ -338,7 +343,7 @@ class _Verifier:
                     "modified",
                     k,
                     e.id,
-                    f"{_describe(e).capitalize()} does not start from the genesis hash: "
+                    f"{_sentence(_describe(e))} does not start from the genesis hash: "
                     "it was altered and its hash recomputed.",
                 )
             if self.covered == self.n:
@@ -347,7 +352,7 @@ class _Verifier:
                     "modified",
                     k,
                     e.id,
-                    f"{_describe(e).capitalize()} does not link to {_describe(prev)}, "
+                    f"{_sentence(_describe(e))} does not link to {_describe(prev)}, "
                     "which a checkpoint vouches for: it was altered and its hash "
                     "recomputed.",
                 )
@@ -355,7 +360,7 @@ class _Verifier:
                 "modified",
                 self.n,
                 prev.id,
-                f"{_describe(e).capitalize()} does not link to {_describe(prev)}: one "
+                f"{_sentence(_describe(e))} does not link to {_describe(prev)}: one "
                 "of the two was altered and its hash recomputed.",
             )
 
@@ -397,7 +402,7 @@ class _Verifier:
                 "reordered",
                 k,
                 missing.id,
-                f"{_describe(missing).capitalize()} is stored out of order: {here} is "
+                f"{_sentence(_describe(missing))} is stored out of order: {here} is "
                 "stored in its place.",
             )
         return self.stop(
@@ -437,7 +442,7 @@ def verify_events(
             k = n + 1
             try:
                 digest = digest_of(e)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 digest = ""  # matches no stored hash, so diagnose() takes over
             if digest != e.hash or e.seq != k or e.prev_hash != head:
                 state.n, state.head, state.prev = n, head, prev

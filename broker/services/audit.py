@@ -76,10 +76,13 @@ class AuditService:
 
     async def _export_lines(self) -> AsyncIterator[bytes]:
         async with self.core.db.read() as conn:
-            async for event in stream_events(conn):
-                yield _line(event_to_json(event))
+            # Checkpoints first, read before the events: every one then covers
+            # only events this export contains, and a verifier reading the
+            # stream once knows what to check as it goes.
             for checkpoint in await all_checkpoints(conn):
                 yield _line(checkpoint_to_json(checkpoint))
+            async for event in stream_events(conn):
+                yield _line(event_to_json(event))
 
     async def latest_checkpoint(self, actor: Actor) -> dict[str, Any] | None:
         """The newest signed checkpoint (API.md `GET /v1/audit/checkpoints/latest`)."""

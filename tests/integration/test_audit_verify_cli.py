@@ -176,7 +176,9 @@ async def test_reordered_export_lines_are_named(busy_broker: Broker, tmp_path: P
     import json
 
     lines = [line async for line in busy_broker.admin.audit_export()]
-    lines[4], lines[5] = lines[5], lines[4]
+    events = [n for n, line in enumerate(lines) if line.get("type") == "event"]
+    first, second = events[4], events[5]
+    lines[first], lines[second] = lines[second], lines[first]
     export = tmp_path / "audit.jsonl"
     export.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = _verify(busy_broker, "--export", str(export))
