@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Default feedback due time per item kind when a submission names none (SPEC §4).
     feedback_due_analysis: timedelta = timedelta(hours=24)
     feedback_due_countermeasure: timedelta = timedelta(hours=4)
+    # Live delivery: events a connection may have waiting before it is closed
+    # as too slow (it resumes from its cursor).
+    stream_queue_size: int = 1000
     reminder_lead: timedelta = timedelta(hours=1)
     sweep_interval: timedelta = timedelta(seconds=30)
     # The task force's contribution thresholds (charter annex: a member that does

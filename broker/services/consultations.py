@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.audit import Outcome
 from broker.domain import BodyKind, MemberStatus, Tier
 from broker.errors import Forbidden, IntegrityAlarm, InvalidInput, NotFound
 from broker.services.core import Actor, Core, new_id, rfc3339
@@ -77,7 +78,10 @@ class ConsultationService:
         now = as_utc(core.clock())
         consultation_id = new_id()
         envelope = seal_consultation(
-            core.ring, consultation_id, actor.member_id, actor.user_id,
+            core.ring,
+            consultation_id,
+            actor.member_id,
+            actor.user_id,
             {"title": title, "body": body},
         )
         row = {
@@ -99,15 +103,27 @@ class ConsultationService:
             await insert_events(
                 conn,
                 [
-                    EventDraft(member_id=m, kind="consultation", created_at=now,
-                               payload={"consultation_id": consultation_id})
+                    EventDraft(
+                        member_id=m,
+                        kind="consultation",
+                        created_at=now,
+                        payload={"consultation_id": consultation_id},
+                    )
                     for m in addressees
                 ],
             )
             await append_events(
                 conn,
-                [self._draft(actor, "consultation.open", consultation_id, actor.member_id,
-                             revealed=reveal_identity, details={"revealed": reveal_identity})],
+                [
+                    self._draft(
+                        actor,
+                        "consultation.open",
+                        consultation_id,
+                        actor.member_id,
+                        revealed=reveal_identity,
+                        details={"revealed": reveal_identity},
+                    )
+                ],
             )
             stored = (
                 await conn.execute(
@@ -121,7 +137,9 @@ class ConsultationService:
     async def read(self, actor: Actor, consultation_id: str) -> dict[str, Any]:
         """One consultation with its thread, the consulter masked unless the caller may know."""
         core = self.core
-        stored = await self._visible(actor, consultation_id, "consultation.read", may_see_consultation)
+        stored = await self._visible(
+            actor, consultation_id, "consultation.read", may_see_consultation
+        )
         async with core.db.read() as conn:
             messages = (
                 await conn.execute(
@@ -134,9 +152,14 @@ class ConsultationService:
             names = await _names(conn, sorted(authors))
         content, opened = await self._open(actor, stored, messages)
         await core.audit(
-            self._draft(actor, "consultation.read", stored.id, stored.member_id,
-                        revealed=stored.revealed_at is not None,
-                        details={"messages": len(messages)})
+            self._draft(
+                actor,
+                "consultation.read",
+                stored.id,
+                stored.member_id,
+                revealed=stored.revealed_at is not None,
+                details={"messages": len(messages)},
+            )
         )
         return self._view(actor, stored, content, list(zip(messages, opened, strict=True)), names)
 
@@ -169,8 +192,8 @@ class ConsultationService:
             view.pop("body")
             page.append(view)
             shown.append(row.id)
-        if len(rows) > limit and page:
-            next_cursor = _encode_cursor(page[-1]["id"])
+        if len(rows) > limit:
+            next_cursor = _encode_cursor(rows[limit - 1].id)
         # Listing is an access like reading (SPEC §5); the caller's own
         # unrevealed consultations would name it, so the listing event is
         # anonymous when it shows any of them.
@@ -194,8 +217,9 @@ class ConsultationService:
         now = as_utc(core.clock())
         from_consulter = actor.member_id == stored.member_id
         message_id = new_id()
-        envelope = seal_message(core.ring, message_id, stored.id, actor.member_id,
-                                from_consulter, body)
+        envelope = seal_message(
+            core.ring, message_id, stored.id, actor.member_id, from_consulter, body
+        )
         async with core.db.write() as conn:
             await conn.execute(
                 consultation_messages.insert().values(
@@ -227,36 +251,59 @@ class ConsultationService:
             await insert_events(
                 conn,
                 [
-                    EventDraft(member_id=m, kind="consultation_reply", created_at=now,
-                               payload={"consultation_id": stored.id, "message_id": message_id})
+                    EventDraft(
+                        member_id=m,
+                        kind="consultation_reply",
+                        created_at=now,
+                        payload={"consultation_id": stored.id, "message_id": message_id},
+                    )
                     for m in recipients
                 ],
             )
             await append_events(
                 conn,
-                [self._draft(actor, "consultation.reply", stored.id, stored.member_id,
-                             revealed=stored.revealed_at is not None,
-                             details={"message_id": message_id})],
+                [
+                    self._draft(
+                        actor,
+                        "consultation.reply",
+                        stored.id,
+                        stored.member_id,
+                        revealed=stored.revealed_at is not None,
+                        details={"message_id": message_id},
+                    )
+                ],
             )
             names = await _names(conn, [actor.member_id, stored.member_id])
         role = consultation_role(actor.reader, stored.member_id)
         assert role is not None  # may_reply allowed it
         return _message_view(
-            role, stored.revealed_at is not None, message_id, actor.member_id, from_consulter,
-            now, body, names,
+            role,
+            stored.revealed_at is not None,
+            message_id,
+            actor.member_id,
+            from_consulter,
+            now,
+            body,
+            names,
         )
 
     async def reveal(self, actor: Actor, consultation_id: str) -> dict[str, Any]:
         """The consulting member unmasks itself to the tier-one group (its choice, art. 16(3))."""
         core = self.core
-        stored = await self._visible(actor, consultation_id, "consultation.reveal",
-                                     may_see_consultation)
+        stored = await self._visible(
+            actor, consultation_id, "consultation.reveal", may_see_consultation
+        )
         allowed = may_reveal(actor.reader, stored.member_id)
         if not allowed:
             raise await core.deny(
                 Forbidden("only the consulting member reveals its identity"),
-                core.draft(actor, "consultation.reveal", "denied", item_id=stored.id,
-                           reason=_reasons(allowed)),
+                core.draft(
+                    actor,
+                    "consultation.reveal",
+                    "denied",
+                    item_id=stored.id,
+                    reason=_reasons(allowed),
+                ),
             )
         now = as_utc(core.clock())
         async with core.db.write() as conn:
@@ -266,8 +313,7 @@ class ConsultationService:
                 .values(revealed_at=now)
             )
             # From here on the consulter is known: the event names it.
-            await append_events(conn, [core.draft(actor, "consultation.reveal",
-                                                  item_id=stored.id)])
+            await append_events(conn, [core.draft(actor, "consultation.reveal", item_id=stored.id)])
         return await self.read(actor, consultation_id)
 
     # -- shared ----------------------------------------------------------------------
@@ -281,21 +327,26 @@ class ConsultationService:
         *,
         revealed: bool,
         details: dict[str, Any] | None = None,
-        outcome: str = "allowed",
+        outcome: Outcome = "allowed",
         reason: str | None = None,
     ) -> AuditDraft:
         """An audit event on a consultation, without an actor if it would unmask the consulter."""
         if actor.member_id == consulter_id and not revealed:
             # SPEC §4: the consulter is known only to the coordinator; the
             # secretariat and coordinator read this log, the secretariat may not learn it.
-            return self.core.draft(None, action, outcome, item_id=consultation_id,
-                                   reason=reason, details={**(details or {}), "by": "consulter"})
-        return self.core.draft(actor, action, outcome, item_id=consultation_id, reason=reason,
-                               details=details)
+            return self.core.draft(
+                None,
+                action,
+                outcome,
+                item_id=consultation_id,
+                reason=reason,
+                details={**(details or {}), "by": "consulter"},
+            )
+        return self.core.draft(
+            actor, action, outcome, item_id=consultation_id, reason=reason, details=details
+        )
 
-    async def _visible(
-        self, actor: Actor, consultation_id: str, action: str, rule: Any
-    ) -> Any:
+    async def _visible(self, actor: Actor, consultation_id: str, action: str, rule: Any) -> Any:
         async with self.core.db.read() as conn:
             stored = (
                 await conn.execute(
@@ -306,12 +357,19 @@ class ConsultationService:
         if stored is None or not decision:
             # One answer for "absent" and "not yours" (API.md); the reason is only audited.
             denied = (
-                self._draft(actor, action, stored.id, stored.member_id,
-                            revealed=stored.revealed_at is not None, outcome="denied",
-                            reason=_reasons(decision) if decision is not None else "denied")
+                self._draft(
+                    actor,
+                    action,
+                    stored.id,
+                    stored.member_id,
+                    revealed=stored.revealed_at is not None,
+                    outcome="denied",
+                    reason=_reasons(decision) if decision is not None else "denied",
+                )
                 if stored is not None
-                else self.core.draft(actor, action, "denied", item_id=consultation_id[:64],
-                                     reason="not_found")
+                else self.core.draft(
+                    actor, action, "denied", item_id=consultation_id[:64], reason="not_found"
+                )
             )
             raise await self.core.deny(NotFound(_NOT_FOUND, field="id"), denied)
         return stored
@@ -330,8 +388,13 @@ class ConsultationService:
     async def _alarm(self, actor: Actor, consultation_id: str) -> None:
         log.error("integrity_alarm", consultation_id=consultation_id)
         await self.core.audit(
-            self.core.draft(None, "integrity.alarm", "error", item_id=consultation_id,
-                            reason="stored_consultation_failed_authentication")
+            self.core.draft(
+                None,
+                "integrity.alarm",
+                "error",
+                item_id=consultation_id,
+                reason="stored_consultation_failed_authentication",
+            )
         )
 
     def _view(
@@ -361,8 +424,16 @@ class ConsultationService:
             if shows_consulter(role, revealed)
             else None,
             "replies": [
-                _message_view(role, revealed, m.id, m.author_member_id, bool(m.from_consulter),
-                              m.created_at, text, names)
+                _message_view(
+                    role,
+                    revealed,
+                    m.id,
+                    m.author_member_id,
+                    bool(m.from_consulter),
+                    m.created_at,
+                    text,
+                    names,
+                )
                 for m, text in thread
             ],
         }
@@ -405,8 +476,10 @@ async def _addressees(conn: AsyncConnection, *, exclude: str) -> list[str]:
         r.id
         for r in rows
         if r.id != exclude
-        and (r.kind == BodyKind.COORDINATOR.value
-             or (r.kind == BodyKind.MEMBER.value and r.tier == Tier.TIER_ONE.value))
+        and (
+            r.kind == BodyKind.COORDINATOR.value
+            or (r.kind == BodyKind.MEMBER.value and r.tier == Tier.TIER_ONE.value)
+        )
     )
 
 
@@ -444,4 +517,3 @@ def _decode_cursor(cursor: str | None) -> str | None:
     if not decoded or len(decoded) > 40 or not decoded.isalnum():
         raise InvalidInput("bad cursor", field="cursor")
     return decoded
-

@@ -35,6 +35,7 @@ __all__ = [
     "close_for_member",
     "create_obligations",
     "default_due_periods",
+    "reconcile_obligations",
 ]
 
 DEPARTED_STATUSES = frozenset(
@@ -137,9 +138,7 @@ def _new_row(ob_id: str, spec: ObligationSpec, now: datetime) -> dict[str, Any]:
     }
 
 
-async def cancel_for_item(
-    conn: AsyncConnection, core: Core, item_id: str, now: datetime
-) -> int:
+async def cancel_for_item(conn: AsyncConnection, core: Core, item_id: str, now: datetime) -> int:
     """The provider withdrew `item_id`: its open obligations are cancelled.
 
     Answers already given stay (the ledger credits them, SPEC §4), but their
@@ -168,9 +167,42 @@ async def cancel_for_item(
     return count
 
 
-async def close_for_member(
-    conn: AsyncConnection, core: Core, member_id: str, now: datetime
-) -> int:
+async def reconcile_obligations(
+    conn: AsyncConnection,
+    core: Core,
+    facts: ItemFacts,
+    recipients: Mapping[str, Body],
+    due_at: datetime | None,
+    now: datetime,
+) -> tuple[list[ObligationSpec], int]:
+    """A new scope version of `facts` reaches `recipients`: bring the obligations in line.
+
+    For `ItemService._new_version` (scope change, consent), in its write
+    transaction. Members the item now reaches for the first time owe what
+    `create_obligations` says; members it no longer reaches (a narrowed scope,
+    charter art. 17(1)) cannot open it any more, so what they still owe is
+    cancelled rather than left to count as missing. Answers given stay.
+    Returns the new obligations and how many were cancelled.
+    """
+    created = await create_obligations(conn, core, facts, recipients, due_at, now=now)
+    rows = (
+        await conn.execute(
+            select(obligations).where(
+                obligations.c.item_id == facts.id,
+                obligations.c.status == ObligationStatus.OPEN.value,
+                obligations.c.member_id.not_in(sorted(recipients)),
+            )
+        )
+    ).all()
+    dropped = [
+        ob.id
+        for ob in map(obligation_from_row, rows)
+        if cancel_for_withdrawal(ob).status is ObligationStatus.CANCELLED
+    ]
+    return created, await _lift(conn, dropped, ObligationStatus.CANCELLED, now)
+
+
+async def close_for_member(conn: AsyncConnection, core: Core, member_id: str, now: datetime) -> int:
     """`member_id` was restricted, withdrew or was expelled: its open obligations close.
 
     Closed, not missing: a member that receives nothing any more (charter

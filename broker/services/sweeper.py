@@ -120,7 +120,9 @@ class Sweeper:
                 # ledger (SPEC §4): worth a trace in the audit log.
                 audits.append(
                     self.core.draft(
-                        None, "obligation.overdue", item_id=ob.item_id,
+                        None,
+                        "obligation.overdue",
+                        item_id=ob.item_id,
                         subject_member_id=ob.member_id,
                         details={"obligation_id": ob.id, "due_at": rfc3339(ob.due_at)},
                         at=at,

@@ -106,8 +106,7 @@ class TaskForceService:
                 if next_cursor is not None or len(rows) < limit * 2:
                     break
         await self.core.audit(
-            self.core.draft(actor, "obligation.list", details={"count": len(page)},
-                            item_refs=shown)
+            self.core.draft(actor, "obligation.list", details={"count": len(page)}, item_refs=shown)
         )
         return {"items": page, "next_cursor": next_cursor}
 
@@ -169,8 +168,10 @@ class TaskForceService:
                     )
                 except AnswerLocked:
                     refusal = (
-                        Conflict("the answer was given and its due time has passed: "
-                                 "it can no longer change"),
+                        Conflict(
+                            "the answer was given and its due time has passed: "
+                            "it can no longer change"
+                        ),
                         "answer_locked",
                     )
                 else:
@@ -225,9 +226,13 @@ class TaskForceService:
                         kind="feedback",
                         item_id=stored.id,
                         created_at=now,
-                        payload={"item_id": stored.id, "obligation_id": after.id,
-                                 "kind": after.kind.value, "change": change,
-                                 "late": after.late},
+                        payload={
+                            "item_id": stored.id,
+                            "obligation_id": after.id,
+                            "kind": after.kind.value,
+                            "change": change,
+                            "late": after.late,
+                        },
                     )
                 ],
             )
@@ -239,8 +244,13 @@ class TaskForceService:
                     actor,
                     "feedback.answer",
                     item_id=stored.id,
-                    details={"obligation_id": after.id, "kind": after.kind.value,
-                             "change": change, "late": after.late, "changes": after.changes},
+                    details={
+                        "obligation_id": after.id,
+                        "kind": after.kind.value,
+                        "change": change,
+                        "late": after.late,
+                        "changes": after.changes,
+                    },
                 )
             ],
         )
@@ -299,7 +309,9 @@ class TaskForceService:
                 result["answers"] = [
                     _individual_view(
                         obligation_from_row(r, open_comment(core.ring_for, r)),
-                        owing[r.member_id], names.get(r.member_id), now,
+                        owing[r.member_id],
+                        names.get(r.member_id),
+                        now,
                     )
                     for r in rows
                 ]
@@ -309,11 +321,19 @@ class TaskForceService:
                     own = obligation_from_row(mine, open_comment(core.ring_for, mine))
                     result["own"] = _answer_view(own, now)
         except IntegrityAlarm:
-            await core.audit(core.draft(actor, "integrity.alarm", "error", item_id=stored.id,
-                                        reason="feedback_comment_failed_authentication"))
+            await core.audit(
+                core.draft(
+                    actor,
+                    "integrity.alarm",
+                    "error",
+                    item_id=stored.id,
+                    reason="feedback_comment_failed_authentication",
+                )
+            )
             raise
-        await core.audit(core.draft(actor, "feedback.read", item_id=stored.id,
-                                    details={"view": view}))
+        await core.audit(
+            core.draft(actor, "feedback.read", item_id=stored.id, details={"view": view})
+        )
         return result
 
     # -- the contribution ledger -------------------------------------------------
@@ -340,8 +360,7 @@ class TaskForceService:
         async with core.db.read() as conn:
             everyone = await bodies_with_handlers(conn, now)
             members = (
-                list(everyone.values()) if actor.is_coordinator
-                else [everyone[actor.member_id]]
+                list(everyone.values()) if actor.is_coordinator else [everyone[actor.member_id]]
             )
             wanted = {m.id for m in members}
             submissions = await _original_submissions(conn, start, end, wanted)
@@ -349,12 +368,16 @@ class TaskForceService:
             names = await _names(conn, sorted(wanted))
         rows = ledger(members, submissions, owed, start, end, now, policy)
         await core.audit(
-            core.draft(actor, "ledger.read",
-                       details={"period": period or CURRENT_WEEK, "rows": len(rows)})
+            core.draft(
+                actor, "ledger.read", details={"period": period or CURRENT_WEEK, "rows": len(rows)}
+            )
         )
         return {
-            "period": {"name": period or CURRENT_WEEK, "start": rfc3339(start),
-                       "end": rfc3339(end)},
+            "period": {
+                "name": period or CURRENT_WEEK,
+                "start": rfc3339(start),
+                "end": rfc3339(end),
+            },
             "policy": {
                 "min_original_submissions_tier_one": policy.min_original_submissions_tier_one,
                 "min_on_time_ratio": policy.min_on_time_ratio,
@@ -372,13 +395,12 @@ class TaskForceService:
             raise await self._not_found(actor, action, item_id, "not_found")
         decision = tlp.may_read(actor.reader, stored.facts)
         if not decision:
-            raise await self._not_found(actor, action, item_id,
-                                        ",".join(str(r) for r in decision.reasons))
+            raise await self._not_found(
+                actor, action, item_id, ",".join(str(r) for r in decision.reasons)
+            )
         return stored
 
-    async def _not_found(
-        self, actor: Actor, action: str, item_id: str, reason: str
-    ) -> BrokerError:
+    async def _not_found(self, actor: Actor, action: str, item_id: str, reason: str) -> BrokerError:
         # One answer for "absent" and "not yours" (API.md); the reason is only audited.
         return await self.core.deny(
             NotFound(_NOT_FOUND, field="id"),
@@ -456,9 +478,13 @@ async def _original_submissions(
         return []
     rows = (
         await conn.execute(
-            select(items.c.id, items.c.provider_id, items.c.created_at, items.c.kind,
-                   items.c.derived_from)
-            .where(
+            select(
+                items.c.id,
+                items.c.provider_id,
+                items.c.created_at,
+                items.c.kind,
+                items.c.derived_from,
+            ).where(
                 items.c.created_at >= start,
                 items.c.created_at < end,
                 items.c.provider_id.in_(sorted(members)),
@@ -534,12 +560,11 @@ def _obligation_view(ob: Obligation, now: datetime, title: str | None) -> dict[s
     return view
 
 
-def _individual_view(
-    ob: Obligation, body: Body, name: str | None, now: datetime
-) -> dict[str, Any]:
+def _individual_view(ob: Obligation, body: Body, name: str | None, now: datetime) -> dict[str, Any]:
     view = _answer_view(ob, now)
-    view.update(member_id=ob.member_id, member_name=name, category=body.category.value,
-                tier=body.tier.value)
+    view.update(
+        member_id=ob.member_id, member_name=name, category=body.category.value, tier=body.tier.value
+    )
     return view
 
 
@@ -600,4 +625,3 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if due.tzinfo is None or not ob_id or len(ob_id) > 40 or not ob_id.isalnum():
         raise InvalidInput("bad cursor", field="cursor")
     return as_utc(due), ob_id
-

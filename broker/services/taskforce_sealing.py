@@ -45,14 +45,19 @@ SealedComment = tuple[bytes, bytes, int]
 def _comment_aad(ob_id: str, item_id: str, member_id: str) -> tuple[bytes, bytes]:
     content = canonical_json({"purpose": "feedback-comment", "obligation": ob_id})
     key = canonical_json(
-        {"purpose": "feedback-comment-key", "obligation": ob_id, "item": item_id,
-         "member": member_id}
+        {
+            "purpose": "feedback-comment-key",
+            "obligation": ob_id,
+            "item": item_id,
+            "member": member_id,
+        }
     )
     return content, key
 
 
-def seal_comment(ring: KeyRing, ob_id: str, item_id: str, member_id: str,
-                 text: str) -> SealedComment:
+def seal_comment(
+    ring: KeyRing, ob_id: str, item_id: str, member_id: str, text: str
+) -> SealedComment:
     """Encrypt a feedback comment for one obligation (member and item bound in)."""
     content_aad, key_aad = _comment_aad(ob_id, item_id, member_id)
     env = seal(ring, text.encode("utf-8"), content_aad=content_aad, key_aad=key_aad)
@@ -78,14 +83,19 @@ def _consultation_aad(consultation_id: str, member_id: str, user_id: str) -> tup
     content = canonical_json({"purpose": "consultation", "consultation": consultation_id})
     # Who asked is bound in: rewriting it in the database breaks the seal (art. 16(3)).
     key = canonical_json(
-        {"purpose": "consultation-key", "consultation": consultation_id,
-         "member": member_id, "user": user_id}
+        {
+            "purpose": "consultation-key",
+            "consultation": consultation_id,
+            "member": member_id,
+            "user": user_id,
+        }
     )
     return content, key
 
 
-def seal_consultation(ring: KeyRing, consultation_id: str, member_id: str, user_id: str,
-                      content: dict[str, Any]) -> Envelope:
+def seal_consultation(
+    ring: KeyRing, consultation_id: str, member_id: str, user_id: str, content: dict[str, Any]
+) -> Envelope:
     """Encrypt a consultation's title and body."""
     content_aad, key_aad = _consultation_aad(consultation_id, member_id, user_id)
     return seal(ring, canonical_json(content), content_aad=content_aad, key_aad=key_aad)
@@ -94,34 +104,48 @@ def seal_consultation(ring: KeyRing, consultation_id: str, member_id: str, user_
 def open_consultation(ring_for: RingFor, row: Any) -> dict[str, Any]:
     """A stored consultation's title and body, or IntegrityAlarm."""
     content_aad, key_aad = _consultation_aad(row.id, row.member_id, row.user_id)
-    content: dict[str, Any] = json.loads(_open(ring_for(int(row.kek_version)), _env(row),
-                                               content_aad, key_aad))
+    content: dict[str, Any] = json.loads(
+        _open(ring_for(int(row.kek_version)), _env(row), content_aad, key_aad)
+    )
     return content
 
 
-def _message_aad(message_id: str, consultation_id: str, author_member_id: str,
-                 from_consulter: bool) -> tuple[bytes, bytes]:
+def _message_aad(
+    message_id: str, consultation_id: str, author_member_id: str, from_consulter: bool
+) -> tuple[bytes, bytes]:
     content = canonical_json({"purpose": "consultation-message", "message": message_id})
     key = canonical_json(
-        {"purpose": "consultation-message-key", "message": message_id,
-         "consultation": consultation_id, "author": author_member_id,
-         "from_consulter": from_consulter}
+        {
+            "purpose": "consultation-message-key",
+            "message": message_id,
+            "consultation": consultation_id,
+            "author": author_member_id,
+            "from_consulter": from_consulter,
+        }
     )
     return content, key
 
 
-def seal_message(ring: KeyRing, message_id: str, consultation_id: str, author_member_id: str,
-                 from_consulter: bool, body: str) -> Envelope:
+def seal_message(
+    ring: KeyRing,
+    message_id: str,
+    consultation_id: str,
+    author_member_id: str,
+    from_consulter: bool,
+    body: str,
+) -> Envelope:
     """Encrypt one message of a consultation thread."""
-    content_aad, key_aad = _message_aad(message_id, consultation_id, author_member_id,
-                                        from_consulter)
+    content_aad, key_aad = _message_aad(
+        message_id, consultation_id, author_member_id, from_consulter
+    )
     return seal(ring, body.encode("utf-8"), content_aad=content_aad, key_aad=key_aad)
 
 
 def open_message(ring_for: RingFor, row: Any) -> str:
     """A stored consultation message's text, or IntegrityAlarm."""
-    content_aad, key_aad = _message_aad(row.id, row.consultation_id, row.author_member_id,
-                                        bool(row.from_consulter))
+    content_aad, key_aad = _message_aad(
+        row.id, row.consultation_id, row.author_member_id, bool(row.from_consulter)
+    )
     return _open(ring_for(int(row.kek_version)), _env(row), content_aad, key_aad).decode("utf-8")
 
 
