@@ -1,7 +1,9 @@
 """The app factory: `create_app(settings) -> web.Application`.
 
-Resources (database, key ring, services, the checkpoint signer) are
-`cleanup_ctx` generators so they open with the app and close with it.
+Resources are `cleanup_ctx` generators, so they open with the app and close
+with it, in order: the services (database, key ring); live delivery (the hub
+and this replica's feed poller); background work (audit checkpoints on every
+replica; the feedback sweeper and webhook dispatcher on one replica only).
 Middlewares run outermost first:
 
 1. `request_context` — a request id, the access log line and metrics, for
@@ -14,18 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import structlog
 from aiohttp import web
 from ulid import ULID
 
-from broker.api import audit, items, members, ops, taskforce
-from broker.api.keys import METRICS, SERVICES, SETTINGS
+from broker.api import audit, items, members, ops, stream, taskforce, webhooks
+from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS
 from broker.api.metrics import Metrics
 from broker.crypto import KeyRing
+from broker.delivery.hub import Hub
+from broker.delivery.leader import run_as_leader
+from broker.delivery.poller import FeedPoller, listening
+from broker.delivery.webhooks import WebhookDispatcher
 from broker.errors import BrokerError, PayloadTooLarge
 from broker.services import Core, Services
 from broker.services.core import Clock, utc_now
@@ -53,33 +60,72 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-
-    async def resources(app: web.Application) -> AsyncIterator[None]:
-        db = Database(settings.resolved_database_url)
-        ring_file = None if ring is not None or settings.key_ring else settings.key_ring_path
-        core = Core(settings, db, ring or load_key_ring(settings), clock, ring_file=ring_file)
-        app[SERVICES] = Services(core)
-        checkpointer = asyncio.create_task(_checkpoint_loop(app[SERVICES], settings))
-        # SPEC §4: reminders before the deadline, overdue marks after it.
-        app[taskforce.SWEEPER] = Sweeper(core)
-        sweeper = asyncio.create_task(sweep_loop(app[taskforce.SWEEPER], settings.sweep_interval))
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            checkpointer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checkpointer
-            with contextlib.suppress(Exception):
-                await app[SERVICES].audit.checkpoint(force=True)
-            await db.dispose()
-
-    app.cleanup_ctx.append(resources)
-    for module in (ops, members, items, audit, taskforce):
+    app.cleanup_ctx.append(functools.partial(_services, settings=settings, clock=clock, ring=ring))
+    app.cleanup_ctx.append(_live_delivery)
+    app.cleanup_ctx.append(_background_work)
+    for module in (ops, members, items, audit, taskforce, stream, webhooks):
         app.add_routes(module.routes)
     return app
+
+
+async def _services(
+    app: web.Application, *, settings: Settings, clock: Clock, ring: KeyRing | None
+) -> AsyncIterator[None]:
+    """The database, key ring and services."""
+    db = Database(settings.resolved_database_url)
+    ring_file = None if ring is not None or settings.key_ring else settings.key_ring_path
+    core = Core(settings, db, ring or load_key_ring(settings), clock, ring_file=ring_file)
+    app[SERVICES] = Services(core)
+    app[taskforce.SWEEPER] = Sweeper(core)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await app[SERVICES].audit.checkpoint(force=True)
+        await db.dispose()
+
+
+async def _live_delivery(app: web.Application) -> AsyncIterator[None]:
+    """The hub and this replica's feed poller (woken by commits and NOTIFY)."""
+    db = app[SERVICES].core.db
+    hub = app[HUB] = Hub(app[SETTINGS].stream_queue_size)
+    poller = FeedPoller(db, hub)
+    await poller.start_position()
+    db.on_commit.append(poller.wake)
+    async with listening(db, poller), _running(poller.run()):
+        yield
+
+
+async def _background_work(app: web.Application) -> AsyncIterator[None]:
+    """Checkpoints on every replica; the sweeper and webhooks on one replica only."""
+    services = app[SERVICES]
+    settings = app[SETTINGS]
+    dispatcher = WebhookDispatcher(services.core)
+    services.core.db.on_commit.append(dispatcher.wake)
+
+    async def singletons() -> None:
+        # SPEC §4: reminders before the deadline, overdue marks after it.
+        await asyncio.gather(
+            sweep_loop(app[taskforce.SWEEPER], settings.sweep_interval), dispatcher.run()
+        )
+
+    async with (
+        _running(_checkpoint_loop(services, settings)),
+        _running(run_as_leader(services.core.db, singletons)),
+    ):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _running(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """A background task for the lifetime of the block, cancelled at its end."""
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _checkpoint_loop(services: Services, settings: Settings) -> None:

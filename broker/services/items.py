@@ -29,11 +29,16 @@ from broker.errors import (
     NotFound,
 )
 from broker.services.core import Actor, Core, new_id, rfc3339
-from broker.services.obligations import cancel_for_item, create_obligations
+from broker.services.obligations import (
+    cancel_for_item,
+    create_obligations,
+    reconcile_obligations,
+)
 from broker.services.sealing import open_content, rebind_key, seal_content
 from broker.services.views import time_or_none
 from broker.store.audit_store import append_events
 from broker.store.bodies_repo import bodies_with_handlers
+from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.items_repo import (
     StoredItem,
     constraints_to_json,
@@ -156,6 +161,7 @@ class ItemService:
             "dropped": dict(routing.dropped),
             "pending_consents": _pending_view(facts, pending),
         }
+
         async def store(conn: AsyncConnection) -> dict[str, Any]:
             # One savepoint in a group commit: all of it, or none of it, is durable.
             if idempotency_key is not None:
@@ -190,6 +196,7 @@ class ItemService:
                 )
             )
             await _insert_scope_version(conn, facts, 1, "submitted", actor, now)
+            await insert_events(conn, [_item_event("item", facts, audience_id, 1, now)])
             # Task force (SPEC §4): what the recipients owe, created with the delivery.
             await create_obligations(
                 conn,
@@ -614,6 +621,18 @@ class ItemService:
                 )
             )
             await _insert_scope_version(conn, new, version, change, actor, now)
+            await insert_events(
+                conn, [_item_event("scope_changed", new, audience_id, version, now)]
+            )
+            # Task force (SPEC §4): newly reached members owe, dropped ones no longer do.
+            await reconcile_obligations(
+                conn,
+                core,
+                new,
+                {m: bodies[m] for m in routing.recipients},
+                stored.row.feedback_due,
+                now,
+            )
             if consent_by is not None:
                 await conn.execute(
                     update(consents)
@@ -724,6 +743,19 @@ class ItemService:
             )
             # Task force (SPEC §4): nothing is owed on a withdrawn item.
             await cancel_for_item(conn, core, stored.id, now)
+            # Told to those it was delivered to; content is already gone.
+            await insert_events(
+                conn,
+                [
+                    _item_event(
+                        "withdrawn",
+                        stored.facts,
+                        stored.row.audience_id,
+                        int(stored.row.scope_version),
+                        now,
+                    )
+                ],
+            )
             await append_events(conn, [core.draft(actor, "item.withdraw", item_id=stored.id)])
         return {"id": stored.id, "status": ItemStatus.WITHDRAWN.value, "withdrawn_at": rfc3339(now)}
 
@@ -763,6 +795,28 @@ class ItemService:
         if not decision:
             raise await self._not_found(actor, action, item_id, _reasons(decision))
         return stored
+
+
+def _item_event(
+    kind: str, facts: ItemFacts, audience_id: str, version: int, now: datetime
+) -> EventDraft:
+    # Metadata only: content is read through GET /v1/items/{id}, which is audited.
+    return EventDraft(
+        kind=kind,
+        created_at=now,
+        audience_id=audience_id,
+        item_id=facts.id,
+        payload={
+            "id": facts.id,
+            "kind": str(facts.kind),
+            "tlp": str(facts.effective_tlp),
+            "secret": facts.effective_secret,
+            "confidence": str(facts.confidence),
+            "provider_id": facts.provider_id,
+            "version": version,
+            "at": rfc3339(now),
+        },
+    )
 
 
 def _keeps_metadata(actor: Actor, facts: ItemFacts) -> bool:

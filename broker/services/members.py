@@ -15,6 +15,7 @@ from broker.services.obligations import DEPARTED_STATUSES, close_for_member
 from broker.services.views import handler_view, member_view, user_view
 from broker.store.audit_store import append_events
 from broker.store.bodies_repo import body_row
+from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.tables import bodies, handlers, users
 
 # What a member's own admin may change about its body; the rest is the
@@ -113,6 +114,19 @@ class MemberService:
                 DEPARTED_STATUSES
             ):
                 await close_for_member(conn, core, member_id, now)
+            if "status" in fields:
+                # Live connections of the member close at once (rule 7, art. 8(2)).
+                await insert_events(
+                    conn,
+                    [
+                        EventDraft(
+                            kind="member_status",
+                            created_at=now,
+                            member_id=member_id,
+                            payload={"status": fields["status"]},
+                        )
+                    ],
+                )
             await append_events(
                 conn,
                 [

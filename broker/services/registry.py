@@ -11,6 +11,7 @@ from broker.services.audit import AuditService
 from broker.services.core import Core
 from broker.services.items import ItemService
 from broker.services.members import MemberService
+from broker.services.webhooks import WebhookService
 
 
 class Services:
@@ -21,6 +22,7 @@ class Services:
         self.members = MemberService(core)
         self.items = ItemService(core)
         self.audit = AuditService(core)
+        self.webhooks = WebhookService(core)
 
     def due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
         """When feedback on a new item falls due: as asked, else the kind's default (SPEC §4)."""

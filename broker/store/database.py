@@ -22,12 +22,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from broker.store.migrate import upgrade_to_head
 
 T = TypeVar("T")
+FEED_CHANNEL = "council_feed"
+_WRITE_KEY = {"key": 7261002}
 Work = Callable[[AsyncConnection], Awaitable[Any]]
 GROUP_LIMIT = 256
 
@@ -46,6 +48,8 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._write_lock = asyncio.Lock()
+        # Called after every committed write (the feed poller's wake-up).
+        self.on_commit: list[Callable[[], None]] = []
         self._pending: deque[tuple[Work, asyncio.Future[Any]]] = deque()
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -64,7 +68,15 @@ class Database:
                     yield connection
         else:
             async with self.engine.begin() as connection:
+                # One writer at a time across replicas: rows numbered inside
+                # (audit seq, event seq) then commit in the order they were
+                # numbered, so a stream cursor never skips a late commit.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), _WRITE_KEY)
                 yield connection
+                # Delivered on commit: wakes the feed pollers of every replica.
+                await connection.execute(text(f"NOTIFY {FEED_CHANNEL}"))
+        for listener in self.on_commit:
+            listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

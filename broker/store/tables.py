@@ -203,3 +203,57 @@ audit_checkpoints = Table(
     Column("key_id", String(40), nullable=False),
     Column("signature", String(200), nullable=False),
 )
+
+# Deliverable events for the live stream and webhooks (API.md "Live delivery").
+# `seq` is numbered while the writer holds the write lock, so seq order is
+# commit order and a cursor never skips a late commit. An event goes either to
+# one member (`member_id`: obligations, reminders) or to an item's audience
+# (`audience_id`: the item, its scope changes, its withdrawal): one row per
+# item, not per recipient. Payloads carry ids and metadata, never content.
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("kind", String(24), nullable=False),
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=True),
+    Column("audience_id", String(64), ForeignKey("audiences.id"), nullable=True),
+    Column("item_id", Id, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Index("ix_events_member_id", "member_id", "seq"),
+    Index("ix_events_audience_id", "audience_id", "seq"),
+)
+
+# Member systems (SIEM, ticketing) that receive the events the member may see.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    # The HMAC secret, sealed like item content: the database never holds it in clear.
+    Column("secret_nonce", LargeBinary, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("secret_wrapped_key", LargeBinary, nullable=False),
+    Column("secret_kek_version", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # last event seq delivered or dead-lettered
+    Column("attempts", Integer, nullable=False),  # failed attempts at the next event
+    Column("next_attempt_at", Ts, nullable=True),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", Ts, nullable=False),
+    Column("created_by", Id, nullable=False),
+)
+
+webhook_dead_letters = Table(
+    "webhook_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("webhook_id", Id, ForeignKey("webhooks.id"), nullable=False, index=True),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String(300), nullable=False),
+    Column("created_at", Ts, nullable=False),
+)

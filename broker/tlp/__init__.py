@@ -13,6 +13,7 @@ Pure: no IO, no clock, no framework. The services load snapshots
     deriving     may_derive,                     art. 17(3), TLP 2.0 RED
                  constraints_for_derived, needs_consent
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
+    stream       may_see_event                   API.md live delivery = the inbox
 """
 
 from broker.tlp._decision import Decision, Reason
@@ -21,9 +22,11 @@ from broker.tlp._handling import Handling, handling_for
 from broker.tlp._reading import VictimView, may_break_glass, may_read, victim_view
 from broker.tlp._routing import Routing, receives, recipients_for
 from broker.tlp._scope import in_scope
+from broker.tlp._stream import ITEM_EVENTS, may_see_event
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
 
 __all__ = [
+    "ITEM_EVENTS",
     "Decision",
     "Handling",
     "Reason",
@@ -37,6 +40,7 @@ __all__ = [
     "may_consent",
     "may_derive",
     "may_read",
+    "may_see_event",
     "may_submit",
     "may_withdraw",
     "needs_consent",

@@ -78,6 +78,12 @@ class Reason(StrEnum):
     CANNOT_READ_SOURCE = "cannot_read_source"
     """Deriving needs read access to the source: re-sharing is deriving (art. 17(3))."""
 
+    NOT_DELIVERED = "not_delivered"
+    """The member was not in the item's audience when this version was routed."""
+
+    NOT_ADDRESSED = "not_addressed"
+    """A member event (an obligation, a reminder) addressed to another member."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

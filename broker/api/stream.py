@@ -1,0 +1,116 @@
+"""`GET /v1/stream`: WebSocket, or Server-Sent Events with `Accept: text/event-stream`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiohttp import WSCloseCode, web
+
+from broker.api.common import actor, operation, services
+from broker.api.keys import HUB
+from broker.delivery.model import FeedEvent
+from broker.delivery.stream import Follow
+from broker.errors import InvalidInput
+
+routes = web.RouteTableDef()
+TAG = "delivery"
+_CLOSE_CODES = {"too_slow": 4008, "access_changed": 4403}
+
+
+def _cursor(request: web.Request) -> int | None:
+    raw = request.query.get("cursor") or request.headers.get("Last-Event-ID")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("bad cursor", field="cursor")
+    return int(raw)
+
+
+@routes.get("/v1/stream")
+@operation(
+    "get",
+    "/v1/stream",
+    "Live events (WebSocket; SSE with Accept: text/event-stream): item, obligation, "
+    "reminder, overdue, scope_changed, withdrawn; each with its cursor id",
+    tag=TAG,
+    query=("cursor",),
+    responses={101: "WebSocket", 200: "text/event-stream"},
+)
+async def stream(request: web.Request) -> web.StreamResponse:
+    caller = await actor(request)
+    cursor = _cursor(request)
+    core = services(request).core
+    follow = Follow(core.db, request.app[HUB], caller.reader)
+    await core.audit(core.draft(caller, "stream.open", details={"cursor": cursor}))
+    reason = "client_closed"
+    try:
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            response, reason = await _serve_sse(request, follow, cursor)
+        else:
+            response, reason = await _serve_websocket(request, follow, cursor)
+        return response
+    finally:
+        follow.close()
+        await core.audit(
+            core.draft(caller, "stream.close", details={"sent": follow.sent, "reason": reason})
+        )
+
+
+async def _serve_websocket(
+    request: web.Request, follow: Follow, cursor: int | None
+) -> tuple[web.StreamResponse, str]:
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+
+    async def send(event: FeedEvent) -> None:
+        await ws.send_str(event.text)
+
+    async def watch_client() -> None:
+        # Clients send nothing; reading notices when they go away.
+        async for _ in ws:
+            pass
+        follow.subscription.close("client_closed")
+
+    watcher = asyncio.create_task(watch_client())
+    reason = "client_closed"
+    try:
+        await follow.replay(cursor, send)
+        reason = await follow.follow(send)
+    except (ConnectionResetError, RuntimeError):
+        reason = "client_closed"
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if not ws.closed:
+            await ws.close(
+                code=_CLOSE_CODES.get(reason, WSCloseCode.GOING_AWAY), message=reason.encode()
+            )
+    return ws, reason
+
+
+async def _serve_sse(
+    request: web.Request, follow: Follow, cursor: int | None
+) -> tuple[web.StreamResponse, str]:
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+
+    async def send(event: FeedEvent) -> None:
+        await response.write(
+            f"id: {event.seq}\nevent: {event.kind}\ndata: {event.text}\n\n".encode()
+        )
+
+    async def keepalive() -> None:
+        await response.write(b": keepalive\n\n")
+
+    reason = "client_closed"
+    try:
+        await follow.replay(cursor, send)
+        reason = await follow.follow(send, keepalive)
+        await response.write(f"event: closed\ndata: {reason}\n\n".encode())
+    except (ConnectionResetError, RuntimeError):
+        reason = "client_closed"
+    return response, reason

@@ -1,0 +1,116 @@
+"""The feed poller: reads newly committed events once per replica and publishes them.
+
+Woken by this replica's own commits and, on PostgreSQL, by NOTIFY from the
+others; a slow periodic poll covers a lost notification. Reading once per
+replica (not per connection) keeps a commit's cost flat in the number of
+subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from broker.delivery.hub import Hub
+from broker.delivery.model import FeedEvent
+from broker.store import Database
+from broker.store.database import FEED_CHANNEL
+from broker.store.feed_repo import audience_members_of, events_after, latest_seq
+from broker.store.items_repo import get_items
+
+log = structlog.get_logger("broker.delivery")
+
+_SAFETY_POLL_SECONDS = 1.0
+_BATCH = 1000
+
+
+async def load_feed_events(
+    conn: AsyncConnection, rows: Iterable[Any], audiences: dict[str, frozenset[str]]
+) -> list[FeedEvent]:
+    """Feed rows with the item facts and audiences the policy needs."""
+    rows = list(rows)
+    items = await get_items(conn, [r.item_id for r in rows if r.item_id])
+    missing = {r.audience_id for r in rows if r.audience_id and r.audience_id not in audiences}
+    if missing:
+        audiences.update(await audience_members_of(conn, missing))
+    return [
+        FeedEvent(
+            seq=int(r.seq),
+            kind=r.kind,
+            item_id=r.item_id,
+            member_id=r.member_id,
+            audience=audiences.get(r.audience_id, frozenset()) if r.audience_id else frozenset(),
+            facts=items[r.item_id].facts if r.item_id in items else None,
+            payload=r.payload,
+            text=FeedEvent.frame_text(int(r.seq), r.kind, r.payload),
+        )
+        for r in rows
+    ]
+
+
+class FeedPoller:
+    """One per replica: committed events → the hub."""
+
+    def __init__(self, db: Database, hub: Hub) -> None:
+        self.db = db
+        self.hub = hub
+        self.last_seq = 0
+        self._wake = asyncio.Event()
+        # Audiences are content-addressed and never change: cache them.
+        self._audiences: dict[str, frozenset[str]] = {}
+
+    def wake(self) -> None:
+        """Something was committed: look for new events."""
+        self._wake.set()
+
+    async def start_position(self) -> None:
+        """Start after what is already committed (subscribers replay from their cursors)."""
+        async with self.db.read() as conn:
+            self.last_seq = await latest_seq(conn)
+
+    async def poll_once(self) -> int:
+        """Publish every event committed since the last poll; returns how many."""
+        published = 0
+        while True:
+            async with self.db.read() as conn:
+                rows = (await conn.execute(events_after(self.last_seq, _BATCH))).all()
+                if not rows:
+                    return published
+                batch = await load_feed_events(conn, rows, self._audiences)
+            self.hub.publish(batch)
+            self.last_seq = batch[-1].seq
+            published += len(batch)
+
+    async def run(self) -> None:
+        """Poll whenever woken (or every second), until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _SAFETY_POLL_SECONDS)
+            self._wake.clear()
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("feed_poll_failed")
+
+
+@contextlib.asynccontextmanager
+async def listening(db: Database, poller: FeedPoller) -> AsyncIterator[None]:
+    """Wake `poller` on PostgreSQL NOTIFY from any replica (no-op on SQLite)."""
+    if db.is_sqlite:
+        yield
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    await connection.add_listener(FEED_CHANNEL, lambda *_: poller.wake())
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
