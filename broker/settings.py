@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Live delivery: events a connection may have waiting before it is closed
     # as too slow (it resumes from its cursor).
     stream_queue_size: int = 1000
+    # How often webhook retries that fell due are looked for (new events wake it at once).
+    webhook_poll_interval: timedelta = timedelta(seconds=1)
     reminder_lead: timedelta = timedelta(hours=1)
     sweep_interval: timedelta = timedelta(seconds=30)
     # The task force's contribution thresholds (charter annex: a member that does

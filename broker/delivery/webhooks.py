@@ -46,6 +46,7 @@ class WebhookDispatcher:
 
     def __init__(self, core: Core, *, timeout: float = 10.0) -> None:
         self.core = core
+        self.poll_seconds = core.settings.webhook_poll_interval.total_seconds()
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._wake = asyncio.Event()
         self._audiences: dict[str, frozenset[str]] = {}
@@ -55,11 +56,11 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver whenever woken, and every second for retries, until cancelled."""
+        """Deliver whenever woken, and periodically for retries, until cancelled."""
         async with aiohttp.ClientSession(timeout=self.timeout) as session:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 self._wake.clear()
                 try:
                     await self.run_once(session)
