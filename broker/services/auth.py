@@ -6,7 +6,7 @@ from broker.crypto import hash_token
 from broker.domain import MemberStatus, Role
 from broker.errors import Unauthorized
 from broker.services.core import Actor, Core
-from broker.store.bodies_repo import body_from_row, handler_user_ids, user_by_token_hash
+from broker.store.bodies_repo import body_from_row, user_by_token_hash
 
 _BAD_TOKEN = "missing, malformed, unknown or revoked token"  # noqa: S105 - a message
 
@@ -26,11 +26,10 @@ async def authenticate(core: Core, authorization: str | None) -> Actor:
         raise Unauthorized(_BAD_TOKEN)
     now = core.clock()
     async with core.db.read() as conn:
-        row = await user_by_token_hash(conn, hash_token(token))
-        if row is None or row.revoked_at is not None:
-            raise Unauthorized(_BAD_TOKEN)
-        handlers = await handler_user_ids(conn, row.id, now)
-    body = body_from_row(row, has_handler=bool(handlers))
+        row = await user_by_token_hash(conn, hash_token(token), now)
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized(_BAD_TOKEN)
+    body = body_from_row(row, has_handler=bool(row.has_handler))
     if body.status in (MemberStatus.EXPELLED, MemberStatus.WITHDRAWN):
         raise Unauthorized(_BAD_TOKEN)
     return Actor(
@@ -38,5 +37,5 @@ async def authenticate(core: Core, authorization: str | None) -> Actor:
         user_name=row.user_name,
         role=Role(row.role),
         body=body,
-        is_handler=row.user_id in handlers,
+        is_handler=bool(row.is_handler),
     )

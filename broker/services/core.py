@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,13 +13,15 @@ from typing import Any
 import structlog
 from ulid import ULID
 
+from broker import tlp
 from broker.audit import Outcome
 from broker.crypto import KeyRing, verify_signature
-from broker.domain import Body, BodyKind, Reader, Role
+from broker.domain import Body, BodyKind, ItemFacts, Reader, Role
 from broker.errors import BrokerError
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.audit_store import AuditDraft, append_events
+from broker.store.bodies_repo import bodies_with_handlers
 
 log = structlog.get_logger("broker.services")
 
@@ -127,6 +131,52 @@ class Core:
         self.ring = ring
         self.clock = clock
         self._ring_file = ring_file
+        self._directory: dict[str, Body] | None = None
+        self._directory_until = datetime.min.replace(tzinfo=UTC)
+        self._directory_deadline = 0.0
+        self._routes: dict[ItemFacts, tlp.Routing] = {}
+
+    async def directory(self) -> dict[str, Body]:
+        """Every body with its handler status, cached for `directory_ttl`.
+
+        Routing reads this on every submission. A cached entry may lag a
+        membership or handler change by at most the TTL (changes made through
+        this process clear it at once); that cannot leak, because every read,
+        listing and push re-checks the reader's own body and handler status
+        fresh (SPEC §3 rules 3 and 7 are enforced on the read side too).
+        """
+        now = self.clock()
+        stale = (
+            self._directory is None
+            or now >= self._directory_until
+            # The broker's clock may be a test's, standing still: real time counts too.
+            or time.monotonic() >= self._directory_deadline
+        )
+        if stale or self._directory is None:
+            async with self.db.read() as conn:
+                self._directory = await bodies_with_handlers(conn, now)
+            ttl = self.settings.directory_ttl
+            self._directory_until = now + ttl
+            self._directory_deadline = time.monotonic() + ttl.total_seconds()
+            self._routes.clear()
+        return self._directory
+
+    def forget_directory(self) -> None:
+        """A member or handler changed here: route with fresh facts from now on."""
+        self._directory = None
+
+    def route(self, facts: ItemFacts, bodies: dict[str, Body]) -> tlp.Routing:
+        """`recipients_for` over the directory, memoised: audiences repeat (the same
+        groups and exclusions), and the policy is pure, so equal facts route equally."""
+        if bodies is not self._directory:
+            return tlp.recipients_for(facts, bodies.values())  # not the cached directory
+        key = dataclasses.replace(facts, id="", derived_from=())
+        routing = self._routes.get(key)
+        if routing is None:
+            if len(self._routes) > 4096:
+                self._routes.clear()
+            routing = self._routes[key] = tlp.recipients_for(facts, bodies.values())
+        return routing
 
     def ring_for(self, kek_version: int | None) -> KeyRing:
         """The key ring, reloaded if `kek_version` is newer than what is loaded.

@@ -31,7 +31,7 @@ from broker.errors import (
 from broker.services.core import Actor, Core, new_id, rfc3339
 from broker.services.obligations import (
     cancel_for_item,
-    create_obligations,
+    new_obligations,
     reconcile_obligations,
 )
 from broker.services.sealing import open_content, rebind_key, seal_content
@@ -41,6 +41,7 @@ from broker.store.bodies_repo import bodies_with_handlers
 from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.items_repo import (
     StoredItem,
+    audience_id_for,
     constraints_to_json,
     ensure_audience,
     get_item,
@@ -48,6 +49,7 @@ from broker.store.items_repo import (
     item_by_idempotency_key,
     pending_consent_providers,
 )
+from broker.store.submissions_repo import PreparedSubmission, write_submissions
 from broker.store.tables import audience_members, consents, items, scope_versions
 
 log = structlog.get_logger("broker.items")
@@ -85,6 +87,7 @@ class ItemService:
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._submissions = core.db.batch_writer(write_submissions)
 
     # -- submit ---------------------------------------------------------------
 
@@ -100,9 +103,11 @@ class ItemService:
                 return replay
         now = core.clock()
         item_id = new_id()
-        async with core.db.read() as conn:
-            bodies = await bodies_with_handlers(conn, now)
-            sources = await get_items(conn, draft.derived_from)
+        bodies = await core.directory()
+        sources: dict[str, StoredItem] = {}
+        if draft.derived_from:
+            async with core.db.read() as conn:
+                sources = await get_items(conn, draft.derived_from)
         for index, source_id in enumerate(draft.derived_from):
             source = sources.get(source_id)
             decision = (
@@ -145,7 +150,7 @@ class ItemService:
                     details={"kind": str(draft.kind)},
                 ),
             )
-        routing = tlp.recipients_for(facts, bodies.values())
+        routing = core.route(facts, bodies)
         pending = sorted(tlp.needs_consent(facts, bodies.values()))
         content = {
             "title": draft.title,
@@ -162,80 +167,68 @@ class ItemService:
             "pending_consents": _pending_view(facts, pending),
         }
 
-        async def store(conn: AsyncConnection) -> dict[str, Any]:
-            # One savepoint in a group commit: all of it, or none of it, is durable.
-            if idempotency_key is not None:
-                replay = await self._replay(conn, actor, idempotency_key, draft.digest)
-                if replay is not None:
-                    return replay
-            audience_id = await ensure_audience(conn, routing.recipients, now)
-            await conn.execute(
-                insert(items).values(
-                    id=item_id,
-                    provider_id=actor.member_id,
-                    submitter_user_id=actor.user_id,
-                    kind=str(facts.kind),
-                    confidence=str(facts.confidence),
-                    tlp=str(facts.tlp),
-                    secret=facts.secret,
-                    effective_tlp=str(facts.effective_tlp),
-                    effective_secret=facts.effective_secret,
-                    status=ItemStatus.ACTIVE.value,
-                    scope_version=1,
-                    audience_id=audience_id,
-                    derived_from=list(facts.derived_from),
-                    feedback_due=draft.feedback_due,
-                    created_at=now,
-                    nonce=envelope.nonce,
-                    ciphertext=envelope.ciphertext,
-                    wrapped_key=envelope.wrapped_key,
-                    kek_version=envelope.kek_version,
-                    idempotency_key=idempotency_key,
-                    request_digest=draft.digest,
-                    submit_result=result,
-                )
-            )
-            await _insert_scope_version(conn, facts, 1, "submitted", actor, now)
-            await insert_events(conn, [_item_event("item", facts, audience_id, 1, now)])
+        audience_id = audience_id_for(routing.recipients)
+        obligation_rows, obligation_events = new_obligations(
+            core, facts, {m: bodies[m] for m in routing.recipients}, draft.feedback_due, now
+        )
+        prepared = PreparedSubmission(
+            user_id=actor.user_id,
+            idempotency_key=idempotency_key,
+            digest=draft.digest,
+            audience_id=audience_id,
+            audience_members=routing.recipients,
+            created_at=now,
+            item_row={
+                "id": item_id,
+                "provider_id": actor.member_id,
+                "submitter_user_id": actor.user_id,
+                "kind": str(facts.kind),
+                "confidence": str(facts.confidence),
+                "tlp": str(facts.tlp),
+                "secret": facts.secret,
+                "effective_tlp": str(facts.effective_tlp),
+                "effective_secret": facts.effective_secret,
+                "status": ItemStatus.ACTIVE.value,
+                "scope_version": 1,
+                "audience_id": audience_id,
+                "derived_from": list(facts.derived_from),
+                "feedback_due": draft.feedback_due,
+                "created_at": now,
+                "withdrawn_at": None,
+                "nonce": envelope.nonce,
+                "ciphertext": envelope.ciphertext,
+                "wrapped_key": envelope.wrapped_key,
+                "kek_version": envelope.kek_version,
+                "idempotency_key": idempotency_key,
+                "request_digest": draft.digest,
+                "submit_result": result,
+            },
+            scope_row=_scope_version_row(facts, 1, "submitted", actor, now),
+            consent_rows=[
+                {"derived_item_id": item_id, "provider_id": p, "requested_at": now} for p in pending
+            ],
             # Task force (SPEC §4): what the recipients owe, created with the delivery.
-            await create_obligations(
-                conn,
-                core,
-                facts,
-                {m: bodies[m] for m in routing.recipients},
-                draft.feedback_due,
-                now=now,
-            )
-            if pending:
-                await conn.execute(
-                    insert(consents),
-                    [
-                        {"derived_item_id": item_id, "provider_id": p, "requested_at": now}
-                        for p in pending
-                    ],
-                )
-            await append_events(
-                conn,
-                [
-                    core.draft(
-                        actor,
-                        "item.submit",
-                        item_id=item_id,
-                        details={
-                            "kind": str(facts.kind),
-                            "tlp": str(facts.tlp),
-                            "secret": facts.secret,
-                            "recipients": len(routing.recipients),
-                            "dropped": dict(routing.dropped),
-                            "pending_consents": pending,
-                            "derived_from": list(facts.derived_from),
-                        },
-                    )
-                ],
-            )
-            return result
-
-        stored = await core.db.grouped(store)
+            obligation_rows=obligation_rows,
+            events=[_item_event("item", facts, audience_id, 1, now), *obligation_events],
+            audit=core.draft(
+                actor,
+                "item.submit",
+                item_id=item_id,
+                at=now,
+                details={
+                    "kind": str(facts.kind),
+                    "tlp": str(facts.tlp),
+                    "secret": facts.secret,
+                    "recipients": len(routing.recipients),
+                    "dropped": dict(routing.dropped),
+                    "pending_consents": pending,
+                    "derived_from": list(facts.derived_from),
+                },
+            ),
+            result=result,
+        )
+        # Group commit: written with other submissions, answered once durable.
+        stored: dict[str, Any] = await self._submissions.write(prepared)
         log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
         return stored
 
@@ -842,16 +835,22 @@ async def _insert_scope_version(
     now: datetime,
 ) -> None:
     await conn.execute(
-        insert(scope_versions).values(
-            item_id=facts.id,
-            version=version,
-            scope=facts.scope.to_json(),
-            constraints=constraints_to_json(facts.constraints),
-            change=change,
-            created_at=now,
-            created_by=actor.user_id,
-        )
+        insert(scope_versions).values(_scope_version_row(facts, version, change, actor, now))
     )
+
+
+def _scope_version_row(
+    facts: ItemFacts, version: int, change: str, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    return {
+        "item_id": facts.id,
+        "version": version,
+        "scope": facts.scope.to_json(),
+        "constraints": constraints_to_json(facts.constraints),
+        "change": change,
+        "created_at": now,
+        "created_by": actor.user_id,
+    }
 
 
 def _pending_view(facts: ItemFacts, providers: list[str]) -> list[dict[str, str]]:

@@ -61,6 +61,7 @@ class MemberService:
                 ],
             )
             stored = await body_row(conn, member_id)
+        core.forget_directory()  # routing must see this change at once
         return member_view(stored)
 
     async def list_members(self, actor: Actor) -> list[dict[str, Any]]:
@@ -139,6 +140,7 @@ class MemberService:
                 ],
             )
             row = await body_row(conn, member_id)
+        core.forget_directory()  # routing must see this change at once
         return member_view(row)
 
     async def roster(self) -> list[dict[str, Any]]:
@@ -314,6 +316,7 @@ class MemberService:
                 ],
             )
             row = (await conn.execute(select(handlers).where(handlers.c.id == handler_id))).one()
+        core.forget_directory()  # routing must see this change at once
         return handler_view(row)
 
     async def remove_handler(
@@ -364,6 +367,7 @@ class MemberService:
                 ],
             )
             row = (await conn.execute(select(handlers).where(handlers.c.id == row.id))).one()
+        core.forget_directory()  # routing must see this change at once
         return handler_view(row)
 
     async def list_handlers(self, actor: Actor, member_id: str) -> list[dict[str, Any]]:

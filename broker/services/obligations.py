@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from broker.domain import Body, ItemFacts, ItemKind, MemberStatus
 from broker.feedback import (
     Obligation,
+    ObligationKind,
     ObligationSpec,
     ObligationStatus,
     cancel_for_withdrawal,
@@ -71,16 +72,8 @@ async def create_obligations(
     also an `obligation` event for the owing member's live stream.
     """
     at = as_utc(now or core.clock())
-    if due_at is None:
-        default = default_due_periods(core).get(facts.kind)
-        if default is None:
-            return []  # notices and early warnings create no obligation (broker.feedback)
-        due_at = at + default
-    bodies = [recipients[member_id] for member_id in sorted(recipients)]
-    specs = obligations_for(
-        facts.id, facts.provider_id, facts.kind, facts.confidence, bodies, as_utc(due_at)
-    )
-    if not specs:
+    rows, drafts = new_obligations(core, facts, recipients, due_at, at)
+    if not rows:
         return []
     existing = set(
         (
@@ -89,30 +82,60 @@ async def create_obligations(
             )
         ).scalars()
     )
-    specs = [s for s in specs if s.member_id not in existing]
-    if not specs:
+    fresh = [i for i, row in enumerate(rows) if row["member_id"] not in existing]
+    if not fresh:
         return []
-    rows = [_new_row(new_id(), spec, at) for spec in specs]
-    await conn.execute(obligations.insert(), rows)
-    await insert_events(
-        conn,
-        [
-            EventDraft(
-                member_id=row["member_id"],
-                kind="obligation",
-                item_id=row["item_id"],
-                created_at=at,
-                payload={
-                    "obligation_id": row["id"],
-                    "item_id": row["item_id"],
-                    "kind": row["kind"],
-                    "due_at": rfc3339(row["due_at"]),
-                },
-            )
-            for row in rows
-        ],
+    await conn.execute(obligations.insert(), [rows[i] for i in fresh])
+    await insert_events(conn, [drafts[i] for i in fresh])
+    return [_spec_of(rows[i]) for i in fresh]
+
+
+def new_obligations(
+    core: Core,
+    facts: ItemFacts,
+    recipients: Mapping[str, Body],
+    due_at: datetime | None,
+    at: datetime,
+) -> tuple[list[dict[str, Any]], list[EventDraft]]:
+    """The obligation rows and `obligation` events a first delivery of `facts` creates.
+
+    No IO: the batched submission writer stores them with the item itself.
+    """
+    if due_at is None:
+        default = default_due_periods(core).get(facts.kind)
+        if default is None:
+            return [], []  # notices and early warnings create no obligation (broker.feedback)
+        due_at = at + default
+    bodies = [recipients[member_id] for member_id in sorted(recipients)]
+    specs = obligations_for(
+        facts.id, facts.provider_id, facts.kind, facts.confidence, bodies, as_utc(due_at)
     )
-    return specs
+    rows = [_new_row(new_id(), spec, at) for spec in specs]
+    drafts = [
+        EventDraft(
+            member_id=row["member_id"],
+            kind="obligation",
+            item_id=row["item_id"],
+            created_at=at,
+            payload={
+                "obligation_id": row["id"],
+                "item_id": row["item_id"],
+                "kind": row["kind"],
+                "due_at": rfc3339(row["due_at"]),
+            },
+        )
+        for row in rows
+    ]
+    return rows, drafts
+
+
+def _spec_of(row: dict[str, Any]) -> ObligationSpec:
+    return ObligationSpec(
+        member_id=row["member_id"],
+        item_id=row["item_id"],
+        kind=ObligationKind(row["kind"]),
+        due_at=row["due_at"],
+    )
 
 
 def _new_row(ob_id: str, spec: ObligationSpec, now: datetime) -> dict[str, Any]:

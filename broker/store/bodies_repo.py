@@ -76,14 +76,31 @@ async def handler_user_ids(conn: AsyncConnection, member_id: str, now: datetime)
     return set((await conn.execute(query)).scalars())
 
 
-async def user_by_token_hash(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
-    """The user a token belongs to, with its body's columns, or None."""
+async def user_by_token_hash(
+    conn: AsyncConnection, token_hash: str, now: datetime
+) -> Row[Any] | None:
+    """The user a token belongs to, with its body's columns and, as of `now`,
+    whether the user is a registered handler and whether its body has any
+    (`is_handler`, `has_handler`): one round trip per request."""
+    in_effect = _handler_in_effect(now)
+    user_is_handler = (
+        select(handlers.c.id)
+        .where(
+            handlers.c.user_id == users.c.id, handlers.c.member_id == users.c.member_id, in_effect
+        )
+        .exists()
+    )
+    body_has_handler = (
+        select(handlers.c.id).where(handlers.c.member_id == bodies.c.id, in_effect).exists()
+    )
     query = (
         select(
             users.c.id.label("user_id"),
             users.c.name.label("user_name"),
             users.c.role,
             users.c.revoked_at,
+            user_is_handler.label("is_handler"),
+            body_has_handler.label("has_handler"),
             bodies,
         )
         .join(bodies, bodies.c.id == users.c.member_id)

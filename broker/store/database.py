@@ -1,10 +1,9 @@
 """The one place that opens the database.
 
-Group commit: `grouped(work)` queues a unit of work for one writer task that
-runs up to `GROUP_LIMIT` of them in a single transaction, each inside its own
-savepoint (so one failure does not undo the others), and answers every caller
-only after that transaction is durable. One fsync then covers many requests
-(PERFORMANCE.md: ~0.6k vs ~3k durable submissions/s).
+Group commit (`broker.store.batching`): `grouped(work)` runs a unit of work
+in a transaction shared with other callers, each in its own savepoint;
+`batch_writer(write_many)` writes entries of one kind together, a statement
+per table.
 
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a
 commit that returned is on disk; writers are serialised in-process because
@@ -16,8 +15,6 @@ row lock on its head instead (see `broker.store.audit_store`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -25,13 +22,14 @@ from typing import Any, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from broker.store.batching import BatchWriter, WriteMany, run_each_in_savepoint
 from broker.store.migrate import upgrade_to_head
 
 T = TypeVar("T")
+E = TypeVar("E")
 FEED_CHANNEL = "council_feed"
 _WRITE_KEY = {"key": 7261002}
 Work = Callable[[AsyncConnection], Awaitable[Any]]
-GROUP_LIMIT = 256
 
 
 class Database:
@@ -50,9 +48,8 @@ class Database:
         self._write_lock = asyncio.Lock()
         # Called after every committed write (the feed poller's wake-up).
         self.on_commit: list[Callable[[], None]] = []
-        self._pending: deque[tuple[Work, asyncio.Future[Any]]] = deque()
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
+        self._work_writer: BatchWriter[Work] = BatchWriter(self.write, run_each_in_savepoint)
+        self._writers: list[BatchWriter[Any]] = [self._work_writer]
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""
@@ -85,57 +82,22 @@ class Database:
             yield connection
 
     async def grouped(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run `work` in a shared, durable transaction; return once it is committed."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
-        self._wake.set()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_groups(), name="group-commit")
-        return await future
+        """Run `work` in a shared, durable transaction (its own savepoint); return
+        its result once the group is committed."""
+        result: T = await self._work_writer.write(work)
+        return result
 
-    async def _write_groups(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = [
-                    self._pending.popleft() for _ in range(min(GROUP_LIMIT, len(self._pending)))
-                ]
-                await self._commit_group(batch)
-
-    async def _commit_group(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            async with self.write() as connection:
-                for work, future in batch:
-                    try:
-                        async with connection.begin_nested():
-                            outcomes.append((future, await work(connection), None))
-                    except Exception as exc:  # this caller's failure, not the group's
-                        outcomes.append((future, None, exc))
-        except Exception as exc:  # the commit itself failed: nobody's work is durable
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for future, result, error in outcomes:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
+    def batch_writer(self, write_many: WriteMany[E]) -> BatchWriter[E]:
+        """A group-commit writer for entries that are written together, a statement
+        per table (see `broker.store.submissions_repo`)."""
+        writer = BatchWriter(self.write, write_many)
+        self._writers.append(writer)
+        return writer
 
     async def dispose(self) -> None:
         """Stop the group writer and close every pooled connection."""
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-        while self._pending:
-            _, future = self._pending.popleft()
-            if not future.done():
-                future.set_exception(RuntimeError("the database was closed before the write"))
+        for writer in self._writers:
+            await writer.close()
         await self.engine.dispose()
 
 

@@ -73,6 +73,8 @@ def needs_consent(item: ItemFacts, bodies: Iterable[Body]) -> frozenset[str]:
     some body the item would reach without ceilings is outside that source's
     scope, or the item asks for a laxer TLP or less secrecy than the source.
     """
+    if not item.constraints:
+        return frozenset()  # nothing derived from others' items: no one to ask
     unclipped = dataclasses.replace(item, constraints=())
     requested = [body for body in bodies if receives(unclipped, body)]
     return frozenset(
