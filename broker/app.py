@@ -90,6 +90,7 @@ async def _live_delivery(app: web.Application) -> AsyncIterator[None]:
     db = app[SERVICES].core.db
     hub = app[HUB] = Hub(app[SETTINGS].stream_queue_size)
     poller = FeedPoller(db, hub)
+    poller.on_directory_change = app[SERVICES].core.forget_directory
     await poller.start_position()
     db.on_commit.append(poller.wake)
     async with listening(db, poller), _running(poller.run()):

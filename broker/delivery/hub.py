@@ -16,7 +16,7 @@ import structlog
 
 from broker import tlp
 from broker.delivery.model import Control, FeedEvent
-from broker.domain import Reader
+from broker.domain import Body, Reader, Role
 
 log = structlog.get_logger("broker.delivery")
 
@@ -32,18 +32,14 @@ class Subscription:
         self.queue: asyncio.Queue[FeedEvent | Control] = asyncio.Queue(maxsize=queue_size)
         self.closed: str | None = None
 
+    @property
+    def audience_key(self) -> tuple[Body, bool, Role]:
+        """What the policy decides on: users that share it see the same events."""
+        return (self.reader.body, self.reader.is_handler, self.reader.role)
+
     def offer(self, event: FeedEvent) -> None:
-        """Queue `event` if this reader may see it; close the connection if it cannot keep up."""
+        """Queue an event this reader may see; close the connection if it cannot keep up."""
         if self.closed is not None:
-            return
-        decision = tlp.may_see_event(
-            self.reader,
-            event.kind,
-            member_id=event.member_id,
-            audience=event.audience,
-            facts=event.facts,
-        )
-        if not decision:
             return
         try:
             self.queue.put_nowait(event)
@@ -94,15 +90,33 @@ class Hub:
             if event.kind == "member_status" and event.member_id is not None:
                 self.control(event.member_id, ACCESS_CHANGED)
                 continue
+            if event.internal:
+                continue  # for the replicas' caches, not for subscribers
             if event.kind == "withdrawn" and event.item_id is not None:
                 self.withdrawn.add(event.item_id)
             if event.member_id is not None and event.kind not in tlp.ITEM_EVENTS:
                 targets: Iterable[str] = (event.member_id,)
             else:
                 targets = event.audience & self._by_member.keys()
+            # Decide once per kind of reader, not once per connection: many
+            # connections share a member, handler status and role.
+            decided: dict[tuple[Body, bool, Role], bool] = {}
             for member_id in targets:
                 for subscription in tuple(self._by_member.get(member_id, ())):
-                    subscription.offer(event)
+                    key = subscription.audience_key
+                    allowed = decided.get(key)
+                    if allowed is None:
+                        allowed = decided[key] = bool(
+                            tlp.may_see_event(
+                                subscription.reader,
+                                event.kind,
+                                member_id=event.member_id,
+                                audience=event.audience,
+                                facts=event.facts,
+                            )
+                        )
+                    if allowed:
+                        subscription.offer(event)
 
     def control(self, member_id: str, reason: str) -> None:
         """Close every connection of `member_id` now, dropping what was queued."""

@@ -8,6 +8,10 @@ from typing import Any
 
 from broker.domain import ItemFacts
 
+# Internal events: they change who may see what, on every replica, and are
+# never delivered themselves.
+DIRECTORY_EVENTS = frozenset({"directory_changed", "member_status"})
+
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
@@ -27,6 +31,11 @@ class FeedEvent:
     payload: dict[str, Any] = field(default_factory=dict)
     # The wire form, the same for every recipient: serialised once per replica.
     text: str = ""
+
+    @property
+    def internal(self) -> bool:
+        """A directory change for the replicas' caches, not for subscribers."""
+        return self.kind in DIRECTORY_EVENTS
 
     @staticmethod
     def frame_text(seq: int, kind: str, payload: dict[str, Any]) -> str:

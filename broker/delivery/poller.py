@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import structlog
@@ -63,6 +63,8 @@ class FeedPoller:
         self._wake = asyncio.Event()
         # Audiences are content-addressed and never change: cache them.
         self._audiences: dict[str, frozenset[str]] = {}
+        # Called when members, users or handlers changed on any replica.
+        self.on_directory_change: Callable[[], None] = lambda: None
 
     def wake(self) -> None:
         """Something was committed: look for new events."""
@@ -82,6 +84,8 @@ class FeedPoller:
                 if not rows:
                     return published
                 batch = await load_feed_events(conn, rows, self._audiences)
+            if any(event.internal for event in batch):
+                self.on_directory_change()
             self.hub.publish(batch)
             self.last_seq = batch[-1].seq
             published += len(batch)

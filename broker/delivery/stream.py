@@ -63,13 +63,18 @@ class Follow:
         `keepalive` runs after each quiet `KEEPALIVE_SECONDS`: writing is how a
         server notices a client that went away without closing.
         """
+        queue = self.subscription.queue
         while True:
-            try:
-                event = await asyncio.wait_for(self.subscription.queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                if keepalive is not None:
-                    await keepalive()
-                continue
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        event = await queue.get()
+                except TimeoutError:
+                    if keepalive is not None:
+                        await keepalive()
+                    continue
+            else:
+                event = queue.get_nowait()  # no timer per message while busy
             if isinstance(event, Control):
                 return event.reason
             if event.seq <= self.last:
@@ -81,7 +86,7 @@ class Follow:
             self.last = event.seq
 
     def _visible(self, event: FeedEvent) -> bool:
-        if event.kind == "member_status":
+        if event.internal:
             return False
         return bool(
             tlp.may_see_event(

@@ -101,7 +101,7 @@ class WebhookDispatcher:
         secret = self._secret(hook)
         cursor, attempts, delivered = int(hook.cursor), int(hook.attempts), 0
         for event in events:
-            visible = event.kind != "member_status" and tlp.may_see_event(
+            visible = not event.internal and tlp.may_see_event(
                 reader,
                 event.kind,
                 member_id=event.member_id,

@@ -15,7 +15,9 @@ async def authenticate(core: Core, authorization: str | None) -> Actor:
     """The caller named by an `Authorization: Bearer` header, or Unauthorized.
 
     Tokens are looked up by their SHA-256 only; the token itself is never
-    stored or logged. Users of expelled or withdrawn bodies cannot sign in
+    stored or logged. A lookup is reused for up to `directory_ttl`, and not at
+    all once a member, user or handler changed (`Core.forget_directory`, fed
+    by every replica's feed poller). Users of expelled or withdrawn bodies cannot sign in
     (charter art. 7, 8(1)); restricted ones can, and the policy gives them
     nothing (art. 8(2)).
     """
@@ -24,18 +26,24 @@ async def authenticate(core: Core, authorization: str | None) -> Actor:
     token = authorization.removeprefix("Bearer ").strip()
     if not token or len(token) > 200:
         raise Unauthorized(_BAD_TOKEN)
+    token_hash = hash_token(token)
+    cached = core.cached_actor(token_hash)
+    if cached is not None:
+        return cached
     now = core.clock()
     async with core.db.read() as conn:
-        row = await user_by_token_hash(conn, hash_token(token), now)
+        row = await user_by_token_hash(conn, token_hash, now)
     if row is None or row.revoked_at is not None:
         raise Unauthorized(_BAD_TOKEN)
     body = body_from_row(row, has_handler=bool(row.has_handler))
     if body.status in (MemberStatus.EXPELLED, MemberStatus.WITHDRAWN):
         raise Unauthorized(_BAD_TOKEN)
-    return Actor(
+    actor = Actor(
         user_id=row.user_id,
         user_name=row.user_name,
         role=Role(row.role),
         body=body,
         is_handler=bool(row.is_handler),
     )
+    core.remember_actor(token_hash, actor)
+    return actor

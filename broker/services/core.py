@@ -135,6 +135,7 @@ class Core:
         self._directory_until = datetime.min.replace(tzinfo=UTC)
         self._directory_deadline = 0.0
         self._routes: dict[ItemFacts, tlp.Routing] = {}
+        self._actors: dict[str, tuple[Actor, datetime, float]] = {}
 
     async def directory(self) -> dict[str, Body]:
         """Every body with its handler status, cached for `directory_ttl`.
@@ -162,8 +163,33 @@ class Core:
         return self._directory
 
     def forget_directory(self) -> None:
-        """A member or handler changed here: route with fresh facts from now on."""
+        """A member, user or handler changed (here, or on another replica as the feed
+        tells): route and authenticate with fresh facts from now on."""
         self._directory = None
+        self._actors.clear()
+
+    def cached_actor(self, token_hash: str) -> Actor | None:
+        """The caller behind a token if looked up within `directory_ttl` and nothing
+        about members, users or handlers changed since (see `forget_directory`)."""
+        entry = self._actors.get(token_hash)
+        if entry is None:
+            return None
+        actor, until, deadline = entry
+        if self.clock() >= until or time.monotonic() >= deadline:
+            del self._actors[token_hash]
+            return None
+        return actor
+
+    def remember_actor(self, token_hash: str, actor: Actor) -> None:
+        """Keep a looked-up caller for the next requests with the same token."""
+        if len(self._actors) > 10_000:
+            self._actors.clear()
+        ttl = self.settings.directory_ttl
+        self._actors[token_hash] = (
+            actor,
+            self.clock() + ttl,
+            time.monotonic() + ttl.total_seconds(),
+        )
 
     def route(self, facts: ItemFacts, bodies: dict[str, Body]) -> tlp.Routing:
         """`recipients_for` over the directory, memoised: audiences repeat (the same

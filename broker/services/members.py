@@ -48,6 +48,7 @@ class MemberService:
             **fields,
         }
         async with core.db.write() as conn:
+            await insert_events(conn, [_directory_changed(now)])
             await conn.execute(insert(bodies).values(**row))
             await append_events(
                 conn,
@@ -61,7 +62,7 @@ class MemberService:
                 ],
             )
             stored = await body_row(conn, member_id)
-        core.forget_directory()  # routing must see this change at once
+        core.forget_directory()  # routing and sign-in must see this change at once
         return member_view(stored)
 
     async def list_members(self, actor: Actor) -> list[dict[str, Any]]:
@@ -106,6 +107,7 @@ class MemberService:
                 )
         now = core.clock()
         async with core.db.write() as conn:
+            await insert_events(conn, [_directory_changed(now)])
             if fields:
                 await conn.execute(
                     update(bodies).where(bodies.c.id == member_id).values(**fields, updated_at=now)
@@ -140,7 +142,7 @@ class MemberService:
                 ],
             )
             row = await body_row(conn, member_id)
-        core.forget_directory()  # routing must see this change at once
+        core.forget_directory()  # routing and sign-in must see this change at once
         return member_view(row)
 
     async def roster(self) -> list[dict[str, Any]]:
@@ -239,6 +241,7 @@ class MemberService:
             )
         now = core.clock()
         async with core.db.write() as conn:
+            await insert_events(conn, [_directory_changed(now)])
             if row.revoked_at is None:
                 await conn.execute(
                     update(users).where(users.c.id == user_id).values(revoked_at=now)
@@ -255,6 +258,7 @@ class MemberService:
                 ],
             )
             row = (await conn.execute(select(users).where(users.c.id == user_id))).one()
+        core.forget_directory()  # the revoked token stops working at once
         return user_view(row)
 
     async def add_handler(
@@ -283,6 +287,7 @@ class MemberService:
         start = effective_from or now
         handler_id = new_id()
         async with core.db.write() as conn:
+            await insert_events(conn, [_directory_changed(now)])
             current = (
                 await conn.execute(
                     select(handlers.c.id).where(
@@ -316,7 +321,7 @@ class MemberService:
                 ],
             )
             row = (await conn.execute(select(handlers).where(handlers.c.id == handler_id))).one()
-        core.forget_directory()  # routing must see this change at once
+        core.forget_directory()  # routing and sign-in must see this change at once
         return handler_view(row)
 
     async def remove_handler(
@@ -341,6 +346,7 @@ class MemberService:
                 ),
             )
         async with core.db.write() as conn:
+            await insert_events(conn, [_directory_changed(now)])
             row = (
                 await conn.execute(
                     select(handlers).where(
@@ -367,7 +373,7 @@ class MemberService:
                 ],
             )
             row = (await conn.execute(select(handlers).where(handlers.c.id == row.id))).one()
-        core.forget_directory()  # routing must see this change at once
+        core.forget_directory()  # routing and sign-in must see this change at once
         return handler_view(row)
 
     async def list_handlers(self, actor: Actor, member_id: str) -> list[dict[str, Any]]:
@@ -410,6 +416,13 @@ async def _user_of(conn: Any, member_id: str, user_id: str) -> Any:
     if row is None:
         raise NotFound("no user with that id in this member", field="user_id")
     return row
+
+
+def _directory_changed(now: datetime) -> EventDraft:
+    # Every replica's feed poller sees it and drops its cached directory and
+    # sign-ins, so routing and authentication follow the change within
+    # milliseconds everywhere (charter art. 7, 8: "from the moment it takes effect").
+    return EventDraft(kind="directory_changed", created_at=now)
 
 
 def _audit_safe(fields: dict[str, Any]) -> dict[str, Any]:
