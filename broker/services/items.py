@@ -704,6 +704,14 @@ class ItemService:
                     },
                 }
             )
+        await self.core.audit(
+            self.core.draft(
+                actor,
+                "consent.list",
+                details={"count": len(out)},
+                item_refs=[entry["derived_item_id"] for entry in out],
+            )
+        )
         return {"items": out, "next_cursor": None}
 
     async def withdraw(self, actor: Actor, item_id: str) -> dict[str, Any]:
