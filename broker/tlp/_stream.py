@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from broker.domain import ItemFacts, ItemStatus, Reader
+from broker.domain import ItemFacts, ItemStatus, MemberStatus, Reader
 from broker.tlp._decision import Decision, Reason
 from broker.tlp._reading import may_read
 
@@ -41,4 +41,6 @@ def may_see_event(
         return Decision.deny(Reason.NOT_ADDRESSED)
     if facts is not None:
         return may_read(reader, facts)
+    if reader.body.status is not MemberStatus.ACTIVE:
+        return Decision.deny(Reason.INACTIVE_MEMBER)  # rule 7, art. 8(2): nothing at all
     return Decision.allow()

@@ -10,6 +10,7 @@ nothing, and is told nothing exists.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from broker.domain.model import BodyKind, ItemFacts, ItemStatus, Reader, Tier
@@ -25,19 +26,27 @@ category (art. 17(2)) plus one's own; `own`: one's own answer only."""
 def feedback_view(reader: Reader, item: ItemFacts) -> FeedbackView | None:
     """What `reader` sees of the answers on `item`; None means nothing (a 404).
 
-    The provider and the coordinator keep the individual view of a withdrawn
-    item's answers, as they keep its metadata; everybody else needs to be
-    able to open the item now (art. 18(4): a user who may not open a secret
-    item learns nothing about it, its feedback included).
+    The provider and the coordinator keep the view of a withdrawn item's
+    answers they had just before it was withdrawn, as they keep its metadata;
+    everybody else needs to be able to open the item now (art. 18(4): a user
+    who may not open a secret item learns nothing about it, its feedback
+    included; rule 7: a restricted member learns nothing at all).
     """
     body = reader.body
     privileged = body.id == item.provider_id or body.kind is BodyKind.COORDINATOR
-    if privileged and item.status is ItemStatus.WITHDRAWN:
-        return "individual"
+    if item.status is ItemStatus.WITHDRAWN:
+        if not privileged:
+            return None
+        item = dataclasses.replace(item, status=ItemStatus.ACTIVE)  # as of just before
     if not may_read(reader, item):
         return None
+    if body.kind is BodyKind.COORDINATOR:
+        return "individual"  # art. 14(2)
     if privileged:
-        return "individual"  # art. 14(2) for the coordinator; SPEC §4 for the provider
+        # SPEC §4: the provider sees each answer -- but tier-two answers are never
+        # shown to another tier-two member (Task Force Rules art. 1(2)), so a
+        # tier-two provider gets the counts.
+        return "aggregate" if body.tier is Tier.TIER_TWO else "individual"
     if body.kind is not BodyKind.MEMBER:
         return None
     if body.tier is Tier.TIER_ONE:
