@@ -21,6 +21,7 @@ log = structlog.get_logger("broker.delivery")
 
 _LEADER_KEY = 7261003
 _RETRY_SECONDS = 5.0
+_WATCH_SECONDS = 1.0
 
 
 async def run_as_leader(db: Database, work: Callable[[], Awaitable[None]]) -> None:
@@ -37,7 +38,9 @@ async def run_as_leader(db: Database, work: Callable[[], Awaitable[None]]) -> No
             connection = await asyncpg.connect(dsn)
             await _acquire(connection)
             log.info("background_leader_acquired")
-            await work()
+            await _lead_while_held(connection, work)
+            log.warning("background_leader_lost", reason="the lock's session ended")
+            await asyncio.sleep(_RETRY_SECONDS)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -47,6 +50,41 @@ async def run_as_leader(db: Database, work: Callable[[], Awaitable[None]]) -> No
             if connection is not None:
                 with contextlib.suppress(Exception):
                     await connection.close()
+
+
+async def _lead_while_held(connection: Any, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` until it ends or the session holding the lock does.
+
+    If the session is gone (a failover, a terminated backend, a dropped
+    connection), the lock is released and another replica may already lead:
+    this one must stop at once, or both would send every webhook.
+    """
+    lost = asyncio.Event()
+    connection.add_termination_listener(lambda _connection: lost.set())
+    worker = asyncio.ensure_future(work())
+    watcher = asyncio.create_task(_watch(connection, lost))
+    try:
+        await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if worker.done():
+            worker.result()  # raise what the work raised
+    finally:
+        for task in (worker, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _watch(connection: Any, lost: asyncio.Event) -> None:
+    # A cheap round trip on the lock's own session notices a silent drop too.
+    while not lost.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lost.wait(), _WATCH_SECONDS)
+        if lost.is_set():
+            return
+        try:
+            await asyncio.wait_for(connection.fetchval("SELECT 1"), _WATCH_SECONDS)
+        except Exception:
+            return
 
 
 async def _acquire(connection: Any) -> None:

@@ -100,6 +100,7 @@ class WebhookDispatcher:
         reader = Reader(user_id=f"webhook:{hook.id}", body=body, is_handler=False)
         secret = self._secret(hook)
         cursor, attempts, delivered = int(hook.cursor), int(hook.attempts), 0
+        recorded = cursor
         for event in events:
             visible = not event.internal and tlp.may_see_event(
                 reader,
@@ -114,9 +115,14 @@ class WebhookDispatcher:
                     await self._failed(hook, event.seq, cursor, attempts + 1, error)
                     return delivered
                 delivered += 1
+                # Recorded before the next POST: if this replica stops here (or
+                # loses leadership), the next leader resends at most the one event
+                # in flight, which receivers drop by its X-Council-Event-Id.
+                await self._advance(hook.id, event.seq)
+                recorded = event.seq
             cursor, attempts = event.seq, 0
-        if cursor != int(hook.cursor) or int(hook.attempts):
-            await self._advance(hook.id, cursor)
+        if cursor != recorded or (recorded == int(hook.cursor) and int(hook.attempts)):
+            await self._advance(hook.id, cursor)  # skipped events, or a cleared retry
         return delivered
 
     def _secret(self, hook: Any) -> str:
