@@ -23,19 +23,18 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from ulid import ULID
 
 from broker.api import audit, items, members, ops, stream, taskforce, webhooks
 from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS
 from broker.api.metrics import Metrics
 from broker.crypto import KeyRing
-from broker.delivery.hub import Hub
+from broker.delivery.hub import SHUTTING_DOWN, Hub
 from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.errors import BrokerError, PayloadTooLarge
 from broker.services import Core, Services
-from broker.services.core import Clock, utc_now
+from broker.services.core import Clock, new_id, utc_now
 from broker.services.sweeper import Sweeper, sweep_loop
 from broker.settings import Settings
 from broker.store import Database
@@ -63,6 +62,9 @@ def create_app(
     app.cleanup_ctx.append(functools.partial(_services, settings=settings, clock=clock, ring=ring))
     app.cleanup_ctx.append(_live_delivery)
     app.cleanup_ctx.append(_background_work)
+    # Before the server waits for running handlers: end every live stream, or a
+    # quiet subscriber would hold the shutdown until its next keepalive.
+    app.on_shutdown.append(_close_streams)
     for module in (ops, members, items, audit, taskforce, stream, webhooks):
         app.add_routes(module.routes)
     return app
@@ -95,6 +97,12 @@ async def _live_delivery(app: web.Application) -> AsyncIterator[None]:
     db.on_commit.append(poller.wake)
     async with listening(db, poller), _running(poller.run()):
         yield
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Close every stream connection; clients resume from their cursors elsewhere."""
+    if HUB in app:
+        app[HUB].close_all(SHUTTING_DOWN)
 
 
 async def _background_work(app: web.Application) -> AsyncIterator[None]:
@@ -142,7 +150,7 @@ async def _checkpoint_loop(services: Services, settings: Settings) -> None:
 @web.middleware
 async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
     """Request id, one access-log line and metrics per request."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or str(ULID())
+    request_id = request.headers.get("X-Request-Id", "")[:64] or new_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()

@@ -133,8 +133,29 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(migrate())
     print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        loop=_serving_loop(),
+    )
     return 0
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """uvloop's event loop when it is installed, else None (asyncio's own).
+
+    Measured on the ingest benchmark: ~10 % less CPU per durable submission
+    (group commit, thread hops); PERFORMANCE.md reports it for WebSocket
+    latency too. Nothing else changes: the same app runs on either loop.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

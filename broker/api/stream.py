@@ -15,7 +15,11 @@ from broker.errors import InvalidInput
 
 routes = web.RouteTableDef()
 TAG = "delivery"
-_CLOSE_CODES = {"too_slow": 4008, "access_changed": 4403}
+_CLOSE_CODES = {
+    "too_slow": 4008,
+    "access_changed": 4403,
+    "shutting_down": WSCloseCode.GOING_AWAY,
+}
 
 
 def _cursor(request: web.Request) -> int | None:

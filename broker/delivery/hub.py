@@ -22,6 +22,7 @@ log = structlog.get_logger("broker.delivery")
 
 TOO_SLOW = "too_slow"
 ACCESS_CHANGED = "access_changed"
+SHUTTING_DOWN = "shutting_down"
 
 
 class Subscription:
@@ -84,6 +85,20 @@ class Hub:
         """How many connections are subscribed."""
         return sum(len(s) for s in self._by_member.values())
 
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether any connection is subscribed."""
+        return bool(self._by_member)
+
+    def note(self, events: Iterable[FeedEvent]) -> None:
+        """Keep what `publish` keeps from committed events, delivering nothing: for
+        when nobody is subscribed (the poller then loads no facts for them)."""
+        for event in events:
+            if event.kind == "member_status" and event.member_id is not None:
+                self.control(event.member_id, ACCESS_CHANGED)
+            elif event.kind == "withdrawn" and event.item_id is not None:
+                self.withdrawn.add(event.item_id)
+
     def publish(self, events: Iterable[FeedEvent]) -> None:
         """Route committed events, in seq order."""
         for event in events:
@@ -117,6 +132,12 @@ class Hub:
                         )
                     if allowed:
                         subscription.offer(event)
+
+    def close_all(self, reason: str) -> None:
+        """Close every connection (the server is stopping)."""
+        for member_id in tuple(self._by_member):
+            for subscription in tuple(self._by_member.get(member_id, ())):
+                subscription.close(reason)
 
     def control(self, member_id: str, reason: str) -> None:
         """Close every connection of `member_id` now, dropping what was queued."""

@@ -53,6 +53,18 @@ async def load_feed_events(
     ]
 
 
+def _bare_event(row: Any) -> FeedEvent:
+    # What the hub tracks without subscribers: kinds, items and members only.
+    return FeedEvent(
+        seq=int(row.seq),
+        kind=row.kind,
+        item_id=row.item_id,
+        member_id=row.member_id,
+        audience=frozenset(),
+        facts=None,
+    )
+
+
 class FeedPoller:
     """One per replica: committed events → the hub."""
 
@@ -83,10 +95,21 @@ class FeedPoller:
                 rows = (await conn.execute(events_after(self.last_seq, _BATCH))).all()
                 if not rows:
                     return published
-                batch = await load_feed_events(conn, rows, self._audiences)
+                # Facts, audiences and frames are only for subscribers. One who
+                # subscribes after these rows were read needs none of them live:
+                # they were committed before it subscribed, so its replay (or its
+                # starting position) covers them (broker.delivery.stream).
+                subscribed = self.hub.has_subscribers
+                if subscribed:
+                    batch = await load_feed_events(conn, rows, self._audiences)
+                else:
+                    batch = [_bare_event(r) for r in rows]
             if any(event.internal for event in batch):
                 self.on_directory_change()
-            self.hub.publish(batch)
+            if subscribed:
+                self.hub.publish(batch)
+            else:
+                self.hub.note(batch)
             self.last_seq = batch[-1].seq
             published += len(batch)
 

@@ -41,7 +41,6 @@ from broker.store.bodies_repo import bodies_with_handlers
 from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.items_repo import (
     StoredItem,
-    audience_id_for,
     constraints_to_json,
     ensure_audience,
     get_item,
@@ -167,7 +166,7 @@ class ItemService:
             "pending_consents": _pending_view(facts, pending),
         }
 
-        audience_id = audience_id_for(routing.recipients)
+        audience_id = core.audience_id(routing.recipients)
         obligation_rows, obligation_events = new_obligations(
             core, facts, {m: bodies[m] for m in routing.recipients}, draft.feedback_due, now
         )
@@ -685,11 +684,13 @@ class ItemService:
                 )
             ).all()
             derived = await get_items(conn, [r.derived_item_id for r in rows])
-        out = []
+        out: list[dict[str, Any]] = []
+        listed: list[str] = []
         for r in rows:
             d = derived.get(r.derived_item_id)
             if d is None or d.facts.status is not ItemStatus.ACTIVE:
                 continue
+            listed.append(d.id)
             out.append(
                 {
                     "derived_item_id": d.id,
@@ -709,7 +710,7 @@ class ItemService:
                 actor,
                 "consent.list",
                 details={"count": len(out)},
-                item_refs=[entry["derived_item_id"] for entry in out],
+                item_refs=listed,
             )
         )
         return {"items": out, "next_cursor": None}

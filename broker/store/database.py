@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from broker.store.batching import BatchWriter, WriteMany, run_each_in_savepoint
@@ -41,6 +41,12 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        elif make_url(url).database not in (None, "", ":memory:"):
+            # A file database: enough pooled connections that a burst of reads
+            # (64 concurrent submitters) does not open a connection (a thread,
+            # the file, the pragmas) and close it again each time: that churn
+            # was ~3 % of the event loop under ingest (PERFORMANCE.md).
+            kwargs.update(pool_size=16, max_overflow=16)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

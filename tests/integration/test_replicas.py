@@ -531,7 +531,10 @@ async def test_a_leader_that_loses_its_lock_session_stops_its_background_work(
                             text(
                                 "SELECT pg_terminate_backend(pid) FROM pg_locks "
                                 "WHERE locktype = 'advisory' AND granted "
-                                "AND classid = 0 AND objid = :key AND objsubid = 1"
+                                "AND classid = 0 AND objid = :key AND objsubid = 1 "
+                                # this test's database only: other brokers may run
+                                "AND database = (SELECT oid FROM pg_database "
+                                "WHERE datname = current_database())"
                             ),
                             {"key": LEADER_KEY},
                         )
