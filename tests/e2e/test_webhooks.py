@@ -115,16 +115,29 @@ async def test_failures_back_off_then_dead_letter_for_the_admin(
     lost = await council.vendor_a.handler.submit(draft(title="lost"))
     await _eventually(lambda: bool(sink.attempted), "the first attempt")
     first = sink.attempted[0]  # the item event comes before the obligations it creates
+
+    async def recorded() -> dict[str, Any]:
+        # The receiver sees an attempt before the broker records its failure: wait for both.
+        for _ in range(250):
+            hooks = await council.vendor_b.admin._json(
+                "GET", f"/v1/members/{council.vendor_b.id}/webhooks"
+            )
+            hook: dict[str, Any] = hooks["items"][0]
+            if hook["failing_attempts"] == sink.attempts(first) or hook["dead_letters"]:
+                return hook
+            await asyncio.sleep(0.02)
+        raise AssertionError("the broker never recorded the failed attempt")
+
     for attempt in range(2, MAX_ATTEMPTS + 1):
+        await recorded()
         # Each retry waits for its backoff on the broker's clock, never sooner.
         broker.clock.advance(seconds=BACKOFF_SECONDS[attempt - 2] - 0.5)
         await asyncio.sleep(0.2)
         assert sink.attempts(first) == attempt - 1
         broker.clock.advance(seconds=1)
         await _eventually(lambda n=attempt: sink.attempts(first) == n, f"attempt {attempt}")
-    hooks = await council.vendor_b.admin._json("GET", f"/v1/members/{council.vendor_b.id}/webhooks")
-    dead = hooks["items"][0]["dead_letters"]
-    assert dead[0] == {**dead[0], "event_id": first, "attempts": MAX_ATTEMPTS}
+    dead = (await recorded())["dead_letters"]
+    assert dead and dead[0] == {**dead[0], "event_id": first, "attempts": MAX_ATTEMPTS}
     sink.failing = False
     broker.clock.advance(seconds=BACKOFF_SECONDS[0] + 1)  # past the next event's first backoff
     after = await council.vendor_a.handler.submit(draft(title="after"))
