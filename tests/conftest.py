@@ -194,6 +194,13 @@ async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> Async
     try:
         yield handle
     finally:
-        for client in handle.clients:
-            await client.aclose()
-        await server.close()
+        try:
+            async with asyncio.timeout(60):
+                for client in handle.clients:
+                    await client.aclose()
+                await server.close()
+        except TimeoutError:
+            # Name what is stuck instead of hanging the run.
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+            raise

@@ -22,6 +22,7 @@ log = structlog.get_logger("broker.delivery")
 _LEADER_KEY = 7261003
 _RETRY_SECONDS = 5.0
 _WATCH_SECONDS = 1.0
+_CLOSE_SECONDS = 2.0
 
 
 async def run_as_leader(db: Database, work: Callable[[], Awaitable[None]]) -> None:
@@ -48,8 +49,7 @@ async def run_as_leader(db: Database, work: Callable[[], Awaitable[None]]) -> No
             await asyncio.sleep(_RETRY_SECONDS)
         finally:
             if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close()
+                await close_quickly(connection)
 
 
 async def _lead_while_held(connection: Any, work: Callable[[], Awaitable[None]]) -> None:
@@ -93,3 +93,16 @@ async def _acquire(connection: Any) -> None:
         if await connection.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_KEY):
             return
         await asyncio.sleep(_RETRY_SECONDS)
+
+
+async def close_quickly(connection: Any) -> None:
+    """Close a dedicated asyncpg connection without ever hanging a shutdown.
+
+    A graceful close waits for the server; if the connection was cancelled in
+    the middle of a query that can take forever, so fall back to dropping the
+    socket (the server then releases the session's locks and listeners).
+    """
+    try:
+        await asyncio.wait_for(connection.close(), _CLOSE_SECONDS)
+    except Exception:
+        connection.terminate()

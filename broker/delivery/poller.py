@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.delivery.hub import Hub
+from broker.delivery.leader import close_quickly
 from broker.delivery.model import FeedEvent
 from broker.store import Database
 from broker.store.database import FEED_CHANNEL
@@ -139,5 +140,4 @@ async def listening(db: Database, poller: FeedPoller) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(Exception):
-            await connection.close()
+        await close_quickly(connection)
