@@ -32,23 +32,30 @@ async def submit(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= 200:
         raise InvalidInput("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
     svc = services(request)
-    payload = body.model_dump(mode="json")
+    stix = body.stix.model_dump(mode="json") if body.stix is not None else None
+    victim = body.victim.model_dump(mode="json") if body.victim is not None else None
     draft = SubmitDraft(
         kind=body.kind,
         title=body.title,
         body=body.body,
-        stix=payload["stix"],
+        stix=stix,
         tlp=body.tlp,
         secret=body.secret,
         confidence=body.confidence,
         scope=body.scope.to_domain(),
         derived_from=tuple(dict.fromkeys(body.derived_from)),
-        victim=payload["victim"],
+        victim=victim,
         feedback_due=svc.due_time(body.kind, body.feedback.due if body.feedback else None),
-        digest=hashlib.sha256(canonical_json(payload)).hexdigest(),
+        # Only a keyed request can be replayed, so only it needs its digest.
+        digest=None if key is None else _digest(body),
     )
     result = await svc.items.submit(caller, draft, key)
     return respond(result, 201)
+
+
+def _digest(body: ItemSubmit) -> str:
+    """What identifies a request under its Idempotency-Key: its canonical form."""
+    return hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
 
 
 @routes.get("/v1/items/{id}")

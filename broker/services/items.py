@@ -78,7 +78,7 @@ class SubmitDraft:
     derived_from: tuple[str, ...]
     victim: dict[str, Any] | None
     feedback_due: datetime | None
-    digest: str
+    digest: str | None  # set when the request carries an Idempotency-Key
 
 
 class ItemService:
@@ -232,7 +232,7 @@ class ItemService:
         return stored
 
     async def _replay(
-        self, conn: AsyncConnection, actor: Actor, key: str, digest: str
+        self, conn: AsyncConnection, actor: Actor, key: str, digest: str | None
     ) -> dict[str, Any] | None:
         row = await item_by_idempotency_key(conn, actor.user_id, key)
         if row is None:
