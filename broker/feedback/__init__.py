@@ -38,6 +38,7 @@ from broker.feedback._obligations import (
     ObligationKind,
     ObligationSpec,
     Verdict,
+    creates_obligations,
     obligation_kind_for,
     obligations_for,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "apply",
     "cancel_for_withdrawal",
     "close_for_departure",
+    "creates_obligations",
     "is_overdue",
     "ledger",
     "next_action",

@@ -76,6 +76,17 @@ def _in_tier_one_group(body: Body) -> bool:
     )
 
 
+def creates_obligations(kind: ItemKind, confidence: Confidence) -> bool:
+    """Whether an item of `kind` and `confidence` can create any obligation at all.
+
+    The item-level half of `obligation_kind_for`: when this is False, no
+    recipient owes anything and the recipients need not be looked at.
+    """
+    return kind == ItemKind.ANALYSIS or (
+        kind == ItemKind.COUNTERMEASURE and confidence != Confidence.HIGH
+    )
+
+
 def obligation_kind_for(
     recipient: Body, provider_id: str, kind: ItemKind, confidence: Confidence
 ) -> ObligationKind | None:
@@ -121,6 +132,8 @@ def obligations_for(
     """
     due = require_aware(due_at, "due_at")
     specs: list[ObligationSpec] = []
+    if not creates_obligations(kind, confidence):
+        return specs
     seen: set[str] = set()
     for body in recipients:
         if body.id in seen:

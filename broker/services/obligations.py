@@ -24,6 +24,7 @@ from broker.feedback import (
     ObligationStatus,
     cancel_for_withdrawal,
     close_for_departure,
+    creates_obligations,
     obligations_for,
 )
 from broker.services.core import Core, new_id, rfc3339
@@ -101,6 +102,8 @@ def new_obligations(
 
     No IO: the batched submission writer stores them with the item itself.
     """
+    if not creates_obligations(facts.kind, facts.confidence):
+        return [], []  # e.g. high-confidence countermeasures: nobody owes anything
     if due_at is None:
         default = default_due_periods(core).get(facts.kind)
         if default is None:
@@ -111,6 +114,7 @@ def new_obligations(
         facts.id, facts.provider_id, facts.kind, facts.confidence, bodies, as_utc(due_at)
     )
     rows = [_new_row(new_id(), spec, at) for spec in specs]
+    due_text = {row["due_at"]: rfc3339(row["due_at"]) for row in rows}  # one due time per item
     drafts = [
         EventDraft(
             member_id=row["member_id"],
@@ -121,7 +125,7 @@ def new_obligations(
                 "obligation_id": row["id"],
                 "item_id": row["item_id"],
                 "kind": row["kind"],
-                "due_at": rfc3339(row["due_at"]),
+                "due_at": due_text[row["due_at"]],
             },
         )
         for row in rows

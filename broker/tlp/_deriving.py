@@ -44,6 +44,8 @@ def constraints_for_derived(
     minus those whose provider is in `consented_providers`. A provider's own
     items add none. Order follows `sources`; repeats are dropped.
     """
+    if not sources:
+        return ()  # an original item: no ceilings (most submissions)
     collected: list[SourceConstraint] = []
     for source in sources:
         collected.append(

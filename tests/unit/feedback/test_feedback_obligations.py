@@ -11,6 +11,7 @@ from broker.feedback import (
     ObligationKind,
     ObligationSpec,
     Verdict,
+    creates_obligations,
     obligation_kind_for,
     obligations_for,
 )
@@ -128,3 +129,17 @@ def test_each_kind_has_its_own_verdicts() -> None:
         Verdict.NOT_CAME,
         Verdict.UNKNOWN,
     )
+
+
+@pytest.mark.parametrize("kind", list(ItemKind))
+@pytest.mark.parametrize("confidence", list(Confidence))
+def test_creates_obligations_is_exactly_whether_anyone_owes(
+    kind: ItemKind, confidence: Confidence
+) -> None:
+    """The item-level shortcut agrees with the per-recipient rule for every kind and confidence."""
+    anyone_owes = any(
+        obligation_kind_for(recipient, provider, kind, confidence) is not None
+        for provider in ("vendor-a", "jpcert", "power")
+        for recipient in EVERYONE
+    )
+    assert creates_obligations(kind, confidence) == anyone_owes
