@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import Connection, Select, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint, Outcome
@@ -42,8 +42,15 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[AuditDraft]) -> 
     """Chain and insert `drafts` in the caller's transaction."""
     if not drafts:
         return []
-    row = (
-        await conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update())
+    return await conn.run_sync(append_events_sync, drafts)
+
+
+def append_events_sync(conn: Connection, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
+    """`append_events` in a synchronous transaction (the group writer's)."""
+    if not drafts:
+        return []
+    row = conn.execute(
+        select(audit_head).where(audit_head.c.id == 1).with_for_update()
     ).one_or_none()
     chain = AuditChain(head=row.head, size=row.size) if row else AuditChain(head=GENESIS, size=0)
     events = [
@@ -61,18 +68,18 @@ async def append_events(conn: AsyncConnection, drafts: Sequence[AuditDraft]) -> 
         )
         for d in drafts
     ]
-    await conn.execute(insert(audit_events), [event_row(e) for e in events])
+    conn.execute(insert(audit_events), [event_row(e) for e in events])
     refs = [
         {"item_id": item_id, "seq": e.seq}
         for d, e in zip(drafts, events, strict=True)
         for item_id in dict.fromkeys(d.item_refs)
     ]
     if refs:
-        await conn.execute(insert(audit_item_refs), refs)
+        conn.execute(insert(audit_item_refs), refs)
     if row is None:
-        await conn.execute(insert(audit_head).values(id=1, size=chain.size, head=chain.head))
+        conn.execute(insert(audit_head).values(id=1, size=chain.size, head=chain.head))
     else:
-        await conn.execute(
+        conn.execute(
             update(audit_head).where(audit_head.c.id == 1).values(size=chain.size, head=chain.head)
         )
     return events

@@ -15,29 +15,26 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 E = TypeVar("E")
-WriteMany = Callable[[AsyncConnection, Sequence[E]], Awaitable[list[Any]]]
-Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+# Writes a whole group in one durable transaction; one outcome per entry.
+WriteGroup = Callable[[list[E]], Awaitable[list[Any]]]
 GROUP_LIMIT = 256
 
 
 class BatchWriter(Generic[E]):
     """Writes entries of one kind in shared transactions.
 
-    `write_many(conn, entries)` returns one outcome per entry: a result, or an
-    Exception meaning that entry (alone) failed and is raised to its caller.
+    `write_group(entries)` writes them in one transaction and returns, once it
+    committed, one outcome per entry: a result, or an Exception meaning that
+    entry (alone) failed and is raised to its caller.
     """
 
-    def __init__(
-        self, transaction: Transaction, write_many: WriteMany[E], limit: int = GROUP_LIMIT
-    ) -> None:
-        self._transaction = transaction
-        self._write_many = write_many
+    def __init__(self, write_group: WriteGroup[E], limit: int = GROUP_LIMIT) -> None:
+        self._write_group = write_group
         self._limit = limit
         self._pending: deque[tuple[E, asyncio.Future[Any]]] = deque()
         self._wake = asyncio.Event()
@@ -62,8 +59,7 @@ class BatchWriter(Generic[E]):
 
     async def _commit(self, group: list[tuple[E, asyncio.Future[Any]]]) -> None:
         try:
-            async with self._transaction() as conn:
-                outcomes = await self._write_many(conn, [entry for entry, _ in group])
+            outcomes = await self._write_group([entry for entry, _ in group])
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0][1], exc)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Connection, Select, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.store.tables import audience_members, events
@@ -32,6 +32,11 @@ class EventDraft:
 
 async def insert_events(conn: AsyncConnection, drafts: Iterable[EventDraft]) -> None:
     """Append `drafts` to the feed in the caller's transaction, in order."""
+    await conn.run_sync(insert_events_sync, drafts)
+
+
+def insert_events_sync(conn: Connection, drafts: Iterable[EventDraft]) -> None:
+    """`insert_events` in a synchronous transaction (the group writer's)."""
     rows = [
         {
             "kind": d.kind,
@@ -44,7 +49,7 @@ async def insert_events(conn: AsyncConnection, drafts: Iterable[EventDraft]) -> 
         for d in drafts
     ]
     if rows:
-        await conn.execute(insert(events), rows)
+        conn.execute(insert(events), rows)
 
 
 def events_after(after: int, limit: int) -> Select[Any]:

@@ -3,8 +3,9 @@
 Group commit shares one fsync between many submissions; writing them with
 one multi-row statement per table (not a dozen statements each) keeps the
 number of database round trips per group constant, which is what lets ingest
-keep up with the HTTP layer (PERFORMANCE.md: each aiosqlite await is a thread
-hop).
+keep up with the HTTP layer. The functions are synchronous: the group writer
+runs them whole in its own thread (`Database.write_together`), not a thread
+hop per statement (PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert, select
 
 from broker.errors import Conflict
-from broker.store.audit_store import AuditDraft, append_events
-from broker.store.feed_repo import EventDraft, insert_events
+from broker.store.audit_store import AuditDraft, append_events_sync
+from broker.store.feed_repo import EventDraft, insert_events_sync
 from broker.store.tables import audience_members, audiences, consents, items, scope_versions
 from broker.store.taskforce_tables import obligations
-from broker.store.upsert import insert_ignoring_duplicates
+from broker.store.upsert import insert_ignoring_duplicates_sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class PreparedSubmission:
 
     user_id: str
     idempotency_key: str | None
-    digest: str
+    digest: str | None  # set with `idempotency_key`
     audience_id: str
     audience_members: frozenset[str]
     created_at: datetime
@@ -47,9 +47,7 @@ class PreparedSubmission:
 Outcome = dict[str, Any] | Exception
 
 
-async def write_submissions(
-    conn: AsyncConnection, batch: Sequence[PreparedSubmission]
-) -> list[Outcome]:
+def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> list[Outcome]:
     """Store `batch` in the caller's transaction; one outcome per submission, in order.
 
     A retried `Idempotency-Key` gets the first submission's result (or a
@@ -57,10 +55,10 @@ async def write_submissions(
     earlier in the same batch.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
-    seen: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    seen: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
     keys = sorted({p.idempotency_key for p in batch if p.idempotency_key is not None})
     if keys:
-        stored = await conn.execute(
+        stored = conn.execute(
             select(
                 items.c.submitter_user_id,
                 items.c.idempotency_key,
@@ -92,20 +90,18 @@ async def write_submissions(
         fresh.append(prepared)
         outcomes[index] = prepared.result
     if fresh:
-        await _store(conn, fresh)
+        _store(conn, fresh)
     return [o if o is not None else Conflict("not written") for o in outcomes]
 
 
-async def _store(conn: AsyncConnection, fresh: list[PreparedSubmission]) -> None:
+def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
     wanted = {p.audience_id: p for p in fresh}
     known = set(
-        (
-            await conn.execute(select(audiences.c.id).where(audiences.c.id.in_(list(wanted))))
-        ).scalars()
+        conn.execute(select(audiences.c.id).where(audiences.c.id.in_(list(wanted)))).scalars()
     )
     missing = [p for audience_id, p in wanted.items() if audience_id not in known]
     if missing:
-        await insert_ignoring_duplicates(
+        insert_ignoring_duplicates_sync(
             conn,
             audiences,
             [
@@ -113,7 +109,7 @@ async def _store(conn: AsyncConnection, fresh: list[PreparedSubmission]) -> None
                 for p in missing
             ],
         )
-        await insert_ignoring_duplicates(
+        insert_ignoring_duplicates_sync(
             conn,
             audience_members,
             [
@@ -122,13 +118,13 @@ async def _store(conn: AsyncConnection, fresh: list[PreparedSubmission]) -> None
                 for member_id in sorted(p.audience_members)
             ],
         )
-    await conn.execute(insert(items), [p.item_row for p in fresh])
-    await conn.execute(insert(scope_versions), [p.scope_row for p in fresh])
+    conn.execute(insert(items), [p.item_row for p in fresh])
+    conn.execute(insert(scope_versions), [p.scope_row for p in fresh])
     consent_rows = [row for p in fresh for row in p.consent_rows]
     if consent_rows:
-        await conn.execute(insert(consents), consent_rows)
+        conn.execute(insert(consents), consent_rows)
     obligation_rows = [row for p in fresh for row in p.obligation_rows]
     if obligation_rows:
-        await conn.execute(insert(obligations), obligation_rows)
-    await insert_events(conn, [event for p in fresh for event in p.events])
-    await append_events(conn, [p.audit for p in fresh])
+        conn.execute(insert(obligations), obligation_rows)
+    insert_events_sync(conn, [event for p in fresh for event in p.events])
+    append_events_sync(conn, [p.audit for p in fresh])
