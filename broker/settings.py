@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # as too slow (it resumes from its cursor).
     stream_queue_size: int = 1000
     # How long routing may reuse the member directory (reads always re-check fresh).
-    directory_ttl: timedelta = timedelta(seconds=1)
+    directory_ttl: timedelta = timedelta(seconds=5)
     # How often webhook retries that fell due are looked for (new events wake it at once).
     webhook_poll_interval: timedelta = timedelta(seconds=1)
     reminder_lead: timedelta = timedelta(hours=1)

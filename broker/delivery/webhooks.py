@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 
 from broker import tlp
 from broker.crypto import Envelope, hmac_sha256, open_envelope
@@ -28,6 +28,7 @@ from broker.services.webhooks import secret_aad
 from broker.store.bodies_repo import bodies_with_handlers
 from broker.store.feed_repo import member_events_after
 from broker.store.tables import webhook_dead_letters, webhooks
+from broker.store.taskforce_repo import as_utc
 
 log = structlog.get_logger("broker.webhooks")
 
@@ -56,34 +57,39 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver whenever woken, and periodically for retries, until cancelled."""
+        """Deliver whenever woken, and periodically for retries, until cancelled.
+
+        While no webhook is registered at all, commits do not wake it: only
+        the periodic round looks (so a new webhook's first events go out
+        within `webhook_poll_interval`), and ingest does not pay a query per
+        commit for nothing.
+        """
         async with aiohttp.ClientSession(timeout=self.timeout) as session:
+            any_registered = True
             while True:
+                woken = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    woken = await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 self._wake.clear()
+                if woken and not any_registered:
+                    await asyncio.sleep(self.poll_seconds)  # until the next periodic round
                 try:
-                    await self.run_once(session)
+                    any_registered = await self.run_once(session) is not None
                 except Exception:
                     log.exception("webhook_round_failed")
 
-    async def run_once(self, session: aiohttp.ClientSession) -> int:
-        """One round over every due webhook; returns how many events were delivered."""
+    async def run_once(self, session: aiohttp.ClientSession) -> int | None:
+        """One round over every due webhook: how many events were delivered, or
+        None when no webhook is registered."""
         now = self.core.clock()
         async with self.core.db.read() as conn:
-            due = (
-                await conn.execute(
-                    select(webhooks).where(
-                        webhooks.c.active.is_(True),
-                        or_(
-                            webhooks.c.next_attempt_at.is_(None), webhooks.c.next_attempt_at <= now
-                        ),
-                    )
-                )
-            ).all()
+            active = (await conn.execute(select(webhooks).where(webhooks.c.active.is_(True)))).all()
+        if not active:
+            return None
         delivered = 0
-        for row in due:
-            delivered += await self._deliver(session, row)
+        for row in active:
+            if row.next_attempt_at is None or as_utc(row.next_attempt_at) <= now:
+                delivered += await self._deliver(session, row)
         return delivered
 
     async def _deliver(self, session: aiohttp.ClientSession, hook: Any) -> int:
