@@ -10,7 +10,7 @@ from aiohttp import WSCloseCode, web
 from broker.api.common import actor, operation, services
 from broker.api.keys import HUB
 from broker.delivery.model import FeedEvent
-from broker.delivery.stream import Follow
+from broker.delivery.stream import Follow, WriteNow
 from broker.errors import InvalidInput
 
 routes = web.RouteTableDef()
@@ -20,6 +20,9 @@ _CLOSE_CODES = {
     "access_changed": 4403,
     "shutting_down": WSCloseCode.GOING_AWAY,
 }
+# How much a connection's socket may hold unsent before its events queue (and
+# its sender waits for the client): the transports' default high-water mark.
+_DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 def _cursor(request: web.Request) -> int | None:
@@ -80,7 +83,7 @@ async def _serve_websocket(
     reason = "client_closed"
     try:
         await follow.replay(cursor, send)
-        reason = await follow.follow(send)
+        reason = await follow.follow(send, write_now=_direct_writer(request, ws))
     except (ConnectionResetError, RuntimeError):
         reason = "client_closed"
     finally:
@@ -92,6 +95,24 @@ async def _serve_websocket(
                 code=_CLOSE_CODES.get(reason, WSCloseCode.GOING_AWAY), message=reason.encode()
             )
     return ws, reason
+
+
+def _direct_writer(request: web.Request, ws: web.WebSocketResponse) -> WriteNow | None:
+    """Write an event's prebuilt frame straight to the socket, as `ws.send_str` would,
+    while the socket keeps up; None when frames must be built per connection."""
+    transport = request.transport
+    if ws.compress or transport is None:
+        return None  # permessage-deflate: each connection compresses with its own context
+
+    def write_now(event: FeedEvent) -> bool:
+        if ws.closed or transport.is_closing():
+            return False  # never after a close frame
+        if transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT:
+            return False  # the client is behind: queue, bounded, until it catches up
+        transport.write(event.websocket_frame)
+        return True
+
+    return write_now
 
 
 async def _serve_sse(

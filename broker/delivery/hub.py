@@ -1,16 +1,22 @@
-"""The in-process hub: each connection's bounded queue, fed by the poller.
+"""The in-process hub: routes each committed event to the connections that may see it.
 
-Slow consumers never slow the others: a queue that fills up closes its
-connection with a reason, and the client resumes from its cursor. A control
-message (a member restricted, withdrawn or expelled, charter art. 7, 8) empties
-that member's queues at once and closes them, so nothing already queued is
-delivered after the decision.
+A connection whose sender is idle (nothing queued, waiting for more) gets the
+event written at once, by the publisher, as a frame built once for everyone:
+no queue and no task wake-up per connection. Otherwise the event goes on the
+connection's bounded queue, behind what is already there, so order holds.
+
+Slow consumers never slow the others: a connection whose socket is backed up
+gets its events queued, and a queue that fills up closes its connection with a
+reason; the client resumes from its cursor. A control message (a member
+restricted, withdrawn or expelled, charter art. 7, 8) empties that member's
+queues at once and closes them, so nothing already queued is delivered after
+the decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 
@@ -24,24 +30,34 @@ TOO_SLOW = "too_slow"
 ACCESS_CHANGED = "access_changed"
 SHUTTING_DOWN = "shutting_down"
 
+# What the policy decides on: connections that share it see the same events.
+AudienceKey = tuple[Body, bool, Role]
+# Delivers an event at once; False when it cannot right now, and it is queued.
+DeliverNow = Callable[[FeedEvent], bool]
+
 
 class Subscription:
     """One live connection: who it is for, and what is waiting to be sent."""
 
     def __init__(self, reader: Reader, queue_size: int) -> None:
         self.reader = reader
+        self.audience_key: AudienceKey = (reader.body, reader.is_handler, reader.role)
         self.queue: asyncio.Queue[FeedEvent | Control] = asyncio.Queue(maxsize=queue_size)
         self.closed: str | None = None
-
-    @property
-    def audience_key(self) -> tuple[Body, bool, Role]:
-        """What the policy decides on: users that share it see the same events."""
-        return (self.reader.body, self.reader.is_handler, self.reader.role)
+        # Set by the connection's sender only while it waits on an empty queue;
+        # anything put on the queue clears it. So while it is set nothing is
+        # queued, and a direct write never overtakes a queued event.
+        self.deliver_now: DeliverNow | None = None
 
     def offer(self, event: FeedEvent) -> None:
-        """Queue an event this reader may see; close the connection if it cannot keep up."""
+        """Deliver or queue an event this reader may see; close the connection if it
+        cannot keep up."""
         if self.closed is not None:
             return
+        if self.deliver_now is not None:
+            if self.deliver_now(event):
+                return
+            self.deliver_now = None  # queued from here until the sender catches up
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -52,38 +68,46 @@ class Subscription:
         if self.closed is not None:
             return
         self.closed = reason
+        self.deliver_now = None
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(Control(member_id=self.reader.body.id, reason=reason))
 
 
 class Hub:
-    """Subscriptions by member; routes each committed event to the queues that may see it."""
+    """Subscriptions by member and kind of reader; routes committed events to them."""
 
     def __init__(self, queue_size: int = 1000) -> None:
         self.queue_size = queue_size
-        self._by_member: dict[str, set[Subscription]] = {}
+        # Grouped by what the policy decides on, so it decides once per group.
+        self._by_member: dict[str, dict[AudienceKey, set[Subscription]]] = {}
         # Withdrawn items, so events for them still queued are dropped at send time.
         self.withdrawn: set[str] = set()
 
     def subscribe(self, reader: Reader) -> Subscription:
         """Start receiving events for `reader`."""
         subscription = Subscription(reader, self.queue_size)
-        self._by_member.setdefault(reader.body.id, set()).add(subscription)
+        groups = self._by_member.setdefault(reader.body.id, {})
+        groups.setdefault(subscription.audience_key, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop routing to `subscription`."""
-        members = self._by_member.get(subscription.reader.body.id)
-        if members is not None:
-            members.discard(subscription)
-            if not members:
-                del self._by_member[subscription.reader.body.id]
+        member_id = subscription.reader.body.id
+        groups = self._by_member.get(member_id, {})
+        group = groups.get(subscription.audience_key)
+        if group is None:
+            return
+        group.discard(subscription)
+        if not group:
+            del groups[subscription.audience_key]
+        if not groups:
+            del self._by_member[member_id]
 
     @property
     def connections(self) -> int:
         """How many connections are subscribed."""
-        return sum(len(s) for s in self._by_member.values())
+        return sum(len(group) for groups in self._by_member.values() for group in groups.values())
 
     @property
     def has_subscribers(self) -> bool:
@@ -91,8 +115,9 @@ class Hub:
         return bool(self._by_member)
 
     def note(self, events: Iterable[FeedEvent]) -> None:
-        """Keep what `publish` keeps from committed events, delivering nothing: for
-        when nobody is subscribed (the poller then loads no facts for them)."""
+        """Apply the access decisions among committed events: restricted members'
+        connections close, withdrawn items are remembered. Alone, for when nobody is
+        subscribed (the poller then loads no facts for them); first, in `publish`."""
         for event in events:
             if event.kind == "member_status" and event.member_id is not None:
                 self.control(event.member_id, ACCESS_CHANGED)
@@ -101,46 +126,51 @@ class Hub:
 
     def publish(self, events: Iterable[FeedEvent]) -> None:
         """Route committed events, in seq order."""
-        for event in events:
-            if event.kind == "member_status" and event.member_id is not None:
-                self.control(event.member_id, ACCESS_CHANGED)
-                continue
-            if event.internal:
-                continue  # for the replicas' caches, not for subscribers
-            if event.kind == "withdrawn" and event.item_id is not None:
-                self.withdrawn.add(event.item_id)
-            if event.member_id is not None and event.kind not in tlp.ITEM_EVENTS:
-                targets: Iterable[str] = (event.member_id,)
-            else:
-                targets = event.audience & self._by_member.keys()
-            # Decide once per kind of reader, not once per connection: many
-            # connections share a member, handler status and role.
-            decided: dict[tuple[Body, bool, Role], bool] = {}
-            for member_id in targets:
-                for subscription in tuple(self._by_member.get(member_id, ())):
-                    key = subscription.audience_key
-                    allowed = decided.get(key)
-                    if allowed is None:
-                        allowed = decided[key] = bool(
-                            tlp.may_see_event(
-                                subscription.reader,
-                                event.kind,
-                                member_id=event.member_id,
-                                audience=event.audience,
-                                facts=event.facts,
-                            )
-                        )
-                    if allowed:
+        batch = list(events)
+        # Decisions first: they also cover this batch's earlier events, which must
+        # not be written directly before the decision is seen (when publishing
+        # only queued, they were still queued and were dropped).
+        self.note(batch)
+        for event in batch:
+            if not event.internal:  # internal: for the replicas' caches
+                self._route(event)
+
+    def _route(self, event: FeedEvent) -> None:
+        if event.member_id is not None and event.kind not in tlp.ITEM_EVENTS:
+            targets: Iterable[str] = (event.member_id,)
+        else:
+            targets = event.audience & self._by_member.keys()
+        for member_id in targets:
+            for group in tuple(self._by_member.get(member_id, {}).values()):
+                # Decide once per kind of reader, not once per connection.
+                if _may_see(next(iter(group)).reader, event):
+                    for subscription in tuple(group):
                         subscription.offer(event)
 
     def close_all(self, reason: str) -> None:
         """Close every connection (the server is stopping)."""
         for member_id in tuple(self._by_member):
-            for subscription in tuple(self._by_member.get(member_id, ())):
+            for subscription in self._subscriptions_of(member_id):
                 subscription.close(reason)
 
     def control(self, member_id: str, reason: str) -> None:
         """Close every connection of `member_id` now, dropping what was queued."""
-        for subscription in tuple(self._by_member.get(member_id, ())):
+        for subscription in self._subscriptions_of(member_id):
             subscription.close(reason)
         log.info("stream_member_closed", member_id=member_id, reason=reason)
+
+    def _subscriptions_of(self, member_id: str) -> list[Subscription]:
+        groups = self._by_member.get(member_id, {})
+        return [s for group in groups.values() for s in group]
+
+
+def _may_see(reader: Reader, event: FeedEvent) -> bool:
+    return bool(
+        tlp.may_see_event(
+            reader,
+            event.kind,
+            member_id=event.member_id,
+            audience=event.audience,
+            facts=event.facts,
+        )
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,12 @@ class FeedEvent:
     payload: dict[str, Any] = field(default_factory=dict)
     # The wire form, the same for every recipient: serialised once per replica.
     text: str = ""
+    # `text` as a whole WebSocket frame, also built once: a connection with
+    # nothing queued gets these bytes written as they are (broker.delivery.hub).
+    websocket_frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "websocket_frame", websocket_text_frame(self.text))
 
     @property
     def internal(self) -> bool:
@@ -41,6 +48,20 @@ class FeedEvent:
     def frame_text(seq: int, kind: str, payload: dict[str, Any]) -> str:
         """The JSON frame a stream sends for this event."""
         return json.dumps({"id": str(seq), "event": kind, "data": payload}, ensure_ascii=False)
+
+
+def websocket_text_frame(text: str) -> bytes:
+    """`text` as one final, unmasked, uncompressed WebSocket text frame (RFC 6455 §5.2):
+    what a server sends on a connection without permessage-deflate."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,27 +92,39 @@ class FeedPoller:
         """Publish every event committed since the last poll; returns how many."""
         published = 0
         while True:
-            async with self.db.read() as conn:
-                rows = (await conn.execute(events_after(self.last_seq, _BATCH))).all()
-                if not rows:
-                    return published
-                # Facts, audiences and frames are only for subscribers. One who
-                # subscribes after these rows were read needs none of them live:
-                # they were committed before it subscribed, so its replay (or its
-                # starting position) covers them (broker.delivery.stream).
-                subscribed = self.hub.has_subscribers
-                if subscribed:
-                    batch = await load_feed_events(conn, rows, self._audiences)
-                else:
-                    batch = [_bare_event(r) for r in rows]
-            if any(event.internal for event in batch):
-                self.on_directory_change()
+            count = await self._poll_batch()
+            published += count
+            if count < _BATCH:
+                # That read saw every commit before it; a later one wakes us again.
+                return published
+
+    async def _poll_batch(self) -> int:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(events_after(self.last_seq, _BATCH))).all()
+            if not rows:
+                return 0
+            # Facts, audiences and frames are only for subscribers. One who
+            # subscribes after these rows were read needs none of them live:
+            # they were committed before it subscribed, so its replay (or its
+            # starting position) covers them (broker.delivery.stream).
+            subscribed = self.hub.has_subscribers
             if subscribed:
-                self.hub.publish(batch)
+                batch = await load_feed_events(conn, rows, self._audiences)
             else:
-                self.hub.note(batch)
-            self.last_seq = batch[-1].seq
-            published += len(batch)
+                batch = [_bare_event(r) for r in rows]
+            # Published before the connection is released: its rollback is one
+            # more thread hop, and need not delay delivery.
+            self._publish(batch, subscribed)
+        return len(batch)
+
+    def _publish(self, batch: list[FeedEvent], subscribed: bool) -> None:
+        if any(event.internal for event in batch):
+            self.on_directory_change()
+        if subscribed:
+            self.hub.publish(batch)
+        else:
+            self.hub.note(batch)
+        self.last_seq = batch[-1].seq
 
     async def run(self) -> None:
         """Poll whenever woken (or every second), until cancelled."""

@@ -93,6 +93,24 @@ async def test_item_reaches_subscribers_in_scope_only(
     assert "title" not in got[0]["data"]  # content travels only through audited reads
 
 
+async def test_compressed_websocket_gets_the_same_events(
+    council: Council, session: aiohttp.ClientSession
+) -> None:
+    """A client that negotiates permessage-deflate is sent frames compressed for it
+    (not the prebuilt uncompressed ones the others share), in order."""
+    broker = council.broker
+    ws = await session.ws_connect(
+        broker.url + "/v1/stream",
+        headers={"Authorization": f"Bearer {_token(council.vendor_b)}"},
+        compress=15,
+    )
+    assert ws.compress == 15
+    compressed = Stream(ws)
+    items = [(await council.vendor_a.handler.submit(draft(title=f"z{n}"))).id for n in range(3)]
+    got = await compressed.until(items[-1])
+    assert [e["data"]["id"] for e in got if e["event"] == "item"] == items
+
+
 async def test_resume_from_cursor_replays_missed_events_in_order(
     council: Council, session: aiohttp.ClientSession
 ) -> None:
