@@ -10,7 +10,7 @@ from broker.api.common import actor, operation, page_params, parse, respond, seq
 from broker.api.models import BreakGlassIn, ConsentIn, ItemSubmit, ScopeChange
 from broker.crypto import canonical_json
 from broker.errors import InvalidInput
-from broker.services.items import SubmitDraft
+from broker.services.submissions import SubmitDraft
 
 routes = web.RouteTableDef()
 TAG = "items"
@@ -49,7 +49,7 @@ async def submit(request: web.Request) -> web.Response:
         # Only a keyed request can be replayed, so only it needs its digest.
         digest=None if key is None else _digest(body),
     )
-    result = await svc.items.submit(caller, draft, key)
+    result = await svc.submissions.submit(caller, draft, key)
     return respond(result, 201)
 
 

@@ -1,4 +1,5 @@
-"""Submitting, reading, listing, re-scoping, consenting to and withdrawing items.
+"""Reading, listing, re-scoping, consenting to and withdrawing items (submitting
+is `broker.services.submissions`).
 
 Every decision is the pure policy's (`broker.tlp`); this module only gathers
 the facts, applies the outcome in one transaction with its audit event, and
@@ -10,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker import tlp
-from broker.domain import Body, ItemFacts, ItemKind, ItemStatus, Scope, Tlp
+from broker.domain import Body, ItemFacts, ItemStatus, Scope, Tlp
 from broker.errors import (
     BrokerError,
     Conflict,
@@ -28,57 +28,35 @@ from broker.errors import (
     InvalidInput,
     NotFound,
 )
-from broker.services.core import Actor, Core, new_id, rfc3339
+from broker.services.core import Actor, Core, rfc3339
+from broker.services.item_records import (
+    NOT_FOUND,
+    insert_scope_version,
+    item_event,
+    pending_view,
+    reasons,
+    sources_of,
+    submission_error,
+)
 from broker.services.obligations import (
     cancel_for_item,
-    new_obligations,
     reconcile_obligations,
 )
-from broker.services.sealing import open_content, rebind_key, seal_content
+from broker.services.sealing import open_content, rebind_key
 from broker.services.views import time_or_none
 from broker.store.audit_store import append_events
 from broker.store.bodies_repo import bodies_with_handlers
-from broker.store.feed_repo import EventDraft, insert_events
+from broker.store.feed_repo import insert_events
 from broker.store.items_repo import (
     StoredItem,
-    constraints_to_json,
     ensure_audience,
     get_item,
     get_items,
-    item_by_idempotency_key,
     pending_consent_providers,
 )
-from broker.store.submissions_repo import PreparedSubmission, write_submissions
-from broker.store.tables import audience_members, consents, items, scope_versions
+from broker.store.tables import audience_members, consents, items
 
 log = structlog.get_logger("broker.items")
-
-_NOT_FOUND = "no item with that id"
-
-# Policy refusals of a submission that are about the request itself (422),
-# as opposed to the caller's standing (403).
-_INVALID_SUBMISSION = {
-    tlp.Reason.ANALYSIS_STAYS_IN_TIER_ONE: "scope",
-    tlp.Reason.KIND_NOT_ALLOWED: "kind",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitDraft:
-    """A validated submission (API.md `POST /v1/items`)."""
-
-    kind: ItemKind
-    title: str
-    body: str | None
-    stix: dict[str, Any] | None
-    tlp: Tlp
-    secret: bool
-    confidence: Any
-    scope: Scope
-    derived_from: tuple[str, ...]
-    victim: dict[str, Any] | None
-    feedback_due: datetime | None
-    digest: str | None  # set when the request carries an Idempotency-Key
 
 
 class ItemService:
@@ -86,164 +64,6 @@ class ItemService:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self._submissions = core.db.batch_writer(write_submissions)
-
-    # -- submit ---------------------------------------------------------------
-
-    async def submit(
-        self, actor: Actor, draft: SubmitDraft, idempotency_key: str | None
-    ) -> dict[str, Any]:
-        """Store an item encrypted and route it exactly as far as the rules allow."""
-        core = self.core
-        if idempotency_key is not None:
-            async with core.db.read() as conn:
-                replay = await self._replay(conn, actor, idempotency_key, draft.digest)
-            if replay is not None:
-                return replay
-        now = core.clock()
-        item_id = new_id()
-        bodies = await core.directory()
-        sources: dict[str, StoredItem] = {}
-        if draft.derived_from:
-            async with core.db.read() as conn:
-                sources = await get_items(conn, draft.derived_from)
-        for index, source_id in enumerate(draft.derived_from):
-            source = sources.get(source_id)
-            decision = (
-                tlp.may_derive(actor.reader, source.facts)
-                if source
-                else tlp.Decision.deny(tlp.Reason.CANNOT_READ_SOURCE)
-            )
-            if not decision:
-                raise await core.deny(
-                    NotFound(_NOT_FOUND, field=f"derived_from[{index}]"),
-                    core.draft(
-                        actor,
-                        "item.derive",
-                        "denied",
-                        item_id=source_id[:64],
-                        reason=_reasons(decision),
-                    ),
-                )
-        ordered_sources = [sources[s].facts for s in draft.derived_from]
-        facts = ItemFacts(
-            id=item_id,
-            provider_id=actor.member_id,
-            kind=draft.kind,
-            confidence=draft.confidence,
-            tlp=draft.tlp,
-            secret=draft.secret,
-            scope=draft.scope,
-            constraints=tlp.constraints_for_derived(actor.member_id, ordered_sources),
-            derived_from=draft.derived_from,
-        )
-        allowed = tlp.may_submit(actor.reader, facts, bodies)
-        if not allowed:
-            raise await core.deny(
-                _submission_error(allowed),
-                core.draft(
-                    actor,
-                    "item.submit",
-                    "denied",
-                    reason=_reasons(allowed),
-                    details={"kind": str(draft.kind)},
-                ),
-            )
-        routing = core.route(facts, bodies)
-        pending = sorted(tlp.needs_consent(facts, bodies.values()))
-        content = {
-            "title": draft.title,
-            "body": draft.body,
-            "stix": draft.stix,
-            "victim": draft.victim,
-        }
-        envelope = seal_content(core.ring, facts, content)
-        result: dict[str, Any] = {
-            "id": item_id,
-            "version": 1,
-            "recipients": len(routing.recipients),
-            "dropped": dict(routing.dropped),
-            "pending_consents": _pending_view(facts, pending),
-        }
-
-        audience_id = core.audience_id(routing.recipients)
-        obligation_rows, obligation_events = new_obligations(
-            core, facts, {m: bodies[m] for m in routing.recipients}, draft.feedback_due, now
-        )
-        prepared = PreparedSubmission(
-            user_id=actor.user_id,
-            idempotency_key=idempotency_key,
-            digest=draft.digest,
-            audience_id=audience_id,
-            audience_members=routing.recipients,
-            created_at=now,
-            item_row={
-                "id": item_id,
-                "provider_id": actor.member_id,
-                "submitter_user_id": actor.user_id,
-                "kind": str(facts.kind),
-                "confidence": str(facts.confidence),
-                "tlp": str(facts.tlp),
-                "secret": facts.secret,
-                "effective_tlp": str(facts.effective_tlp),
-                "effective_secret": facts.effective_secret,
-                "status": ItemStatus.ACTIVE.value,
-                "scope_version": 1,
-                "audience_id": audience_id,
-                "derived_from": list(facts.derived_from),
-                "feedback_due": draft.feedback_due,
-                "created_at": now,
-                "withdrawn_at": None,
-                "nonce": envelope.nonce,
-                "ciphertext": envelope.ciphertext,
-                "wrapped_key": envelope.wrapped_key,
-                "kek_version": envelope.kek_version,
-                "idempotency_key": idempotency_key,
-                "request_digest": draft.digest,
-                "submit_result": result,
-            },
-            scope_row=_scope_version_row(facts, 1, "submitted", actor, now),
-            consent_rows=[
-                {"derived_item_id": item_id, "provider_id": p, "requested_at": now} for p in pending
-            ],
-            # Task force (SPEC §4): what the recipients owe, created with the delivery.
-            obligation_rows=obligation_rows,
-            events=[_item_event("item", facts, audience_id, 1, now), *obligation_events],
-            audit=core.draft(
-                actor,
-                "item.submit",
-                item_id=item_id,
-                at=now,
-                details={
-                    "kind": str(facts.kind),
-                    "tlp": str(facts.tlp),
-                    "secret": facts.secret,
-                    "recipients": len(routing.recipients),
-                    "dropped": dict(routing.dropped),
-                    "pending_consents": pending,
-                    "derived_from": list(facts.derived_from),
-                },
-            ),
-            result=result,
-        )
-        # Group commit: written with other submissions, answered once durable.
-        stored: dict[str, Any] = await self._submissions.write(prepared)
-        log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
-        return stored
-
-    async def _replay(
-        self, conn: AsyncConnection, actor: Actor, key: str, digest: str | None
-    ) -> dict[str, Any] | None:
-        row = await item_by_idempotency_key(conn, actor.user_id, key)
-        if row is None:
-            return None
-        if row.request_digest != digest:
-            raise Conflict(
-                "this Idempotency-Key was used for a different submission",
-                field="Idempotency-Key",
-            )
-        replayed: dict[str, Any] = row.submit_result
-        return replayed
 
     # -- read -----------------------------------------------------------------
 
@@ -263,7 +83,7 @@ class ItemService:
             return self._view(actor, stored, None, sources)
         decision = tlp.may_read(actor.reader, facts)
         if not decision:
-            raise await self._not_found(actor, "item.read", item_id, _reasons(decision))
+            raise await self._not_found(actor, "item.read", item_id, reasons(decision))
         content = await self._open(actor, stored)
         await core.audit(
             core.draft(actor, "item.read", item_id=facts.id, details={"decrypted": True})
@@ -290,7 +110,7 @@ class ItemService:
             raise await self._not_found(actor, "item.break_glass", item_id, "not_found")
         decision = tlp.may_break_glass(actor.reader, stored.facts)
         if not decision:
-            raise await self._not_found(actor, "item.break_glass", item_id, _reasons(decision))
+            raise await self._not_found(actor, "item.break_glass", item_id, reasons(decision))
         content = await self._open(actor, stored)
         await core.audit(
             core.draft(
@@ -324,7 +144,7 @@ class ItemService:
     async def _not_found(self, actor: Actor, action: str, item_id: str, reason: str) -> BrokerError:
         # One answer for "absent" and "not yours" (API.md); the reason is only audited.
         return await self.core.deny(
-            NotFound(_NOT_FOUND, field="id"),
+            NotFound(NOT_FOUND, field="id"),
             self.core.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),
         )
 
@@ -484,7 +304,7 @@ class ItemService:
                     "item.scope_change",
                     "denied",
                     item_id=stored.id,
-                    reason=_reasons(allowed),
+                    reason=reasons(allowed),
                 ),
             )
         if stored.facts.status is ItemStatus.WITHDRAWN:
@@ -498,13 +318,13 @@ class ItemService:
         admissible = tlp.may_submit(actor.reader, requested, bodies)
         if not admissible:
             raise await core.deny(
-                _submission_error(admissible),
+                submission_error(admissible),
                 core.draft(
                     actor,
                     "item.scope_change",
                     "denied",
                     item_id=stored.id,
-                    reason=_reasons(admissible),
+                    reason=reasons(admissible),
                 ),
             )
         widened = not _within(requested, old, bodies)
@@ -539,7 +359,7 @@ class ItemService:
             raise await core.deny(
                 Forbidden("only the source item's provider can consent"),
                 core.draft(
-                    actor, "item.consent", "denied", item_id=source.id, reason=_reasons(allowed)
+                    actor, "item.consent", "denied", item_id=source.id, reason=reasons(allowed)
                 ),
             )
         async with core.db.read() as conn:
@@ -612,10 +432,8 @@ class ItemService:
                     kek_version=kek_version,
                 )
             )
-            await _insert_scope_version(conn, new, version, change, actor, now)
-            await insert_events(
-                conn, [_item_event("scope_changed", new, audience_id, version, now)]
-            )
+            await insert_scope_version(conn, new, version, change, actor, now)
+            await insert_events(conn, [item_event("scope_changed", new, audience_id, version, now)])
             # Task force (SPEC §4): newly reached members owe, dropped ones no longer do.
             await reconcile_obligations(
                 conn,
@@ -667,7 +485,7 @@ class ItemService:
             "change": change,
             "recipients": len(routing.recipients),
             "dropped": dict(routing.dropped),
-            "pending_consents": _pending_view(new, waiting),
+            "pending_consents": pending_view(new, waiting),
         }
 
     async def pending_consents(self, actor: Actor) -> dict[str, Any]:
@@ -696,7 +514,7 @@ class ItemService:
                     "derived_item_id": d.id,
                     "requested_by": d.facts.provider_id,
                     "requested_at": rfc3339(r.requested_at),
-                    "source_item_ids": _sources_of(d.facts, actor.member_id),
+                    "source_item_ids": sources_of(d.facts, actor.member_id),
                     "requested": {
                         "kind": str(d.facts.kind),
                         "tlp": str(d.facts.tlp),
@@ -725,7 +543,7 @@ class ItemService:
             raise await core.deny(
                 Forbidden("only the item's provider withdraws it"),
                 core.draft(
-                    actor, "item.withdraw", "denied", item_id=stored.id, reason=_reasons(allowed)
+                    actor, "item.withdraw", "denied", item_id=stored.id, reason=reasons(allowed)
                 ),
             )
         async with core.db.write() as conn:
@@ -749,7 +567,7 @@ class ItemService:
             await insert_events(
                 conn,
                 [
-                    _item_event(
+                    item_event(
                         "withdrawn",
                         stored.facts,
                         stored.row.audience_id,
@@ -795,30 +613,8 @@ class ItemService:
             return stored
         decision = tlp.may_read(actor.reader, stored.facts)
         if not decision:
-            raise await self._not_found(actor, action, item_id, _reasons(decision))
+            raise await self._not_found(actor, action, item_id, reasons(decision))
         return stored
-
-
-def _item_event(
-    kind: str, facts: ItemFacts, audience_id: str, version: int, now: datetime
-) -> EventDraft:
-    # Metadata only: content is read through GET /v1/items/{id}, which is audited.
-    return EventDraft(
-        kind=kind,
-        created_at=now,
-        audience_id=audience_id,
-        item_id=facts.id,
-        payload={
-            "id": facts.id,
-            "kind": str(facts.kind),
-            "tlp": str(facts.effective_tlp),
-            "secret": facts.effective_secret,
-            "confidence": str(facts.confidence),
-            "provider_id": facts.provider_id,
-            "version": version,
-            "at": rfc3339(now),
-        },
-    )
 
 
 def _keeps_metadata(actor: Actor, facts: ItemFacts) -> bool:
@@ -833,58 +629,6 @@ def _within(requested: ItemFacts, old: ItemFacts, bodies: dict[str, Body]) -> bo
     new_reach = tlp.recipients_for(unclipped_new, bodies.values()).recipients
     old_reach = tlp.recipients_for(unclipped_old, bodies.values()).recipients
     return new_reach <= old_reach
-
-
-async def _insert_scope_version(
-    conn: AsyncConnection,
-    facts: ItemFacts,
-    version: int,
-    change: str,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        insert(scope_versions).values(_scope_version_row(facts, version, change, actor, now))
-    )
-
-
-def _scope_version_row(
-    facts: ItemFacts, version: int, change: str, actor: Actor, now: datetime
-) -> dict[str, Any]:
-    return {
-        "item_id": facts.id,
-        "version": version,
-        "scope": facts.scope.to_json(),
-        "constraints": constraints_to_json(facts.constraints),
-        "change": change,
-        "created_at": now,
-        "created_by": actor.user_id,
-    }
-
-
-def _pending_view(facts: ItemFacts, providers: list[str]) -> list[dict[str, str]]:
-    return [
-        {"source_item_id": source_id, "provider_id": provider_id}
-        for provider_id in providers
-        for source_id in _sources_of(facts, provider_id)
-    ]
-
-
-def _sources_of(facts: ItemFacts, provider_id: str) -> list[str]:
-    return sorted({c.source_id for c in facts.constraints if c.provider_id == provider_id})
-
-
-def _reasons(decision: tlp.Decision) -> str:
-    return ",".join(str(r) for r in decision.reasons) or "denied"
-
-
-def _submission_error(decision: tlp.Decision) -> BrokerError:
-    for reason in decision.reasons:
-        if reason in _INVALID_SUBMISSION:
-            return InvalidInput(
-                f"refused by the sharing rules: {reason}", field=_INVALID_SUBMISSION[reason]
-            )
-    return Forbidden(f"refused by the sharing rules: {_reasons(decision)}")
 
 
 def _victim(reader: Any, facts: ItemFacts, victim: dict[str, Any] | None) -> dict[str, Any] | None:

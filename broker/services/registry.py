@@ -11,6 +11,7 @@ from broker.services.audit import AuditService
 from broker.services.core import Core
 from broker.services.items import ItemService
 from broker.services.members import MemberService
+from broker.services.submissions import SubmissionService
 from broker.services.webhooks import WebhookService
 
 
@@ -20,6 +21,7 @@ class Services:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.members = MemberService(core)
+        self.submissions = SubmissionService(core)
         self.items = ItemService(core)
         self.audit = AuditService(core)
         self.webhooks = WebhookService(core)
