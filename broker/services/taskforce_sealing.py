@@ -25,6 +25,9 @@ from broker.errors import IntegrityAlarm
 
 __all__ = [
     "SealedComment",
+    "comment_key_aad",
+    "consultation_key_aad",
+    "message_key_aad",
     "open_comment",
     "open_consultation",
     "open_message",
@@ -53,6 +56,11 @@ def _comment_aad(ob_id: str, item_id: str, member_id: str) -> tuple[bytes, bytes
         }
     )
     return content, key
+
+
+def comment_key_aad(row: Any) -> bytes:
+    """The associated data a stored obligation's comment key is wrapped with."""
+    return _comment_aad(row.id, row.item_id, row.member_id)[1]
 
 
 def seal_comment(
@@ -93,6 +101,11 @@ def _consultation_aad(consultation_id: str, member_id: str, user_id: str) -> tup
     return content, key
 
 
+def consultation_key_aad(row: Any) -> bytes:
+    """The associated data a stored consultation's key is wrapped with."""
+    return _consultation_aad(row.id, row.member_id, row.user_id)[1]
+
+
 def seal_consultation(
     ring: KeyRing, consultation_id: str, member_id: str, user_id: str, content: dict[str, Any]
 ) -> Envelope:
@@ -124,6 +137,13 @@ def _message_aad(
         }
     )
     return content, key
+
+
+def message_key_aad(row: Any) -> bytes:
+    """The associated data a stored consultation message's key is wrapped with."""
+    return _message_aad(
+        row.id, row.consultation_id, row.author_member_id, bool(row.from_consulter)
+    )[1]
 
 
 def seal_message(

@@ -12,12 +12,16 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from broker.app import create_app
+from broker.crypto import Envelope, KeyRing, open_envelope
 from broker.services.bootstrap import initialise
+from broker.services.keys import SEALED, rotate_and_rewrap
+from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.tables import items
+from broker.store.tables import items, webhooks
 from clients.sdk import CouncilClient
-from tests.conftest import ManualClock
+from tests.conftest import Broker, ManualClock
+from tests.council import make_org
 
 
 async def test_rotation_rewraps_every_key_and_serving_continues(
@@ -88,3 +92,81 @@ async def test_rotation_rewraps_every_key_and_serving_continues(
         )
         assert (await admin.get_item(late.id)).title == "after rotation"
     await server.close()
+
+
+async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
+    tmp_path: Path, database_url: str, clock: ManualClock
+) -> None:
+    """Not only items: feedback comments, consultations, their replies and webhook
+    signing secrets move to the new key version too, and still open afterwards."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    first = await initialise(settings, clock)
+    server = TestServer(create_app(settings, clock=clock), host="127.0.0.1")
+    await server.start_server()
+    broker = Broker(
+        url=str(server.make_url("")).rstrip("/"),
+        settings=settings,
+        ring=KeyRing.load(settings.key_ring_path),
+        clock=clock,
+        admin_token=first["token"],
+        coordinator_id=first["member_id"],
+        admin_user_id=first["user_id"],
+    )
+    try:
+        vendor = await make_org(broker, "Vendor", tier="tier_one")
+        power = await make_org(broker, "Power", tier="tier_two", category="critical_infrastructure")
+        item = await vendor.handler.submit(
+            {
+                "kind": "countermeasure",
+                "title": "do not boot unpatched PCs",
+                "tlp": "AMBER",
+                "secret": False,
+                "confidence": "low",
+                "scope": {"groups": ["task_force"]},
+            }
+        )
+        await power.handler.answer(item.id, "came", "seen on two hosts")
+        asked = await power.plain.consult("something is off", "since this morning")
+        await vendor.handler.reply_consultation(asked.id, "check the proxy logs")
+        await power.admin._json(
+            "POST", f"/v1/members/{power.id}/webhooks", json={"url": "http://127.0.0.1:9/hook"}
+        )
+
+        assert await rotate_and_rewrap(settings) == 0
+
+        db = Database(database_url)
+        try:
+            async with db.read() as conn:
+                for records in SEALED:
+                    rows = (await conn.execute(select(records.table))).all()
+                    versions = {
+                        getattr(row, records.kek_version)
+                        for row in rows
+                        if getattr(row, records.wrapped_key) is not None
+                    }
+                    assert versions == {2}, records.label
+                hook = (await conn.execute(select(webhooks))).one()
+        finally:
+            await db.dispose()
+        # Everything still opens: through the broker started before the rotation...
+        own = (await power.handler.feedback(item.id))["own"]
+        assert own["comment"] == "seen on two hosts"
+        thread = await broker.admin.get_consultation(asked.id)
+        assert (thread.body, thread.replies[0]["body"]) == (
+            "since this morning",
+            "check the proxy logs",
+        )
+        # ...and the webhook secret, which only the dispatcher opens, under key version 2.
+        newest = KeyRing.load(settings.key_ring_path)
+        envelope = Envelope(
+            nonce=hook.secret_nonce,
+            ciphertext=hook.secret_ciphertext,
+            wrapped_key=hook.secret_wrapped_key,
+            kek_version=hook.secret_kek_version,
+        )
+        aad = secret_aad(hook.id, hook.member_id)
+        assert open_envelope(newest, envelope, content_aad=aad, key_aad=aad)
+    finally:
+        for client in broker.clients:
+            await client.aclose()
+        await server.close()
