@@ -193,12 +193,13 @@ def event_digest(prev_hash: str, fields: Mapping[str, object]) -> str:
 def _event_fields_digest(e: AuditEvent) -> str:
     """Recompute what ``e.hash`` must be from ``e``'s other fields.
 
-    Equal to :func:`event_digest` but several times faster, because this is the
-    verifier's inner loop: the keys are written in sorted order by hand and each
-    string goes through json's own escaper instead of encoding a dict. ``seq``
-    must be exactly an int, so a bool or an int subclass cannot print
-    differently from what json would write. Raises TypeError or ValueError on
-    values that are not what the fields promise.
+    Equal to :func:`event_digest` but several times faster, because every append
+    runs it: the keys are written in sorted order by hand and each string goes
+    through json's own escaper instead of encoding a dict. The verifier's inner
+    loop, :class:`broker.audit.walker.ChainWalker`, writes the same bytes with
+    memoised parts. ``seq`` must be exactly an int, so a bool or an int subclass
+    cannot print differently from what json would write. Raises TypeError or
+    ValueError on values that are not what the fields promise.
     """
     seq = e.seq
     if type(seq) is not int:
@@ -215,7 +216,7 @@ def _event_fields_digest(e: AuditEvent) -> str:
         f',"actor_member_id":{"null" if actor_member_id is None else _enc_str(actor_member_id)}'
         f',"actor_user_id":{"null" if actor_user_id is None else _enc_str(actor_user_id)}'
         f',"at":{_enc_str(e.at)}'
-        f',"details":{_encode_details(details) if details else "{}"}'
+        f',"details":{"{}" if type(details) is dict and not details else _encode_details(details)}'
         f',"id":{_enc_str(e.id)}'
         f',"item_id":{"null" if item_id is None else _enc_str(item_id)}'
         f',"outcome":{_enc_str(e.outcome)}'
