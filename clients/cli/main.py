@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -397,6 +398,18 @@ async def _consult(args: argparse.Namespace, client: CouncilClient, out: Output)
     return 0
 
 
+async def _follow(args: argparse.Namespace, client: CouncilClient, out: Output) -> int:
+    # Until interrupted, or until the broker ends the stream for good (StreamClosed).
+    async with aclosing(client.follow(args.cursor)) as events:
+        async for event in events:
+            if args.json:
+                out.json({"id": event.id, "event": event.event, "data": event.data})
+                continue
+            facts = "  ".join(f"{clean(k)}={_scalar(v)}" for k, v in event.data.items())
+            out.line(f"{clean(event.id)}  {clean(event.event)}  {facts}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -486,6 +499,9 @@ def build_parser(out: Output) -> argparse.ArgumentParser:
 
     feedback = command("feedback", _feedback, "the answers to an item")
     feedback.add_argument("id")
+
+    follow = command("follow", _follow, "print events as they happen (resumes by itself)")
+    follow.add_argument("--cursor", help="start after this event id (default: from now on)")
 
     consult = command("consult", _consult, "ask the coordinator and tier one privately")
     consult.add_argument("--title", required=True)

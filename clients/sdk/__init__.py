@@ -56,6 +56,7 @@ from clients.sdk._models import (
     User,
     Victim,
 )
+from clients.sdk._stream import StreamClosed, StreamEvent
 from clients.sdk._transport import (
     AiohttpTransport,
     CallableTransport,
@@ -102,6 +103,8 @@ __all__ = [
     "Scope",
     "ScopeResult",
     "ServerError",
+    "StreamClosed",
+    "StreamEvent",
     "StreamResponse",
     "StreamingTransport",
     "SubmitResult",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
@@ -11,7 +12,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from clients.sdk._errors import UnexpectedResponse, error_from_response
+from clients.sdk._errors import TransportError, UnexpectedResponse, error_from_response
 from clients.sdk._models import (
     AuditEvent,
     Checkpoint,
@@ -28,6 +29,13 @@ from clients.sdk._models import (
     ScopeResult,
     SubmitResult,
     User,
+)
+from clients.sdk._stream import (
+    RESUMABLE,
+    StreamClosed,
+    StreamEvent,
+    server_sent_events,
+    stream_event,
 )
 from clients.sdk._transport import AiohttpTransport, Response, StreamingTransport, Transport
 
@@ -434,6 +442,53 @@ class CouncilClient:
             async for record in _ajson_lines(stream.aiter_bytes()):
                 yield record
 
+    async def follow(
+        self, cursor: str | None = None, *, reconnects: int = 5
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """``GET /v1/stream`` (Server-Sent Events): the events the caller may see, live.
+
+        Starts after ``cursor`` (an event's ``id``; None: from now on, and so
+        again on a reconnection before any event arrived). When the connection
+        drops, or the broker ends the stream because the client fell behind or
+        the broker restarts, it resumes from the last event received, without
+        gaps or repeats; after ``reconnects`` failed attempts in a row it raises
+        the TransportError. Raises :class:`StreamClosed` when the broker ends
+        the stream for good (``access_changed``). Break out through
+        ``contextlib.aclosing(client.follow())`` to release the connection at once.
+        """
+        if not isinstance(self._transport, StreamingTransport):
+            raise TypeError("following the stream needs a streaming transport")
+        url = self.base_url + "/v1/stream"
+        headers = self._headers({"Accept": "text/event-stream"})
+        last, failures = cursor, 0
+        while True:
+            reason = "connection_lost"
+            params = None if last is None else {"cursor": last}
+            try:
+                async with self._transport.stream(
+                    "GET", url, headers=headers, params=params
+                ) as sse:
+                    if not 200 <= sse.status < 300:
+                        raise error_from_response(await sse.read())
+                    failures = 0
+                    async for message in server_sent_events(sse.aiter_bytes()):
+                        if message.event == "closed":
+                            reason = message.data
+                            break
+                        event = stream_event(message)
+                        if last is not None and _after(last) >= _after(event.id):
+                            continue  # at-least-once: already seen
+                        last = event.id
+                        yield event
+            except TransportError:
+                failures += 1
+                if failures > reconnects:
+                    raise
+                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                continue
+            if reason != "connection_lost" and reason not in RESUMABLE:
+                raise StreamClosed(reason)
+
     async def latest_checkpoint(self) -> Checkpoint:
         """``GET /v1/audit/checkpoints/latest``: the newest signed checkpoint of the audit chain."""
         return _parse(Checkpoint, await self._json("GET", "/v1/audit/checkpoints/latest"))
@@ -493,6 +548,16 @@ class CouncilClient:
         """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""
         path = f"/v1/consultations/{_segment(consultation_id)}"
         return _parse(Consultation, await self._json("GET", path))
+
+
+def _after(cursor: str) -> int:
+    """A stream cursor's position (cursors are increasing whole numbers)."""
+    try:
+        return int(cursor)
+    except ValueError:
+        raise UnexpectedResponse(
+            200, "unexpected_response", f"a stream cursor is not a number: {cursor!r}"
+        ) from None
 
 
 def _decode_line(line: bytes) -> dict[str, Any] | None:

@@ -6,11 +6,13 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
 import pytest
 
+from clients.sdk import StreamClosed, StreamEvent
 from tests.conftest import Broker
 from tests.council import Council, Org, draft, make_council
 
@@ -151,6 +153,41 @@ async def test_server_sent_events_carry_ids_and_resume_with_last_event_id(
                 if event["event"] == "item":
                     received.append(event["data"]["id"])
     assert received == items
+
+
+async def test_sdk_follows_resumes_and_learns_of_a_restriction(council: Council) -> None:
+    """`CouncilClient.follow` gets the live items, resumes from a cursor with nothing
+    missed or repeated, and ends with StreamClosed when the member is restricted."""
+    reader = council.vendor_b.handler
+    first = await council.vendor_a.handler.submit(draft(title="before"))
+
+    async def items_until(events: AsyncIterator[StreamEvent], item_id: str) -> list[StreamEvent]:
+        got = []
+        async for event in events:
+            if event.event == "item":
+                got.append(event)
+                if event.data["id"] == item_id:
+                    return got
+        raise AssertionError("the stream ended early")
+
+    async with aclosing(reader.follow("0")) as events:
+        (seen,) = await asyncio.wait_for(items_until(events, first.id), 5)
+    missed = [(await council.vendor_a.handler.submit(draft(title=f"m{n}"))).id for n in range(3)]
+    async with aclosing(reader.follow(seen.id)) as events:
+        resumed = await asyncio.wait_for(items_until(events, missed[-1]), 5)
+    assert [event.data["id"] for event in resumed] == missed
+
+    async def restrict_soon() -> None:
+        await asyncio.sleep(0.2)
+        await council.coordinator.update_member(council.vendor_b.id, status="restricted")
+
+    restriction = asyncio.create_task(restrict_soon())
+    with pytest.raises(StreamClosed) as closed:
+        async with asyncio.timeout(5):
+            async for _ in reader.follow(resumed[-1].id):
+                pass
+    await restriction
+    assert closed.value.code == "access_changed"
 
 
 async def test_restriction_closes_the_stream_at_once(

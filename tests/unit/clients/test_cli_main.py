@@ -723,3 +723,19 @@ async def test_run_is_the_command_as_a_coroutine(
     )
     assert code == 0
     assert capsys.readouterr().out == "nothing owed\n"
+
+
+def test_follow_prints_each_event_until_the_broker_ends_the_stream(
+    cli: Cli, fake_broker: FakeBroker
+) -> None:
+    """`council follow` prints one line per event and says why the stream ended."""
+    frame = {"id": "7", "event": "item", "data": {"id": "it-1", "tlp": "AMBER\x1b[2J"}}
+    body = (
+        f"id: 7\nevent: item\ndata: {json.dumps(frame)}\n\nevent: closed\ndata: access_changed\n\n"
+    ).encode()
+    fake_broker.on("GET", "/v1/stream", Response(200, {"content-type": "text/event-stream"}, body))
+    assert cli("follow", "--cursor", "6") == EXIT_ERROR
+    assert cli.requests[-1].params == {"cursor": "6"}
+    assert "7  item  id=it-1  tlp=AMBER" in cli.out
+    assert "\x1b" not in cli.out  # broker values never drive the terminal
+    assert "access_changed" in cli.err
