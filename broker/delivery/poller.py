@@ -21,7 +21,13 @@ from broker.delivery.leader import close_quickly
 from broker.delivery.model import FeedEvent
 from broker.store import Database
 from broker.store.database import FEED_CHANNEL
-from broker.store.feed_repo import audience_members_of, events_after, latest_seq
+from broker.store.feed_repo import (
+    audience_members_of,
+    event_kinds_after,
+    events_after,
+    events_between,
+    latest_seq,
+)
 from broker.store.items_repo import get_items
 
 log = structlog.get_logger("broker.delivery")
@@ -100,14 +106,21 @@ class FeedPoller:
 
     async def _poll_batch(self) -> int:
         async with self.db.read() as conn:
-            rows = (await conn.execute(events_after(self.last_seq, _BATCH))).all()
+            # Payloads, facts, audiences and frames are only for subscribers:
+            # without any, only what the hub tracks is read.
+            full = self.hub.has_subscribers
+            query = events_after if full else event_kinds_after
+            rows = (await conn.execute(query(self.last_seq, _BATCH))).all()
             if not rows:
                 return 0
-            # Facts, audiences and frames are only for subscribers. One who
-            # subscribes after these rows were read needs none of them live:
-            # they were committed before it subscribed, so its replay (or its
-            # starting position) covers them (broker.delivery.stream).
+            # One who subscribes after these rows were read needs none of them
+            # live: they were committed before it subscribed, so its replay (or
+            # its starting position) covers them (broker.delivery.stream). One
+            # who subscribed while they were read does need them: read them whole.
             subscribed = self.hub.has_subscribers
+            if subscribed and not full:
+                between = events_between(self.last_seq, int(rows[-1].seq))
+                rows = (await conn.execute(between)).all()
             if subscribed:
                 batch = await load_feed_events(conn, rows, self._audiences)
             else:

@@ -57,6 +57,22 @@ def events_after(after: int, limit: int) -> Select[Any]:
     return select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
 
 
+def event_kinds_after(after: int, limit: int) -> Select[Any]:
+    """`events_after` without audiences and payloads: what the hub tracks when
+    nobody is subscribed (kinds, items and members; see broker.delivery.hub)."""
+    return (
+        select(events.c.seq, events.c.kind, events.c.item_id, events.c.member_id)
+        .where(events.c.seq > after)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+
+
+def events_between(after: int, last: int) -> Select[Any]:
+    """Every event after `after` up to and including `last`, oldest first."""
+    return select(events).where(events.c.seq > after, events.c.seq <= last).order_by(events.c.seq)
+
+
 def member_events_after(member_id: str, after: int, limit: int) -> Select[Any]:
     """What may concern one member after `after`: its own events and its audiences'."""
     mine = select(audience_members.c.audience_id).where(audience_members.c.member_id == member_id)
