@@ -83,10 +83,17 @@ class Hub:
         self._by_member: dict[str, dict[AudienceKey, set[Subscription]]] = {}
         # Withdrawn items, so events for them still queued are dropped at send time.
         self.withdrawn: set[str] = set()
+        # Why every connection was closed (the server is stopping), if it was.
+        self._closed_all: str | None = None
 
     def subscribe(self, reader: Reader) -> Subscription:
         """Start receiving events for `reader`."""
         subscription = Subscription(reader, self.queue_size)
+        if self._closed_all is not None:
+            # A connection that was still being set up when the server began to
+            # stop: end it at once, or the shutdown would wait for it.
+            subscription.close(self._closed_all)
+            return subscription
         groups = self._by_member.setdefault(reader.body.id, {})
         groups.setdefault(subscription.audience_key, set()).add(subscription)
         return subscription
@@ -148,7 +155,8 @@ class Hub:
                         subscription.offer(event)
 
     def close_all(self, reason: str) -> None:
-        """Close every connection (the server is stopping)."""
+        """Close every connection, and any that subscribes later (the server is stopping)."""
+        self._closed_all = reason
         for member_id in tuple(self._by_member):
             for subscription in self._subscriptions_of(member_id):
                 subscription.close(reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broker.delivery.hub import ACCESS_CHANGED, TOO_SLOW, Hub
+from broker.delivery.hub import ACCESS_CHANGED, SHUTTING_DOWN, TOO_SLOW, Hub
 from broker.delivery.model import Control, FeedEvent
 from broker.domain import (
     Body,
@@ -113,3 +113,20 @@ def _drain(queue: object) -> list[object]:
     while not queue.empty():
         out.append(queue.get_nowait())
     return out
+
+
+def test_a_connection_subscribing_after_shutdown_began_is_closed_at_once() -> None:
+    """Shutdown waits for every stream to end: one still being set up when the
+    server began to stop must not wait for events that will never come."""
+    hub = Hub()
+    early = hub.subscribe(Reader("u1", _body("a"), is_handler=True))
+    hub.close_all(SHUTTING_DOWN)
+    late = hub.subscribe(Reader("u2", _body("b"), is_handler=True))
+    for subscription in (early, late):
+        assert subscription.closed == SHUTTING_DOWN
+        assert subscription.queue.get_nowait() == Control(
+            member_id=subscription.reader.body.id, reason=SHUTTING_DOWN
+        )
+    hub.publish([_event(1)])
+    assert late.queue.empty()
+    assert hub.connections == 1  # the early one, until its handler unsubscribes
