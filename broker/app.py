@@ -41,6 +41,9 @@ from broker.store import Database
 
 log = structlog.get_logger("broker.http")
 
+# How long shutdown waits for each piece of background work to stop.
+_STOP_SECONDS = 3.0
+
 
 def load_key_ring(settings: Settings) -> KeyRing:
     """The key ring from the environment if set, else the 0600 file in the data dir."""
@@ -82,8 +85,11 @@ async def _services(
     try:
         yield
     finally:
+        # A last signed checkpoint bounds what could be cut from the log's tail;
+        # it must not hold the shutdown if the database does not answer.
         with contextlib.suppress(Exception):
-            await app[SERVICES].audit.checkpoint(force=True)
+            async with asyncio.timeout(_STOP_SECONDS):
+                await app[SERVICES].audit.checkpoint(force=True)
         await db.dispose()
 
 
@@ -133,8 +139,13 @@ async def _running(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a task stuck in its cleanup (a database that stopped
+        # answering) must not hold the shutdown; the loop cancels it again.
+        await asyncio.wait({task}, timeout=_STOP_SECONDS)
+        if not task.done():
+            log.warning("background_task_did_not_stop", task=task.get_name())
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("background_task_failed", exc_info=task.exception())
 
 
 async def _checkpoint_loop(services: Services, settings: Settings) -> None:

@@ -139,8 +139,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         print=None,
         loop=_serving_loop(),
+        # Streams are closed as shutdown begins and other requests take
+        # milliseconds: a handler still running after this is stuck, and a
+        # supervisor (systemd, the tests) must see the broker stop.
+        shutdown_timeout=_HANDLERS_STOP_SECONDS,
     )
     return 0
+
+
+_HANDLERS_STOP_SECONDS = 5.0
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:
