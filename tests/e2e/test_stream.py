@@ -185,7 +185,7 @@ async def test_sdk_follows_resumes_and_learns_of_a_restriction(council: Council)
     with pytest.raises(StreamClosed) as closed:
         async with asyncio.timeout(5):
             async for _ in reader.follow(resumed[-1].id):
-                pass
+                pass  # read until the broker ends the stream
     await restriction
     assert closed.value.code == "access_changed"
 

@@ -30,7 +30,7 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,16 +93,6 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         pytest.skip("PostgreSQL run: set COUNCIL_TEST_POSTGRES_URL (e.g. make test-postgres)")
     async with fresh_postgres_database(POSTGRES_URL, "crash") as url:
         yield Deployment(data_dir, broker_env(DATABASE_URL=url, **settings), url)
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Processes]:
-    """Broker processes, killed at the end of the test whatever happened."""
-    processes = Processes(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.close()
 
 
 def _draft(key: str) -> dict[str, Any]:

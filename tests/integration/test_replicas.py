@@ -22,7 +22,7 @@ import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,16 +103,6 @@ class Cluster:
     def describe(self) -> str:
         """Both replicas' log tails."""
         return "\n".join(r.describe(3000) for r in self.replicas)
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Processes]:
-    """Broker processes, killed at the end of the test whatever happened."""
-    processes = Processes(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.close()
 
 
 @pytest.fixture

@@ -11,17 +11,15 @@ import dataclasses
 
 import pytest
 from hypothesis import event, given, settings
-from hypothesis import strategies as st
 from tlp_builders import (
     COORDINATOR,
-    COORDINATOR_ID,
+    ITEMS_OFTEN_OPEN,
+    READERS,
     SECRETARIAT,
     SECRETARIAT_ID,
     item,
-    items_drawn_from,
     member,
     reader,
-    readers_drawn_from,
     ref_may_open,
     scope,
     tier_one,
@@ -37,7 +35,6 @@ from broker.domain.model import (
     ItemStatus,
     MemberStatus,
     Reader,
-    Scope,
     Tier,
     Tlp,
 )
@@ -240,22 +237,6 @@ def ref_feedback_view(user: Reader, facts: ItemFacts) -> FeedbackView | None:
     if body.tier == Tier.TIER_TWO:
         return "own"
     return None
-
-
-BODY_IDS = (COORDINATOR_ID, SECRETARIAT_ID, "m0", "m1")
-NAMES = (*BODY_IDS, "m2")
-ITEMS = items_drawn_from(NAMES)
-
-
-def opened(facts: ItemFacts) -> ItemFacts:
-    """`facts` for every member, without ceilings: so that readers often may open it."""
-    return dataclasses.replace(facts, scope=Scope(groups=frozenset(Group)), constraints=())
-
-
-# Half the items as drawn, half opened up, and half the readers users of members, so
-# that every answer is common.
-ITEMS_OFTEN_OPEN = st.one_of(ITEMS, ITEMS.map(opened))
-READERS = st.one_of(readers_drawn_from(BODY_IDS), readers_drawn_from(("m0", "m1")))
 
 
 @settings(max_examples=3_000, deadline=None, database=None)

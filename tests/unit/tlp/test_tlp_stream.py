@@ -16,13 +16,14 @@ from hypothesis import strategies as st
 from tlp_builders import (
     COORDINATOR,
     COORDINATOR_ID,
+    ITEMS_OFTEN_OPEN,
+    NAMES,
+    READERS,
     SECRETARIAT,
     SECRETARIAT_ID,
     item,
-    items_drawn_from,
     member,
     reader,
-    readers_drawn_from,
     ref_may_open,
     scope,
     subsets,
@@ -37,7 +38,6 @@ from broker.domain.model import (
     ItemStatus,
     MemberStatus,
     Reader,
-    Scope,
 )
 from broker.tlp import ITEM_EVENTS, Decision, Reason, may_see_event
 
@@ -245,22 +245,6 @@ def ref_may_see(
     if facts is None:
         return body.status == MemberStatus.ACTIVE, None  # SPEC rule 7: nothing to the inactive
     return ref_may_open(user, facts), None
-
-
-BODY_IDS = (COORDINATOR_ID, SECRETARIAT_ID, "m0", "m1")
-NAMES = (*BODY_IDS, "m2")
-ITEMS = items_drawn_from(NAMES)
-
-
-def opened(facts: ItemFacts) -> ItemFacts:
-    """`facts` for every member, without ceilings: so that readers often may open it."""
-    return dataclasses.replace(facts, scope=Scope(groups=frozenset(Group)), constraints=())
-
-
-# Half the items as drawn, half opened up, and half the readers users of members, so
-# that every answer is common.
-ITEMS_OFTEN_OPEN = st.one_of(ITEMS, ITEMS.map(opened))
-READERS = st.one_of(readers_drawn_from(BODY_IDS), readers_drawn_from(("m0", "m1")))
 
 
 @settings(max_examples=3_000, deadline=None, database=None)

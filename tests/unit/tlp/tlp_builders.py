@@ -7,6 +7,7 @@ that each test states only what it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -301,3 +302,21 @@ def ref_may_open(user: Reader, facts: ItemFacts) -> bool:
             ):
                 return False
     return True
+
+
+# A small council for property tests: the coordinator, the secretariat and two
+# members drawn at random, and a third name that is no body at all.
+BODY_IDS = (COORDINATOR_ID, SECRETARIAT_ID, "m0", "m1")
+NAMES = (*BODY_IDS, "m2")
+ITEMS = items_drawn_from(NAMES)
+
+
+def opened(facts: ItemFacts) -> ItemFacts:
+    """`facts` for every member, without ceilings: so that readers often may open it."""
+    return dataclasses.replace(facts, scope=Scope(groups=frozenset(Group)), constraints=())
+
+
+# Half the items as drawn, half opened up, and half the readers users of members, so
+# that every answer is common.
+ITEMS_OFTEN_OPEN = st.one_of(ITEMS, ITEMS.map(opened))
+READERS = st.one_of(readers_drawn_from(BODY_IDS), readers_drawn_from(("m0", "m1")))
