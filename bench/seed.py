@@ -35,7 +35,7 @@ from broker.domain import Confidence, Group, ItemFacts, ItemKind, ItemStatus, Sc
 from broker.services.sealing import seal_content
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.bodies_repo import bodies_with_handlers
+from broker.store.members_repo import bodies_with_handlers
 from broker.store.items_repo import constraints_to_json, ensure_audience
 from broker.store.tables import items, scope_versions
 

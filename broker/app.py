@@ -33,11 +33,14 @@ from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.errors import BrokerError, PayloadTooLarge
-from broker.services import Core, Services
-from broker.services.core import Clock, new_id, utc_now
+from broker.services import Services
+from broker.services.clock import Clock, utc_now
+from broker.services.ids import new_id
+from broker.services.keyring import Keys
 from broker.services.sweeper import Sweeper, sweep_loop
 from broker.settings import Settings
 from broker.store import Database
+from broker.store.uow import Store
 
 log = structlog.get_logger("broker.http")
 
@@ -77,11 +80,11 @@ async def _services(
     app: web.Application, *, settings: Settings, clock: Clock, ring: KeyRing | None
 ) -> AsyncIterator[None]:
     """The database, key ring and services."""
-    db = Database(settings.resolved_database_url)
+    store = Store(Database(settings.resolved_database_url))
     ring_file = None if ring is not None or settings.key_ring else settings.key_ring_path
-    core = Core(settings, db, ring or load_key_ring(settings), clock, ring_file=ring_file)
-    app[SERVICES] = Services(core)
-    app[taskforce.SWEEPER] = Sweeper(core)
+    keys = Keys(ring or load_key_ring(settings), ring_file=ring_file)
+    services = app[SERVICES] = Services(settings, store, keys, clock)
+    app[taskforce.SWEEPER] = Sweeper(services.core)
     try:
         yield
     finally:
@@ -90,17 +93,18 @@ async def _services(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(_STOP_SECONDS):
                 await app[SERVICES].audit.checkpoint(force=True)
-        await db.dispose()
+        await store.dispose()
 
 
 async def _live_delivery(app: web.Application) -> AsyncIterator[None]:
     """The hub and this replica's feed poller (woken by commits and NOTIFY)."""
-    db = app[SERVICES].core.db
+    services = app[SERVICES]
+    db = services.store.db
     hub = app[HUB] = Hub(app[SETTINGS].stream_queue_size)
     poller = FeedPoller(db, hub)
-    poller.on_directory_change = app[SERVICES].core.forget_directory
+    poller.on_directory_change = services.directory.forget
     await poller.start_position()
-    db.on_commit.append(poller.wake)
+    services.store.on_commit(poller.wake)
     async with listening(db, poller), _running(poller.run()):
         yield
 
@@ -116,7 +120,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     settings = app[SETTINGS]
     dispatcher = WebhookDispatcher(services.core)
-    services.core.db.on_commit.append(dispatcher.wake)
+    services.store.on_commit(dispatcher.wake)
 
     async def singletons() -> None:
         # SPEC §4: reminders before the deadline, overdue marks after it.
@@ -126,7 +130,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
 
     async with (
         _running(_checkpoint_loop(services, settings)),
-        _running(run_as_leader(services.core.db, singletons)),
+        _running(run_as_leader(services.store.db, singletons)),
     ):
         yield
 

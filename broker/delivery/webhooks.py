@@ -25,10 +25,10 @@ from broker.delivery.poller import load_feed_events
 from broker.domain import Reader
 from broker.services.core import Core, new_id
 from broker.services.webhooks import secret_aad
-from broker.store.bodies_repo import bodies_with_handlers
 from broker.store.feed_repo import member_events_after
+from broker.store.members_repo import bodies_with_handlers
+from broker.store.obligations_repo import as_utc
 from broker.store.tables import webhook_dead_letters, webhooks
-from broker.store.taskforce_repo import as_utc
 
 log = structlog.get_logger("broker.webhooks")
 

@@ -5,7 +5,8 @@ policy (`broker.tlp`), writes its audit events in the same transaction as its
 effect, and returns JSON-ready views.
 """
 
-from broker.services.core import Actor, Core
+from broker.domain import Actor
+from broker.services.core import Core
 from broker.services.registry import Services
 
 __all__ = ["Actor", "Core", "Services"]

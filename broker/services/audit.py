@@ -16,7 +16,7 @@ import structlog
 from broker.audit import Checkpoint, checkpoint_to_json, event_to_json, make_checkpoint
 from broker.errors import Forbidden
 from broker.services.core import Actor, Core, RingSigner, rfc3339
-from broker.store.audit_store import (
+from broker.store.audit_repo import (
     all_checkpoints,
     chain_head,
     event_from_row,

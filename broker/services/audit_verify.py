@@ -23,7 +23,7 @@ from broker.crypto import KeyRing
 from broker.services.core import ring_verifier
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.audit_store import all_checkpoints, stream_events
+from broker.store.audit_repo import all_checkpoints, stream_events
 
 _DONE = object()
 

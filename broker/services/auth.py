@@ -6,7 +6,7 @@ from broker.crypto import hash_token
 from broker.domain import MemberStatus, Role
 from broker.errors import Unauthorized
 from broker.services.core import Actor, Core
-from broker.store.bodies_repo import body_from_row, user_by_token_hash
+from broker.store.members_repo import body_from_row, user_by_token_hash
 
 _BAD_TOKEN = "missing, malformed, unknown or revoked token"  # noqa: S105 - a message
 

@@ -13,7 +13,7 @@ from broker.domain import BodyKind, Category, MemberStatus, Role, Tier
 from broker.services.core import Clock, Core, new_id, utc_now
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.audit_store import append_events
+from broker.store.audit_repo import append_events
 from broker.store.tables import bodies, handlers, users
 
 
@@ -57,7 +57,7 @@ async def initialise(settings: Settings, clock: Clock = utc_now) -> dict[str, st
     db = Database(settings.resolved_database_url)
     try:
         await db.migrate()
-        core = Core(settings, db, ring, clock)
+        core = Core.over(settings, db, ring, clock)
         return await _first_bodies(core)
     finally:
         await db.dispose()

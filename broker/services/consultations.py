@@ -35,10 +35,9 @@ from broker.services.taskforce_sealing import (
     seal_consultation,
     seal_message,
 )
-from broker.store.audit_store import AuditDraft, append_events
-from broker.store.tables import bodies
-from broker.store.taskforce_repo import EventDraft, as_utc, insert_events
-from broker.store.taskforce_tables import consultation_messages, consultations
+from broker.store.audit_repo import AuditDraft, append_events
+from broker.store.obligations_repo import EventDraft, as_utc, insert_events
+from broker.store.tables import bodies, consultation_messages, consultations
 from broker.tlp import Decision
 from broker.tlp.consultations import (
     ConsultationRole,

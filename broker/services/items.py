@@ -44,8 +44,7 @@ from broker.services.obligations import (
 )
 from broker.services.sealing import open_content, rebind_key
 from broker.services.views import time_or_none
-from broker.store.audit_store import append_events
-from broker.store.bodies_repo import bodies_with_handlers
+from broker.store.audit_repo import append_events
 from broker.store.feed_repo import insert_events
 from broker.store.items_repo import (
     StoredItem,
@@ -54,6 +53,7 @@ from broker.store.items_repo import (
     get_items,
     pending_consent_providers,
 )
+from broker.store.members_repo import bodies_with_handlers
 from broker.store.tables import audience_members, consents, items
 
 log = structlog.get_logger("broker.items")

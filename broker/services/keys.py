@@ -33,8 +33,7 @@ from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.items_repo import get_items
-from broker.store.tables import items, webhooks
-from broker.store.taskforce_tables import consultation_messages, consultations, obligations
+from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
 
 _BATCH = 200
 

@@ -13,9 +13,9 @@ from broker.errors import Conflict, Forbidden, InvalidInput, NotFound
 from broker.services.core import Actor, Core, new_id
 from broker.services.obligations import DEPARTED_STATUSES, close_for_member
 from broker.services.views import handler_view, member_view, user_view
-from broker.store.audit_store import append_events
-from broker.store.bodies_repo import body_row
+from broker.store.audit_repo import append_events
 from broker.store.feed_repo import EventDraft, insert_events
+from broker.store.members_repo import body_row
 from broker.store.tables import bodies, handlers, users
 
 # What a member's own admin may change about its body; the rest is the

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.domain import Body, ItemFacts, ItemKind, MemberStatus
+from broker.domain import Body, EventDraft, EventKind, ItemFacts, ItemKind, MemberStatus
 from broker.feedback import (
     Obligation,
-    ObligationKind,
     ObligationSpec,
     ObligationStatus,
     cancel_for_withdrawal,
@@ -28,8 +26,13 @@ from broker.feedback import (
     obligations_for,
 )
 from broker.services.core import Core, new_id, rfc3339
-from broker.store.taskforce_repo import EventDraft, as_utc, insert_events, obligation_from_row
-from broker.store.taskforce_tables import obligations
+from broker.store.obligations_repo import (
+    as_utc,
+    insert_events,
+    obligation_from_row,
+    obligation_row,
+)
+from broker.store.tables import obligations
 
 __all__ = [
     "DEPARTED_STATUSES",
@@ -73,8 +76,8 @@ async def create_obligations(
     also an `obligation` event for the owing member's live stream.
     """
     at = as_utc(now or core.clock())
-    rows, drafts = new_obligations(core, facts, recipients, due_at, at)
-    if not rows:
+    owed, drafts = new_obligations(core, facts, recipients, due_at, at)
+    if not owed:
         return []
     existing = set(
         (
@@ -83,12 +86,12 @@ async def create_obligations(
             )
         ).scalars()
     )
-    fresh = [i for i, row in enumerate(rows) if row["member_id"] not in existing]
+    fresh = [i for i, ob in enumerate(owed) if ob.member_id not in existing]
     if not fresh:
         return []
-    await conn.execute(obligations.insert(), [rows[i] for i in fresh])
+    await conn.execute(obligations.insert(), [obligation_row(owed[i], at) for i in fresh])
     await insert_events(conn, [drafts[i] for i in fresh])
-    return [_spec_of(rows[i]) for i in fresh]
+    return [_spec_of(owed[i]) for i in fresh]
 
 
 def new_obligations(
@@ -97,8 +100,8 @@ def new_obligations(
     recipients: Mapping[str, Body],
     due_at: datetime | None,
     at: datetime,
-) -> tuple[list[dict[str, Any]], list[EventDraft]]:
-    """The obligation rows and `obligation` events a first delivery of `facts` creates.
+) -> tuple[list[Obligation], list[EventDraft]]:
+    """The obligations and `obligation` events a first delivery of `facts` creates.
 
     No IO: the batched submission writer stores them with the item itself.
     """
@@ -113,56 +116,30 @@ def new_obligations(
     specs = obligations_for(
         facts.id, facts.provider_id, facts.kind, facts.confidence, bodies, as_utc(due_at)
     )
-    rows = [_new_row(new_id(), spec, at) for spec in specs]
-    due_text = {row["due_at"]: rfc3339(row["due_at"]) for row in rows}  # one due time per item
+    owed = [Obligation.from_spec(new_id(), spec) for spec in specs]
+    due_text = {ob.due_at: rfc3339(ob.due_at) for ob in owed}  # one due time per item
     drafts = [
         EventDraft(
-            member_id=row["member_id"],
-            kind="obligation",
-            item_id=row["item_id"],
+            member_id=ob.member_id,
+            kind=EventKind.OBLIGATION,
+            item_id=ob.item_id,
             created_at=at,
             payload={
-                "obligation_id": row["id"],
-                "item_id": row["item_id"],
-                "kind": row["kind"],
-                "due_at": due_text[row["due_at"]],
+                "obligation_id": ob.id,
+                "item_id": ob.item_id,
+                "kind": ob.kind.value,
+                "due_at": due_text[ob.due_at],
             },
         )
-        for row in rows
+        for ob in owed
     ]
-    return rows, drafts
+    return owed, drafts
 
 
-def _spec_of(row: dict[str, Any]) -> ObligationSpec:
+def _spec_of(ob: Obligation) -> ObligationSpec:
     return ObligationSpec(
-        member_id=row["member_id"],
-        item_id=row["item_id"],
-        kind=ObligationKind(row["kind"]),
-        due_at=row["due_at"],
+        member_id=ob.member_id, item_id=ob.item_id, kind=ob.kind, due_at=ob.due_at
     )
-
-
-def _new_row(ob_id: str, spec: ObligationSpec, now: datetime) -> dict[str, Any]:
-    ob = Obligation.from_spec(ob_id, spec)
-    return {
-        "id": ob.id,
-        "item_id": ob.item_id,
-        "member_id": ob.member_id,
-        "kind": ob.kind.value,
-        "due_at": ob.due_at,
-        "status": ob.status.value,
-        "verdict": None,
-        "comment": None,
-        "comment_wrapped_key": None,
-        "comment_kek_version": None,
-        "answered_at": None,
-        "late": False,
-        "reminded_at": None,
-        "overdue_marked_at": None,
-        "changes": 0,
-        "closed_at": None,
-        "created_at": now,
-    }
 
 
 async def cancel_for_item(conn: AsyncConnection, core: Core, item_id: str, now: datetime) -> int:

@@ -1,34 +1,55 @@
-"""The services, built together over one `Core` (the composition root's view)."""
+"""The services, built together over their shared dependencies (the composition
+root's view: `broker.app` builds one `Services` per process)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from broker.crypto import KeyRing
 from broker.domain import ItemKind
 from broker.errors import InvalidInput
 from broker.feedback import resolve_due
 from broker.services.audit import AuditService
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock
 from broker.services.core import Core
+from broker.services.directory import Directory
 from broker.services.items import ItemService
+from broker.services.keyring import Keys
 from broker.services.members import MemberService
 from broker.services.submissions import SubmissionService
 from broker.services.webhooks import WebhookService
+from broker.settings import Settings
+from broker.store.uow import Store
+
+__all__ = ["Services"]
 
 
 class Services:
-    """Every use case of the broker, sharing one database, key ring and clock."""
+    """Every use case of the broker, over one store, key ring, clock, directory and auditor."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
+    def __init__(self, settings: Settings, store: Store, keys: Keys, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        self.directory = Directory(store, clock, settings.directory_ttl)
+        self.auditor = Auditor(store, clock)
+        self.core = core = Core(settings, store, keys, clock, self.directory, self.auditor)
         self.members = MemberService(core)
         self.submissions = SubmissionService(core)
         self.items = ItemService(core)
         self.audit = AuditService(core)
         self.webhooks = WebhookService(core)
 
+    @property
+    def ring(self) -> KeyRing:
+        """The key ring in use."""
+        return self.keys.ring
+
     def due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
         """When feedback on a new item falls due: as asked, else the kind's default (SPEC §4)."""
-        settings = self.core.settings
+        settings = self.settings
         defaults = {
             ItemKind.ANALYSIS: settings.feedback_due_analysis,
             ItemKind.COUNTERMEASURE: settings.feedback_due_countermeasure,
@@ -36,6 +57,6 @@ class Services:
         if requested is None and kind not in defaults:
             return None
         try:
-            return resolve_due(self.core.clock(), requested, kind, defaults)
+            return resolve_due(self.clock(), requested, kind, defaults)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="feedback.due") from None

@@ -136,7 +136,7 @@ class SubmissionService:
         }
 
         audience_id = core.audience_id(routing.recipients)
-        obligation_rows, obligation_events = new_obligations(
+        owed, obligation_events = new_obligations(
             core, facts, {m: bodies[m] for m in routing.recipients}, draft.feedback_due, now
         )
         prepared = PreparedSubmission(
@@ -176,7 +176,7 @@ class SubmissionService:
                 {"derived_item_id": item_id, "provider_id": p, "requested_at": now} for p in pending
             ],
             # Task force (SPEC §4): what the recipients owe, created with the delivery.
-            obligation_rows=obligation_rows,
+            obligations=owed,
             events=[item_event("item", facts, audience_id, 1, now), *obligation_events],
             audit=core.draft(
                 actor,

@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.feedback import Obligation, ObligationStatus, Overdue, Reminder, apply, sweep
 from broker.services.core import Core, rfc3339
-from broker.store.audit_store import append_events
-from broker.store.taskforce_repo import EventDraft, as_utc, insert_events, obligation_from_row
-from broker.store.taskforce_tables import obligations
+from broker.store.audit_repo import append_events
+from broker.store.obligations_repo import EventDraft, as_utc, insert_events, obligation_from_row
+from broker.store.tables import obligations
 
 __all__ = ["SweepReport", "Sweeper", "sweep_loop"]
 

@@ -47,12 +47,11 @@ from broker.feedback import (
 from broker.services.core import Actor, Core, rfc3339
 from broker.services.sealing import open_content
 from broker.services.taskforce_sealing import open_comment, seal_comment
-from broker.store.audit_store import append_events
-from broker.store.bodies_repo import bodies_with_handlers
+from broker.store.audit_repo import append_events
 from broker.store.items_repo import StoredItem, get_item, get_items
-from broker.store.tables import bodies, items
-from broker.store.taskforce_repo import EventDraft, as_utc, insert_events, obligation_from_row
-from broker.store.taskforce_tables import obligations
+from broker.store.members_repo import bodies_with_handlers
+from broker.store.obligations_repo import EventDraft, as_utc, insert_events, obligation_from_row
+from broker.store.tables import bodies, items, obligations
 from broker.tlp.feedback_views import feedback_view
 
 __all__ = ["OBLIGATION_FILTERS", "TaskForceService"]

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from broker.services.core import rfc3339
-from broker.store.bodies_repo import BODY_FLAGS
+from broker.store.members_repo import BODY_FLAGS
 
 
 def time_or_none(moment: datetime | None) -> str | None:

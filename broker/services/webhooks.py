@@ -11,7 +11,7 @@ from broker.crypto import canonical_json, random_secret, seal
 from broker.errors import Forbidden, InvalidInput, NotFound
 from broker.services.core import Actor, Core, new_id, rfc3339
 from broker.services.views import time_or_none
-from broker.store.audit_store import append_events
+from broker.store.audit_repo import append_events
 from broker.store.feed_repo import latest_seq
 from broker.store.tables import webhook_dead_letters, webhooks
 

@@ -6,7 +6,7 @@ functions here; SQLite (default) and PostgreSQL share one schema.
 
 # Registers the task force's tables on the shared metadata, so that everything
 # iterating `metadata.sorted_tables` (tests, migrations) sees the whole schema.
-import broker.store.taskforce_tables  # noqa: F401
+import broker.store.tables  # noqa: F401
 from broker.store.database import Database
 
 __all__ = ["Database"]

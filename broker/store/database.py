@@ -16,7 +16,7 @@ SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a
 commit that returned is on disk; writers are serialised in-process because
 SQLite has a single writer anyway and waiting on an asyncio lock is cheaper
 than spinning on SQLITE_BUSY. PostgreSQL serialises the audit chain with a
-row lock on its head instead (see `broker.store.audit_store`).
+row lock on its head instead (see `broker.store.audit_repo`).
 """
 
 from __future__ import annotations

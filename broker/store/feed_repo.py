@@ -8,26 +8,13 @@ order is commit order.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.domain.events import EventDraft
 from broker.store.tables import audience_members, events
-
-
-@dataclass(frozen=True, slots=True)
-class EventDraft:
-    """An event to deliver: to one member, or to an item's audience."""
-
-    kind: str
-    created_at: datetime
-    member_id: str | None = None
-    audience_id: str | None = None
-    item_id: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
 
 
 async def insert_events(conn: AsyncConnection, drafts: Iterable[EventDraft]) -> None:
@@ -39,7 +26,7 @@ def insert_events_sync(conn: Connection, drafts: Iterable[EventDraft]) -> None:
     """`insert_events` in a synchronous transaction (the group writer's)."""
     rows = [
         {
-            "kind": d.kind,
+            "kind": str(d.kind),
             "member_id": d.member_id,
             "audience_id": d.audience_id,
             "item_id": d.item_id,
@@ -108,3 +95,14 @@ async def audience_members_of(
 async def latest_seq(conn: AsyncConnection) -> int:
     """The newest committed event's seq (0 for none)."""
     return int((await conn.execute(select(func.coalesce(func.max(events.c.seq), 0)))).scalar_one())
+
+
+class FeedRepository:
+    """The deliverable-event feed, on one unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, drafts: Iterable[EventDraft]) -> None:
+        """Append `drafts` to the feed in this unit of work, in order."""
+        await insert_events(self._conn, drafts)

@@ -167,3 +167,19 @@ async def consented_providers(conn: AsyncConnection, derived_item_id: str) -> fr
         consents.c.derived_item_id == derived_item_id, consents.c.consented_at.is_not(None)
     )
     return frozenset((await conn.execute(query)).scalars())
+
+
+class ItemRepository:
+    """Items with their scope versions, audiences and consent requests, on one unit of
+    work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, item_id: str) -> StoredItem | None:
+        """One item with its current scope version, or None."""
+        return await get_item(self._conn, item_id)
+
+    async def get_many(self, item_ids: Iterable[str]) -> dict[str, StoredItem]:
+        """The items of `item_ids` that exist, by id."""
+        return await get_items(self._conn, item_ids)

@@ -18,10 +18,18 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from broker.errors import Conflict
-from broker.store.audit_store import AuditDraft, append_events_sync
+from broker.feedback import Obligation
+from broker.store.audit_repo import AuditDraft, append_events_sync
 from broker.store.feed_repo import EventDraft, insert_events_sync
-from broker.store.tables import audience_members, audiences, consents, items, scope_versions
-from broker.store.taskforce_tables import obligations
+from broker.store.obligations_repo import obligation_row
+from broker.store.tables import (
+    audience_members,
+    audiences,
+    consents,
+    items,
+    obligations,
+    scope_versions,
+)
 from broker.store.upsert import insert_ignoring_duplicates_sync
 
 
@@ -40,7 +48,7 @@ class PreparedSubmission:
     audit: AuditDraft
     result: dict[str, Any]
     consent_rows: list[dict[str, Any]] = field(default_factory=list)
-    obligation_rows: list[dict[str, Any]] = field(default_factory=list)
+    obligations: list[Obligation] = field(default_factory=list)
     events: list[EventDraft] = field(default_factory=list)
 
 
@@ -123,7 +131,7 @@ def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
     consent_rows = [row for p in fresh for row in p.consent_rows]
     if consent_rows:
         conn.execute(insert(consents), consent_rows)
-    obligation_rows = [row for p in fresh for row in p.obligation_rows]
+    obligation_rows = [obligation_row(ob, p.created_at) for p in fresh for ob in p.obligations]
     if obligation_rows:
         conn.execute(insert(obligations), obligation_rows)
     insert_events_sync(conn, [event for p in fresh for event in p.events])

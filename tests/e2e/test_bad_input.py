@@ -41,7 +41,7 @@ async def _raw(
 
 
 async def _audit_size(broker: Broker) -> int:
-    from broker.store.audit_store import chain_head
+    from broker.store.audit_repo import chain_head
 
     db = broker.database()
     async with db.read() as conn:

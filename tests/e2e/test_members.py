@@ -87,7 +87,9 @@ async def test_audit_checkpoint_is_signed_and_exposed(broker: Broker) -> None:
     from broker.services.core import Core
 
     db = broker.database()
-    await AuditService(Core(broker.settings, db, broker.ring, broker.clock)).checkpoint(force=True)
+    await AuditService(Core.over(broker.settings, db, broker.ring, broker.clock)).checkpoint(
+        force=True
+    )
     await db.dispose()
     checkpoint = await broker.admin.latest_checkpoint()
     assert checkpoint.size > 0 and len(checkpoint.head) == 64 and checkpoint.key_id

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from broker.services.audit_verify import verify_export
 from broker.services.core import Core
 from broker.services.sweeper import Sweeper, SweepReport
-from broker.store.taskforce_repo import events
+from broker.store.obligations_repo import events
 from clients.sdk import Conflict, CouncilClient, Forbidden, NotFound
 from tests.conftest import Broker, ManualClock
 from tests.council import Org, make_org
@@ -110,7 +110,7 @@ async def _sweep(broker: Broker) -> SweepReport:
     """One pass of a sweeper on the broker's database, as a second replica would run it."""
     db = broker.database()
     try:
-        return await Sweeper(Core(broker.settings, db, broker.ring, broker.clock)).run_once()
+        return await Sweeper(Core.over(broker.settings, db, broker.ring, broker.clock)).run_once()
     finally:
         await db.dispose()
 

@@ -45,7 +45,9 @@ def _verify(broker: Broker, *extra: str) -> subprocess.CompletedProcess[str]:
 
 async def _checkpoint(broker: Broker) -> None:
     db = broker.database()
-    await AuditService(Core(broker.settings, db, broker.ring, broker.clock)).checkpoint(force=True)
+    await AuditService(Core.over(broker.settings, db, broker.ring, broker.clock)).checkpoint(
+        force=True
+    )
     await db.dispose()
 
 

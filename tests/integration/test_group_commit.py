@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from broker.store.audit_store import chain_head
+from broker.store.audit_repo import chain_head
 from broker.store.tables import items
 from tests.conftest import Broker
 from tests.council import draft, make_org

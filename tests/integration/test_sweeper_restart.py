@@ -16,8 +16,8 @@ from broker.api.taskforce import SWEEPER
 from broker.app import create_app
 from broker.services.core import Core
 from broker.services.sweeper import Sweeper
-from broker.store.taskforce_repo import events
-from broker.store.taskforce_tables import obligations
+from broker.store.obligations_repo import events
+from broker.store.tables import obligations
 from tests.conftest import Broker
 from tests.council import Org, make_org
 
@@ -107,7 +107,7 @@ async def test_restart_neither_repeats_nor_misses_a_reminder(broker: Broker) -> 
         # Two replicas racing over the same rows still mark each obligation once.
         db = broker.database()
         try:
-            replica = Sweeper(Core(broker.settings, db, broker.ring, clock))
+            replica = Sweeper(Core.over(broker.settings, db, broker.ring, clock))
             reports = await asyncio.gather(second[SWEEPER].run_once(), replica.run_once())
         finally:
             await db.dispose()

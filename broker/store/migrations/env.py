@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import broker.store.taskforce_tables  # noqa: F401
+import broker.store.tables  # noqa: F401
 from broker.store.tables import metadata
 
 config = context.config

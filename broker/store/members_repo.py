@@ -107,3 +107,23 @@ async def user_by_token_hash(
         .where(users.c.token_hash == token_hash)
     )
     return (await conn.execute(query)).one_or_none()
+
+
+class MemberRepository:
+    """Bodies, their users and registered handlers, on one unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def names(self, member_ids: Sequence[str]) -> dict[str, str]:
+        """The names of the bodies in `member_ids`, by id."""
+        if not member_ids:
+            return {}
+        query = select(bodies.c.id, bodies.c.name).where(bodies.c.id.in_(list(member_ids)))
+        return {r.id: r.name for r in (await self._conn.execute(query)).all()}
+
+    async def bodies_with_handlers(
+        self, now: datetime, ids: Sequence[str] | None = None
+    ) -> dict[str, Body]:
+        """Every body (or those in `ids`) with whether a handler is in effect at `now`."""
+        return await bodies_with_handlers(self._conn, now, ids)

@@ -10,32 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Select, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint, Outcome
+from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint
+from broker.domain.audit import AuditDraft
 from broker.store.tables import audit_checkpoints, audit_events, audit_head, audit_item_refs
-
-
-@dataclass(frozen=True, slots=True)
-class AuditDraft:
-    """An audit event before it has a place in the chain."""
-
-    id: str
-    at: str
-    action: str
-    outcome: Outcome
-    actor_user_id: str | None = None
-    actor_member_id: str | None = None
-    item_id: str | None = None
-    subject_member_id: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    # Items a listing showed: indexed so each provider's access log finds it.
-    item_refs: Sequence[str] = ()
 
 
 async def append_events(conn: AsyncConnection, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
@@ -57,7 +39,7 @@ def append_events_sync(conn: Connection, drafts: Sequence[AuditDraft]) -> list[A
         chain.append(
             id=d.id,
             at=d.at,
-            action=d.action,
+            action=str(d.action),
             outcome=d.outcome,
             actor_user_id=d.actor_user_id,
             actor_member_id=d.actor_member_id,
@@ -223,3 +205,14 @@ async def stream_events(conn: AsyncConnection, batch: int = 2000) -> AsyncIterat
         for row in rows:
             yield event_from_row(row)
         after = int(rows[-1].seq)
+
+
+class AuditRepository:
+    """The audit chain, its checkpoints and its queries, on one unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def append(self, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
+        """Chain and insert `drafts` in this unit of work, in order."""
+        return await append_events(self._conn, drafts)

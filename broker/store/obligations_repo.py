@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from broker.feedback import Obligation
 
 # The one seam between the task force and the live-delivery feed: every
@@ -12,7 +14,15 @@ from broker.feedback import Obligation
 from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.tables import events
 
-__all__ = ["EventDraft", "as_utc", "events", "insert_events", "obligation_from_row"]
+__all__ = [
+    "EventDraft",
+    "ObligationRepository",
+    "as_utc",
+    "events",
+    "insert_events",
+    "obligation_from_row",
+    "obligation_row",
+]
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -28,6 +38,29 @@ def as_utc(moment: datetime) -> datetime:
 
 def _utc_or_none(moment: datetime | None) -> datetime | None:
     return None if moment is None else as_utc(moment)
+
+
+def obligation_row(ob: Obligation, created_at: datetime) -> dict[str, Any]:
+    """The row that stores a new (open, unanswered) obligation."""
+    return {
+        "id": ob.id,
+        "item_id": ob.item_id,
+        "member_id": ob.member_id,
+        "kind": ob.kind.value,
+        "due_at": ob.due_at,
+        "status": ob.status.value,
+        "verdict": None,
+        "comment": None,
+        "comment_wrapped_key": None,
+        "comment_kek_version": None,
+        "answered_at": None,
+        "late": False,
+        "reminded_at": None,
+        "overdue_marked_at": None,
+        "changes": 0,
+        "closed_at": None,
+        "created_at": created_at,
+    }
 
 
 def obligation_from_row(row: Any, comment: str | None = None) -> Obligation:
@@ -47,3 +80,10 @@ def obligation_from_row(row: Any, comment: str | None = None) -> Obligation:
         overdue_marked_at=_utc_or_none(row.overdue_marked_at),
         changes=int(row.changes),
     )
+
+
+class ObligationRepository:
+    """Obligations and the sweeper's queries, on one unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn

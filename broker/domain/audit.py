@@ -1,0 +1,79 @@
+"""What the audit log records: its actions and an event before the chain places it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from broker.audit import Outcome
+
+__all__ = ["AuditAction", "AuditDraft"]
+
+
+class AuditAction(StrEnum):
+    """Every action the audit log names (SPEC §5): `<resource>.<verb>`."""
+
+    SYSTEM_INIT = "system.init"
+    # Members, users, handlers (SPEC §1, charter art. 6).
+    MEMBER_CREATE = "member.create"
+    MEMBER_READ = "member.read"
+    MEMBER_UPDATE = "member.update"
+    USER_CREATE = "user.create"
+    USER_LIST = "user.list"
+    USER_REVOKE = "user.revoke"
+    HANDLER_ADD = "handler.add"
+    HANDLER_LIST = "handler.list"
+    HANDLER_REMOVE = "handler.remove"
+    # Items (SPEC §2, §3).
+    ITEM_SUBMIT = "item.submit"
+    ITEM_DERIVE = "item.derive"
+    ITEM_READ = "item.read"
+    ITEM_LIST = "item.list"
+    ITEM_BREAK_GLASS = "item.break_glass"
+    ITEM_SCOPE_CHANGE = "item.scope_change"
+    ITEM_CONSENT = "item.consent"
+    ITEM_WITHDRAW = "item.withdraw"
+    ITEM_ACCESS_LOG = "item.access_log"
+    CONSENT_LIST = "consent.list"
+    INTEGRITY_ALARM = "integrity.alarm"
+    # The task force (SPEC §4).
+    OBLIGATION_LIST = "obligation.list"
+    OBLIGATION_OVERDUE = "obligation.overdue"
+    FEEDBACK_ANSWER = "feedback.answer"
+    FEEDBACK_READ = "feedback.read"
+    LEDGER_READ = "ledger.read"
+    CONSULTATION_OPEN = "consultation.open"
+    CONSULTATION_LIST = "consultation.list"
+    CONSULTATION_READ = "consultation.read"
+    CONSULTATION_REPLY = "consultation.reply"
+    CONSULTATION_REVEAL = "consultation.reveal"
+    # Live delivery.
+    STREAM_OPEN = "stream.open"
+    STREAM_CLOSE = "stream.close"
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_LIST = "webhook.list"
+    WEBHOOK_DELETE = "webhook.delete"
+    # The audit log itself (SPEC §5).
+    AUDIT_QUERY = "audit.query"
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDraft:
+    """An audit event before it has a place in the chain."""
+
+    id: str
+    at: str
+    action: AuditAction
+    outcome: Outcome
+    actor_user_id: str | None = None
+    actor_member_id: str | None = None
+    item_id: str | None = None
+    subject_member_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    # Items a listing showed: indexed so each provider's access log finds it.
+    item_refs: Sequence[str] = ()

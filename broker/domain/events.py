@@ -1,0 +1,46 @@
+"""What the broker delivers: the kinds of feed events and an event before it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["DIRECTORY_EVENTS", "ITEM_EVENTS", "EventDraft", "EventKind"]
+
+
+class EventKind(StrEnum):
+    """The kinds of event in the commit-ordered feed (API.md "Live delivery")."""
+
+    # Item-wide: for everyone in the item's audience the policy lets see it.
+    ITEM = "item"
+    SCOPE_CHANGED = "scope_changed"
+    WITHDRAWN = "withdrawn"
+    # For one member: the task force's obligations and consultations (SPEC §4).
+    OBLIGATION = "obligation"
+    REMINDER = "reminder"
+    OVERDUE = "overdue"
+    FEEDBACK = "feedback"
+    CONSULTATION = "consultation"
+    CONSULTATION_REPLY = "consultation_reply"
+    # Internal: they change who may see what, on every replica, and are never delivered.
+    DIRECTORY_CHANGED = "directory_changed"
+    MEMBER_STATUS = "member_status"
+
+
+ITEM_EVENTS = frozenset({EventKind.ITEM, EventKind.SCOPE_CHANGED, EventKind.WITHDRAWN})
+DIRECTORY_EVENTS = frozenset({EventKind.DIRECTORY_CHANGED, EventKind.MEMBER_STATUS})
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event to deliver, before the feed numbers it: to one member, or to an
+    item's audience."""
+
+    kind: EventKind
+    created_at: datetime
+    member_id: str | None = None
+    audience_id: str | None = None
+    item_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)

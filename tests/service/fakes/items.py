@@ -1,0 +1,7 @@
+"""In memory: items, scope versions, audiences and consents."""
+
+from __future__ import annotations
+
+
+class FakeItemRepository:
+    """In memory: items, scope versions, audiences and consents."""
