@@ -1,0 +1,2 @@
+"""Typed results of the services turned into the API.md JSON: one module per
+resource, and the only place that builds API response bodies."""
