@@ -40,6 +40,7 @@ from broker.services.item_records import (
 )
 from broker.services.obligations import (
     cancel_for_item,
+    due_periods,
     reconcile_obligations,
 )
 from broker.services.sealing import open_content, rebind_key
@@ -55,6 +56,7 @@ from broker.store.items_repo import (
 )
 from broker.store.members_repo import bodies_with_handlers
 from broker.store.tables import audience_members, consents, items
+from broker.store.uow import UnitOfWork
 
 log = structlog.get_logger("broker.items")
 
@@ -436,11 +438,11 @@ class ItemService:
             await insert_events(conn, [item_event("scope_changed", new, audience_id, version, now)])
             # Task force (SPEC §4): newly reached members owe, dropped ones no longer do.
             await reconcile_obligations(
-                conn,
-                core,
+                UnitOfWork(conn),
                 new,
                 {m: bodies[m] for m in routing.recipients},
                 stored.row.feedback_due,
+                due_periods(core.settings),
                 now,
             )
             if consent_by is not None:
@@ -562,7 +564,7 @@ class ItemService:
                 )
             )
             # Task force (SPEC §4): nothing is owed on a withdrawn item.
-            await cancel_for_item(conn, core, stored.id, now)
+            await cancel_for_item(UnitOfWork(conn), stored.id, now)
             # Told to those it was delivered to; content is already gone.
             await insert_events(
                 conn,

@@ -17,6 +17,7 @@ from broker.store.audit_repo import append_events
 from broker.store.feed_repo import EventDraft, insert_events
 from broker.store.members_repo import body_row
 from broker.store.tables import bodies, handlers, users
+from broker.store.uow import UnitOfWork
 
 # What a member's own admin may change about its body; the rest is the
 # coordinator's (API.md PATCH /v1/members/{id}).
@@ -116,7 +117,7 @@ class MemberService:
             if fields.get("status") is not None and MemberStatus(fields["status"]) in (
                 DEPARTED_STATUSES
             ):
-                await close_for_member(conn, core, member_id, now)
+                await close_for_member(UnitOfWork(conn), member_id, now)
             if "status" in fields:
                 # Live connections of the member close at once (rule 7, art. 8(2)).
                 await insert_events(

@@ -26,7 +26,7 @@ from broker.services.item_records import (
     scope_version_row,
     submission_error,
 )
-from broker.services.obligations import new_obligations
+from broker.services.obligations import due_periods, new_obligations
 from broker.services.sealing import seal_content
 from broker.store.items_repo import StoredItem, get_items, item_by_idempotency_key
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
@@ -137,7 +137,11 @@ class SubmissionService:
 
         audience_id = core.audience_id(routing.recipients)
         owed, obligation_events = new_obligations(
-            core, facts, {m: bodies[m] for m in routing.recipients}, draft.feedback_due, now
+            facts,
+            {m: bodies[m] for m in routing.recipients},
+            draft.feedback_due,
+            due_periods(core.settings),
+            now,
         )
         prepared = PreparedSubmission(
             user_id=actor.user_id,

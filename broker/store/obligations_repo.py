@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.feedback import Obligation
+from broker.feedback import Obligation, ObligationStatus
 
 # The one seam between the task force and the live-delivery feed: every
 # task-force event is written through the feed's `insert_events`.
 from broker.store.feed_repo import EventDraft, insert_events
-from broker.store.tables import events
+from broker.store.tables import events, obligations
 
 __all__ = [
     "EventDraft",
@@ -87,3 +89,57 @@ class ObligationRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    async def members_owing(self, item_id: str) -> set[str]:
+        """The members that have an obligation (in any state) on `item_id`."""
+        query = select(obligations.c.member_id).where(obligations.c.item_id == item_id)
+        return set((await self._conn.execute(query)).scalars())
+
+    async def add(self, owed: Sequence[Obligation], created_at: datetime) -> None:
+        """Store new (open, unanswered) obligations."""
+        if owed:
+            await self._conn.execute(
+                obligations.insert(), [obligation_row(ob, created_at) for ob in owed]
+            )
+
+    async def open_on_item(
+        self, item_id: str, *, except_members: Sequence[str] = ()
+    ) -> list[Obligation]:
+        """The open obligations on `item_id` (of members other than `except_members`)."""
+        query = select(obligations).where(
+            obligations.c.item_id == item_id,
+            obligations.c.status == ObligationStatus.OPEN.value,
+        )
+        if except_members:
+            query = query.where(obligations.c.member_id.not_in(list(except_members)))
+        return [obligation_from_row(r) for r in (await self._conn.execute(query)).all()]
+
+    async def open_of_member(self, member_id: str) -> list[Obligation]:
+        """The open obligations of `member_id`."""
+        query = select(obligations).where(
+            obligations.c.member_id == member_id,
+            obligations.c.status == ObligationStatus.OPEN.value,
+        )
+        return [obligation_from_row(r) for r in (await self._conn.execute(query)).all()]
+
+    async def lift(self, ids: Sequence[str], status: ObligationStatus, at: datetime) -> int:
+        """Move the open obligations among `ids` to `status` (cancelled or closed)."""
+        if not ids:
+            return 0
+        # `status == open` again: an answer committed since they were read wins.
+        result = await self._conn.execute(
+            update(obligations)
+            .where(
+                obligations.c.id.in_(list(ids)), obligations.c.status == ObligationStatus.OPEN.value
+            )
+            .values(status=status.value, closed_at=at)
+        )
+        return int(result.rowcount)
+
+    async def erase_comments(self, item_id: str) -> None:
+        """Erase every answer's comment on `item_id` (its content was destroyed)."""
+        await self._conn.execute(
+            update(obligations)
+            .where(obligations.c.item_id == item_id, obligations.c.comment.is_not(None))
+            .values(comment=None, comment_wrapped_key=None, comment_kek_version=None)
+        )
