@@ -61,13 +61,6 @@ def _parser() -> argparse.ArgumentParser:
     data_dir(rotate)
     rotate.set_defaults(run=_rotate)
 
-    demo = commands.add_parser(
-        "demo", help="play the council's scenario against a running broker (use staging)"
-    )
-    demo.add_argument("--url", required=True, help="the broker's base URL")
-    demo.add_argument("--token", required=True, help="a coordinator administrator's token")
-    demo.set_defaults(run=_demo)
-
     audit = commands.add_parser("audit", help="audit log operations")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="check the hash chain and checkpoints")
@@ -184,12 +177,6 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     from broker.services.keys import rotate_and_rewrap
 
     return asyncio.run(rotate_and_rewrap(settings))
-
-
-def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from broker.demo import run_demo
-
-    return run_demo(args.url, args.token)
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:

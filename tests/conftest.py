@@ -1,5 +1,12 @@
 """Shared fixtures: a real broker over real HTTP on a real database.
 
+Property tests run under a hypothesis profile chosen by `HYPOTHESIS_PROFILE`:
+`dev` (the default, about 200 examples a test: `make test` stays quick) or
+`ci` (10,000 examples a test: `.ci/run` sets it, so every CI run checks the
+policy against its reference models on at least 10,000 generated cases).
+Tests whose single example is costly (whole audit chains) keep their own
+smaller count.
+
 `COUNCIL_TEST_POSTGRES_URL` (an asyncpg URL) runs the database-backed tests
 against PostgreSQL instead of the embedded SQLite; in CI (`CI=true`) an
 unreachable server is a failure, on a laptop the PostgreSQL run is skipped
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import hypothesis
 import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
@@ -32,6 +40,10 @@ from broker.store.tables import metadata
 from clients.sdk import CouncilClient
 
 POSTGRES_URL = os.environ.get("COUNCIL_TEST_POSTGRES_URL")
+
+hypothesis.settings.register_profile("dev", max_examples=200)
+hypothesis.settings.register_profile("ci", max_examples=10_000)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

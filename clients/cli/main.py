@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from rich import box
+from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
 from clients.cli._config import ConfigError, resolve_connection
 from clients.cli._output import Output, clean
+from clients.cli.demo import play
 from clients.sdk import (
     CouncilClient,
     CouncilError,
@@ -413,6 +415,17 @@ async def _follow(args: argparse.Namespace, client: CouncilClient, out: Output) 
 # -- parser --------------------------------------------------------------------------
 
 
+async def _demo(args: argparse.Namespace, client: CouncilClient, out: Output) -> int:
+    # The timeline is the demo's whole output, printed as it happens (rich
+    # honours NO_COLOR and a non-terminal stdout by itself).
+    try:
+        await play(client, Console())
+    except AssertionError as exc:
+        out.error(f"demo failed: {exc}")
+        return EXIT_ERROR
+    return 0
+
+
 def _tlp(value: str) -> str:
     return value.upper()
 
@@ -510,6 +523,12 @@ def build_parser(out: Output) -> argparse.ArgumentParser:
     consult_body.add_argument("--body-file", metavar="FILE")
     consult.add_argument(
         "--reveal-identity", action="store_true", help="let tier one know who is asking"
+    )
+    command(
+        "demo",
+        _demo,
+        "play the council's case against a running broker, as a coordinator administrator "
+        "(it admits its own demo members: use a staging broker)",
     )
     return parser
 

@@ -1,4 +1,4 @@
-"""`council-broker demo` plays the whole scenario against a running broker."""
+"""`council demo` plays the whole scenario against a running broker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from broker.demo import play
+from clients.cli.demo import play
 from tests.conftest import Broker
 
 
@@ -22,7 +22,7 @@ async def test_the_demo_plays_every_step_and_can_run_again(broker: Broker) -> No
     for _ in range(2):
         out = io.StringIO()
         console = Console(file=out, width=140, color_system=None)
-        cast = await play(broker.url, broker.admin_token, console, wait=let_time_pass)
+        cast = await play(broker.admin, console, wait=let_time_pass)
         outputs.append(out.getvalue())
         assert len(cast.tier_one) == 3 and len(cast.tier_two) == 5 and len(cast.general) == 5
     text = outputs[1]

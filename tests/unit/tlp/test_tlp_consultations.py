@@ -329,7 +329,7 @@ BODY_IDS = (COORDINATOR_ID, SECRETARIAT_ID, "m0", "m1")
 CONSULTER_IDS = (*BODY_IDS, "m2")
 
 
-@settings(max_examples=3_000, deadline=None, database=None)
+@settings(deadline=None, database=None)  # examples: the dev or ci profile (tests/conftest.py)
 @given(
     user=readers_drawn_from(BODY_IDS),
     consulter_id=st.sampled_from(CONSULTER_IDS),

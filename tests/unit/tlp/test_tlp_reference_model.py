@@ -262,8 +262,7 @@ def cases(draw: st.DrawFn) -> tuple[ItemFacts, list[Body], Reader]:
     return item, bodies, user
 
 
-@settings(
-    max_examples=10_000,
+@settings(  # examples: the dev or ci profile (tests/conftest.py)
     deadline=None,
     database=None,  # keep the run free of files outside the tests' own folders
     suppress_health_check=[HealthCheck.too_slow],

@@ -247,7 +247,7 @@ def ref_may_see(
     return ref_may_open(user, facts), None
 
 
-@settings(max_examples=3_000, deadline=None, database=None)
+@settings(deadline=None, database=None)  # examples: the dev or ci profile (tests/conftest.py)
 @given(
     user=READERS,
     kind=st.sampled_from(("item", "scope_changed", "withdrawn", *MEMBER_EVENTS)),

@@ -1,4 +1,4 @@
-"""`council-broker demo`: the council's motivating case, played against a running broker.
+"""`council demo`: the council's motivating case, played against a running broker.
 
 SCENARIO.md, compressed into under a minute: Vendor A's unconfirmed analysis,
 tier-one feedback, an early countermeasure and the operators' quick answers
@@ -8,7 +8,7 @@ review and the coordinator's contribution ledger. Everything goes through the
 public API with the member SDK, as a real council would; the demo admits its
 own members, named uniquely per run, so it never touches anybody else's data.
 
-It needs a coordinator administrator's token (to admit the demo members and
+It runs as a coordinator administrator (`council --token`) (to admit the demo members and
 give the secretariat an auditor). The timeline it prints says, step by step,
 who received, answered and saw what.
 
@@ -32,9 +32,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clients.sdk import CouncilClient, CouncilError, NotFound
+from clients.sdk import CouncilClient, NotFound
 
-__all__ = ["DemoCast", "Timeline", "play", "run_demo"]
+__all__ = ["DemoCast", "Timeline", "play"]
 
 Wait = Callable[[float], Awaitable[None]]
 """How the demo lets time pass: `asyncio.sleep` live; a test moves its clock instead."""
@@ -100,31 +100,20 @@ class Timeline:
         )
 
 
-def run_demo(url: str, token: str, *, console: Console | None = None) -> int:
-    """Play the scenario against the broker at `url` (the `council-broker demo` command).
-
-    Returns 0 when every step behaved as the charter says, 1 otherwise.
-    """
-    out = console or Console()
-    try:
-        asyncio.run(play(url, token, out))
-    except (CouncilError, AssertionError) as exc:
-        out.print(f"[red]demo failed:[/red] {escape(str(exc))}")
-        return 1
-    return 0
-
-
-async def play(url: str, token: str, console: Console, wait: Wait = asyncio.sleep) -> DemoCast:
-    """The nine steps of SCENARIO.md; `wait` lets the early countermeasure fall due."""
+async def play(
+    coordinator: CouncilClient, console: Console, wait: Wait = asyncio.sleep
+) -> DemoCast:
+    """The nine steps of the council's case, as `coordinator` (a coordinator
+    administrator's client, which the caller closes); `wait` lets the early
+    countermeasure fall due."""
     timeline = Timeline(console)
-    coordinator = CouncilClient(url, token)
     cast: DemoCast | None = None
     try:
         cast = await _admit(coordinator, timeline)
         await _steps(cast, timeline, wait)
         return cast
     finally:
-        for client in (*(cast.clients() if cast else []), coordinator):
+        for client in cast.clients() if cast else []:
             await client.aclose()
 
 
