@@ -9,9 +9,12 @@ from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCrea
 from broker.api.views.members import (
     created_user_view,
     handler_view,
+    handlers_view,
     member_view,
-    roster_entry_view,
+    members_view,
+    roster_view,
     user_view,
+    users_view,
 )
 from broker.domain.members import NewMember
 
@@ -42,7 +45,7 @@ async def create_member(request: web.Request) -> web.Response:
 async def list_members(request: web.Request) -> web.Response:
     caller = await actor(request)
     members = await services(request).members.list_members(caller)
-    return respond({"items": [member_view(m) for m in members], "next_cursor": None})
+    return respond(members_view(members))
 
 
 @routes.get("/v1/members/{id}")
@@ -95,7 +98,7 @@ async def create_user(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_users(caller, request.match_info["id"])
-    return respond({"items": [user_view(u) for u in found], "next_cursor": None})
+    return respond(users_view(found))
 
 
 @routes.post("/v1/members/{id}/users/{user_id}/revoke")
@@ -143,7 +146,7 @@ async def remove_handler(request: web.Request) -> web.Response:
 async def list_handlers(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_handlers(caller, request.match_info["id"])
-    return respond({"items": [handler_view(h) for h in found], "next_cursor": None})
+    return respond(handlers_view(found))
 
 
 @routes.get("/v1/roster")
@@ -152,4 +155,4 @@ async def list_handlers(request: web.Request) -> web.Response:
 )
 async def roster(request: web.Request) -> web.Response:
     entries = await services(request).members.roster()
-    return respond({"items": [roster_entry_view(e) for e in entries], "next_cursor": None})
+    return respond(roster_view(entries))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from broker.domain.members import (
@@ -14,7 +15,17 @@ from broker.domain.members import (
 )
 from broker.domain.timestamps import rfc3339, rfc3339_or_none
 
-__all__ = ["created_user_view", "handler_view", "member_view", "roster_entry_view", "user_view"]
+__all__ = [
+    "created_user_view",
+    "handler_view",
+    "handlers_view",
+    "member_view",
+    "members_view",
+    "roster_entry_view",
+    "roster_view",
+    "user_view",
+    "users_view",
+]
 
 
 def member_view(member: Member) -> dict[str, Any]:
@@ -62,3 +73,28 @@ def handler_view(registration: HandlerRegistration) -> dict[str, Any]:
 def roster_entry_view(entry: RosterEntry) -> dict[str, Any]:
     """A roster line: id, name and category (art. 25)."""
     return {"id": entry.id, "name": entry.name, "category": entry.category.value}
+
+
+def _unpaged(items: list[dict[str, Any]]) -> dict[str, Any]:
+    # These listings are short and whole: one page, no cursor (API.md pagination).
+    return {"items": items, "next_cursor": None}
+
+
+def members_view(members: Iterable[Member]) -> dict[str, Any]:
+    """The bodies a caller may see, as one page."""
+    return _unpaged([member_view(m) for m in members])
+
+
+def users_view(users: Iterable[User]) -> dict[str, Any]:
+    """A body's users, as one page."""
+    return _unpaged([user_view(u) for u in users])
+
+
+def handlers_view(registrations: Iterable[HandlerRegistration]) -> dict[str, Any]:
+    """A body's handler registrations, as one page."""
+    return _unpaged([handler_view(h) for h in registrations])
+
+
+def roster_view(entries: Iterable[RosterEntry]) -> dict[str, Any]:
+    """The public roster, as one page (art. 25)."""
+    return _unpaged([roster_entry_view(e) for e in entries])
