@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 from broker.api.keys import SERVICES, SETTINGS
 from broker.errors import InvalidInput, PayloadTooLarge
 from broker.services import Actor, Services
-from broker.services.auth import authenticate
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -66,7 +65,7 @@ def services(request: web.Request) -> Services:
 
 async def actor(request: web.Request) -> Actor:
     """The authenticated caller, bound into this request's log context."""
-    caller = await authenticate(services(request).core, request.headers.get("Authorization"))
+    caller = await services(request).auth.authenticate(request.headers.get("Authorization"))
     structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 

@@ -6,6 +6,17 @@ from aiohttp import web
 
 from broker.api.common import actor, operation, parse, respond, services
 from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+from broker.api.views.members import (
+    created_user_view,
+    handler_view,
+    handlers_view,
+    member_view,
+    members_view,
+    roster_view,
+    user_view,
+    users_view,
+)
+from broker.domain.members import NewMember
 
 routes = web.RouteTableDef()
 TAG = "members"
@@ -23,8 +34,8 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    member = await services(request).members.create_member(caller, body.model_dump(mode="json"))
-    return respond(member, 201)
+    member = await services(request).members.create_member(caller, NewMember(**body.model_dump()))
+    return respond(member_view(member), 201)
 
 
 @routes.get("/v1/members")
@@ -34,14 +45,15 @@ async def create_member(request: web.Request) -> web.Response:
 async def list_members(request: web.Request) -> web.Response:
     caller = await actor(request)
     members = await services(request).members.list_members(caller)
-    return respond({"items": members, "next_cursor": None})
+    return respond(members_view(members))
 
 
 @routes.get("/v1/members/{id}")
 @operation("get", "/v1/members/{id}", "One member", tag=TAG)
 async def get_member(request: web.Request) -> web.Response:
     caller = await actor(request)
-    return respond(await services(request).members.get_member(caller, request.match_info["id"]))
+    member = await services(request).members.get_member(caller, request.match_info["id"])
+    return respond(member_view(member))
 
 
 @routes.patch("/v1/members/{id}")
@@ -58,7 +70,7 @@ async def patch_member(request: web.Request) -> web.Response:
     member = await services(request).members.update_member(
         caller, request.match_info["id"], dump(body)
     )
-    return respond(member)
+    return respond(member_view(member))
 
 
 @routes.post("/v1/members/{id}/users")
@@ -76,7 +88,7 @@ async def create_user(request: web.Request) -> web.Response:
     created = await services(request).members.create_user(
         caller, request.match_info["id"], body.name, body.role
     )
-    return respond(created, 201)
+    return respond(created_user_view(created), 201)
 
 
 @routes.get("/v1/members/{id}/users")
@@ -86,7 +98,7 @@ async def create_user(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_users(caller, request.match_info["id"])
-    return respond({"items": found, "next_cursor": None})
+    return respond(users_view(found))
 
 
 @routes.post("/v1/members/{id}/users/{user_id}/revoke")
@@ -96,7 +108,7 @@ async def revoke_user(request: web.Request) -> web.Response:
     user = await services(request).members.revoke_user(
         caller, request.match_info["id"], request.match_info["user_id"]
     )
-    return respond(user)
+    return respond(user_view(user))
 
 
 @routes.post("/v1/members/{id}/handlers")
@@ -114,7 +126,7 @@ async def add_handler(request: web.Request) -> web.Response:
     handler = await services(request).members.add_handler(
         caller, request.match_info["id"], body.user_id, body.effective_from
     )
-    return respond(handler, 201)
+    return respond(handler_view(handler), 201)
 
 
 @routes.delete("/v1/members/{id}/handlers/{user_id}")
@@ -124,7 +136,7 @@ async def remove_handler(request: web.Request) -> web.Response:
     handler = await services(request).members.remove_handler(
         caller, request.match_info["id"], request.match_info["user_id"]
     )
-    return respond(handler)
+    return respond(handler_view(handler))
 
 
 @routes.get("/v1/members/{id}/handlers")
@@ -134,7 +146,7 @@ async def remove_handler(request: web.Request) -> web.Response:
 async def list_handlers(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_handlers(caller, request.match_info["id"])
-    return respond({"items": found, "next_cursor": None})
+    return respond(handlers_view(found))
 
 
 @routes.get("/v1/roster")
@@ -142,4 +154,5 @@ async def list_handlers(request: web.Request) -> web.Response:
     "get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG, public=True
 )
 async def roster(request: web.Request) -> web.Response:
-    return respond({"items": await services(request).members.roster(), "next_cursor": None})
+    entries = await services(request).members.roster()
+    return respond(roster_view(entries))

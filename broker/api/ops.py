@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from broker.api.common import operation, respond, services
 from broker.api.keys import METRICS
@@ -31,9 +30,10 @@ async def healthz(request: web.Request) -> web.Response:
 )
 async def readyz(request: web.Request) -> web.Response:
     try:
-        async with services(request).core.db.read() as conn:
-            await conn.execute(text("SELECT 1"))
+        ready = await services(request).store.ping()
     except Exception:  # any failure means "not ready"; the reason goes to the log
+        ready = False
+    if not ready:
         return respond({"status": "unavailable"}, 503)
     return respond({"status": "ready"})
 

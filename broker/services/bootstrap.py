@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError
+from datetime import datetime
 
 from broker.crypto import KeyRing, hash_token, new_token
-from broker.domain import BodyKind, Category, MemberStatus, Role, Tier
-from broker.services.core import Clock, Core, new_id, utc_now
+from broker.domain import AuditAction, BodyKind, Category, MemberStatus, Role, Tier
+from broker.domain.members import HandlerRegistration, Member, User
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock, utc_now
+from broker.services.ids import new_id
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.audit_repo import append_events
-from broker.store.tables import bodies, handlers, users
+from broker.store.uow import Store
+
+__all__ = ["AlreadyInitialised", "initialise", "is_initialised"]
 
 
 class AlreadyInitialised(Exception):
@@ -23,28 +24,24 @@ class AlreadyInitialised(Exception):
 
 async def is_initialised(settings: Settings) -> bool:
     """Whether the database already has its coordinator."""
-    db = Database(settings.resolved_database_url)
+    store = Store(Database(settings.resolved_database_url))
     try:
-        async with db.read() as conn:
-            found = (
-                await conn.execute(
-                    select(bodies.c.id).where(bodies.c.kind == BodyKind.COORDINATOR.value)
-                )
-            ).first()
-        return found is not None
-    except DBAPIError:
-        return False  # no schema yet
+        if not await store.ping():
+            return False  # no database yet
+        async with store.read() as uow:
+            return await uow.members.has_coordinator()
     finally:
-        await db.dispose()
+        await store.dispose()
 
 
-def _key_ring(settings: Settings) -> KeyRing:
+def _ensure_key_ring(settings: Settings) -> None:
     if settings.key_ring is not None:
-        return KeyRing.from_env(settings.key_ring.get_secret_value())
-    if settings.key_ring_path.exists():
+        KeyRing.from_env(settings.key_ring.get_secret_value())
+    elif settings.key_ring_path.exists():
         # Another replica (or an earlier, interrupted init) made it: share it.
-        return KeyRing.load(settings.key_ring_path)
-    return KeyRing.create(settings.key_ring_path)
+        KeyRing.load(settings.key_ring_path)
+    else:
+        KeyRing.create(settings.key_ring_path)
 
 
 async def initialise(settings: Settings, clock: Clock = utc_now) -> dict[str, str]:
@@ -53,69 +50,60 @@ async def initialise(settings: Settings, clock: Clock = utc_now) -> dict[str, st
         raise AlreadyInitialised("this broker is already initialised")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)  # the key ring and database live here
-    ring = _key_ring(settings)
-    db = Database(settings.resolved_database_url)
+    _ensure_key_ring(settings)
+    store = Store(Database(settings.resolved_database_url))
     try:
-        await db.migrate()
-        core = Core.over(settings, db, ring, clock)
-        return await _first_bodies(core)
+        await store.migrate()
+        return await _first_bodies(store, clock)
     finally:
-        await db.dispose()
+        await store.dispose()
 
 
-async def _first_bodies(core: Core) -> dict[str, str]:
-    now = core.clock()
+def _first_body(body_id: str, name: str, kind: BodyKind, now: datetime) -> Member:
+    return Member(
+        id=body_id,
+        name=name,
+        kind=kind,
+        category=Category.GOVERNMENT if kind is BodyKind.SECRETARIAT else Category.OTHER,
+        tier=Tier.NONE,
+        status=MemberStatus.ACTIVE,
+        regulator=False,
+        law_enforcement=False,
+        foreign=False,
+        mutual_aid=False,
+        listed=False,
+        refuses_secrets=False,
+        early_warning=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _first_bodies(store: Store, clock: Clock) -> dict[str, str]:
+    auditor = Auditor(store, clock)
+    now = clock()
     coordinator_id, secretariat_id, admin_id = new_id(), new_id(), new_id()
     token = new_token()
-
-    def body(body_id: str, name: str, kind: BodyKind) -> dict[str, Any]:
-        return {
-            "id": body_id,
-            "name": name,
-            "kind": kind.value,
-            "category": Category.GOVERNMENT.value
-            if kind is BodyKind.SECRETARIAT
-            else Category.OTHER.value,
-            "tier": Tier.NONE.value,
-            "status": MemberStatus.ACTIVE.value,
-            "regulator": False,
-            "law_enforcement": False,
-            "foreign": False,
-            "mutual_aid": False,
-            "listed": False,
-            "refuses_secrets": False,
-            "early_warning": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-
-    async with core.db.write() as conn:
-        if (
-            await conn.execute(
-                select(bodies.c.id).where(bodies.c.kind == BodyKind.COORDINATOR.value)
-            )
-        ).first():
+    async with store.write() as uow:
+        if await uow.members.has_coordinator():
             raise AlreadyInitialised("this broker is already initialised")
-        await conn.execute(
-            insert(bodies),
-            [
-                body(coordinator_id, "Coordinator", BodyKind.COORDINATOR),
-                body(secretariat_id, "Secretariat", BodyKind.SECRETARIAT),
-            ],
+        await uow.members.add(
+            _first_body(coordinator_id, "Coordinator", BodyKind.COORDINATOR, now),
+            _first_body(secretariat_id, "Secretariat", BodyKind.SECRETARIAT, now),
         )
-        await conn.execute(
-            insert(users).values(
+        await uow.members.add_user(
+            User(
                 id=admin_id,
                 member_id=coordinator_id,
                 name="First administrator",
-                role=Role.MEMBER_ADMIN.value,
-                token_hash=hash_token(token),
+                role=Role.MEMBER_ADMIN,
                 created_at=now,
-            )
+            ),
+            hash_token(token),
         )
         # The first admin handles secrets for the coordinator (API.md bootstrap).
-        await conn.execute(
-            insert(handlers).values(
+        await uow.members.add_handler(
+            HandlerRegistration(
                 id=new_id(),
                 member_id=coordinator_id,
                 user_id=admin_id,
@@ -124,38 +112,37 @@ async def _first_bodies(core: Core) -> dict[str, str]:
                 created_at=now,
             )
         )
-        await append_events(
-            conn,
+        await uow.audit.append(
             [
-                core.draft(None, "system.init", at=now),
-                core.draft(
+                auditor.draft(None, AuditAction.SYSTEM_INIT, at=now),
+                auditor.draft(
                     None,
-                    "member.create",
+                    AuditAction.MEMBER_CREATE,
                     subject_member_id=coordinator_id,
                     at=now,
                     details={"kind": "coordinator"},
                 ),
-                core.draft(
+                auditor.draft(
                     None,
-                    "member.create",
+                    AuditAction.MEMBER_CREATE,
                     subject_member_id=secretariat_id,
                     at=now,
                     details={"kind": "secretariat"},
                 ),
-                core.draft(
+                auditor.draft(
                     None,
-                    "user.create",
+                    AuditAction.USER_CREATE,
                     subject_member_id=coordinator_id,
                     at=now,
                     details={"user_id": admin_id, "role": Role.MEMBER_ADMIN.value},
                 ),
-                core.draft(
+                auditor.draft(
                     None,
-                    "handler.add",
+                    AuditAction.HANDLER_ADD,
                     subject_member_id=coordinator_id,
                     at=now,
                     details={"user_id": admin_id},
                 ),
-            ],
+            ]
         )
     return {"token": token, "member_id": coordinator_id, "user_id": admin_id}

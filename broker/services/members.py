@@ -2,402 +2,361 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from broker.crypto import hash_token, new_token
-from broker.domain import BodyKind, MemberStatus, Role
+from broker.domain import (
+    Actor,
+    AuditAction,
+    AuditDraft,
+    BodyKind,
+    EventDraft,
+    EventKind,
+    MemberStatus,
+    Role,
+)
+from broker.domain.members import (
+    BODY_FLAGS,
+    CreatedUser,
+    HandlerRegistration,
+    Member,
+    NewMember,
+    RosterEntry,
+    User,
+)
 from broker.errors import Conflict, Forbidden, InvalidInput, NotFound
-from broker.services.core import Actor, Core, new_id
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock
+from broker.services.directory import Directory
+from broker.services.ids import new_id
 from broker.services.obligations import DEPARTED_STATUSES, close_for_member
-from broker.services.views import handler_view, member_view, user_view
-from broker.store.audit_repo import append_events
-from broker.store.feed_repo import EventDraft, insert_events
-from broker.store.members_repo import body_row
-from broker.store.tables import bodies, handlers, users
-from broker.store.uow import UnitOfWork
+from broker.store.uow import Store, UnitOfWork
 
-# What a member's own admin may change about its body; the rest is the
-# coordinator's (API.md PATCH /v1/members/{id}).
+__all__ = ["SELF_SERVICE_FIELDS", "MemberService"]
+
 SELF_SERVICE_FIELDS = frozenset({"listed", "refuses_secrets", "early_warning"})
+"""What a member's own admin may change about its body; the rest is the
+coordinator's (API.md PATCH /v1/members/{id})."""
 
 
 class MemberService:
     """Create, read and change bodies, users and handlers; every change audited."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
+    def __init__(
+        self, *, store: Store, clock: Clock, auditor: Auditor, directory: Directory
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._auditor = auditor
+        self._directory = directory
 
-    async def create_member(self, actor: Actor, fields: dict[str, Any]) -> dict[str, Any]:
+    async def create_member(self, actor: Actor, new: NewMember) -> Member:
         """The coordinator admits a member (after the committee's approval, art. 6)."""
-        core = self.core
+        auditor = self._auditor
         if not actor.is_coordinator_admin:
-            raise await core.deny(
+            raise await auditor.deny(
                 Forbidden("only the coordinator's administrators create members"),
-                core.draft(actor, "member.create", "denied", reason="not_coordinator_admin"),
+                auditor.draft(
+                    actor, AuditAction.MEMBER_CREATE, "denied", reason="not_coordinator_admin"
+                ),
             )
-        now = core.clock()
-        member_id = new_id()
-        row = {
-            "id": member_id,
-            "kind": BodyKind.MEMBER.value,
-            "status": MemberStatus.ACTIVE.value,
-            "created_at": now,
-            "updated_at": now,
-            **fields,
+        now = self._clock()
+        member = Member(
+            id=new_id(),
+            name=new.name,
+            kind=BodyKind.MEMBER,
+            category=new.category,
+            tier=new.tier,
+            status=MemberStatus.ACTIVE,
+            **{flag: getattr(new, flag) for flag in BODY_FLAGS},
+            created_at=now,
+            updated_at=now,
+        )
+        details = {
+            "name": new.name,
+            "category": new.category.value,
+            "tier": new.tier.value,
+            **{flag: getattr(new, flag) for flag in BODY_FLAGS},
         }
-        async with core.db.write() as conn:
-            await insert_events(conn, [_directory_changed(now)])
-            await conn.execute(insert(bodies).values(**row))
-            await append_events(
-                conn,
+        async with self._store.write() as uow:
+            await uow.feed.append([_directory_changed(now)])
+            await uow.members.add(member)
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "member.create",
-                        subject_member_id=member_id,
-                        details=_audit_safe(fields),
+                        AuditAction.MEMBER_CREATE,
+                        subject_member_id=member.id,
+                        details=details,
                     )
-                ],
+                ]
             )
-            stored = await body_row(conn, member_id)
-        core.forget_directory()  # routing and sign-in must see this change at once
-        return member_view(stored)
+            stored = await _stored(uow, member.id)
+        self._directory.forget()  # routing and sign-in must see this change at once
+        return stored
 
-    async def list_members(self, actor: Actor) -> list[dict[str, Any]]:
+    async def list_members(self, actor: Actor) -> list[Member]:
         """Every body for the coordinator and secretariat; a member sees itself."""
-        async with self.core.db.read() as conn:
-            query = select(bodies).order_by(bodies.c.created_at, bodies.c.id)
-            if not (actor.is_coordinator or actor.is_secretariat):
-                query = query.where(bodies.c.id == actor.member_id)
-            rows = (await conn.execute(query)).all()
-        return [member_view(r) for r in rows]
+        sees_all = actor.is_coordinator or actor.is_secretariat
+        async with self._store.read() as uow:
+            return await uow.members.listing(None if sees_all else actor.member_id)
 
-    async def get_member(self, actor: Actor, member_id: str) -> dict[str, Any]:
+    async def get_member(self, actor: Actor, member_id: str) -> Member:
         """One body, if the caller may see it (else 404)."""
-        async with self.core.db.read() as conn:
-            row = await self._visible_body(conn, actor, member_id, "member.read")
-        return member_view(row)
+        async with self._store.read() as uow:
+            return await self._visible_body(uow, actor, member_id, AuditAction.MEMBER_READ)
 
     async def update_member(
-        self, actor: Actor, member_id: str, fields: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Change a body: anything for the coordinator, self-service flags for its admin."""
-        core = self.core
-        async with core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "member.update")
+        self, actor: Actor, member_id: str, fields: Mapping[str, Any]
+    ) -> Member:
+        """Change a body: anything for the coordinator, self-service flags for its admin.
+
+        `fields` are the attributes the caller sent, by name, as plain JSON values.
+        """
+        auditor = self._auditor
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.MEMBER_UPDATE)
         if not actor.is_coordinator_admin:
             outside = sorted(set(fields) - SELF_SERVICE_FIELDS)
             if not actor.admin_of(member_id) or outside:
-                raise await core.deny(
+                raise await auditor.deny(
                     Forbidden(
                         "only the coordinator may change "
                         + (", ".join(outside) if outside else "this member"),
                         field=outside[0] if outside else None,
                     ),
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "member.update",
+                        AuditAction.MEMBER_UPDATE,
                         "denied",
                         subject_member_id=member_id,
                         reason="not_permitted",
                         details={"fields": sorted(fields)},
                     ),
                 )
-        now = core.clock()
-        async with core.db.write() as conn:
-            await insert_events(conn, [_directory_changed(now)])
+        now = self._clock()
+        async with self._store.write() as uow:
+            await uow.feed.append([_directory_changed(now)])
             if fields:
-                await conn.execute(
-                    update(bodies).where(bodies.c.id == member_id).values(**fields, updated_at=now)
-                )
+                await uow.members.change(member_id, fields, now)
             # Task force (SPEC §4): a member that leaves or is restricted owes nothing more.
             if fields.get("status") is not None and MemberStatus(fields["status"]) in (
                 DEPARTED_STATUSES
             ):
-                await close_for_member(UnitOfWork(conn), member_id, now)
+                await close_for_member(uow, member_id, now)
             if "status" in fields:
                 # Live connections of the member close at once (rule 7, art. 8(2)).
-                await insert_events(
-                    conn,
+                await uow.feed.append(
                     [
                         EventDraft(
-                            kind="member_status",
+                            kind=EventKind.MEMBER_STATUS,
                             created_at=now,
                             member_id=member_id,
                             payload={"status": fields["status"]},
                         )
-                    ],
+                    ]
                 )
-            await append_events(
-                conn,
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "member.update",
+                        AuditAction.MEMBER_UPDATE,
                         subject_member_id=member_id,
                         details=_audit_safe(fields),
                     )
-                ],
+                ]
             )
-            row = await body_row(conn, member_id)
-        core.forget_directory()  # routing and sign-in must see this change at once
-        return member_view(row)
+            stored = await _stored(uow, member_id)
+        self._directory.forget()  # routing and sign-in must see this change at once
+        return stored
 
-    async def roster(self) -> list[dict[str, Any]]:
+    async def roster(self) -> list[RosterEntry]:
         """The public roster: active members that agreed to be listed (art. 25)."""
-        query = (
-            select(bodies.c.id, bodies.c.name, bodies.c.category)
-            .where(
-                bodies.c.kind == BodyKind.MEMBER.value,
-                bodies.c.status == MemberStatus.ACTIVE.value,
-                bodies.c.listed.is_(True),
-            )
-            .order_by(bodies.c.name)
-        )
-        async with self.core.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        # Ids are listed so members can name each other in scopes (art. 17(1)).
-        return [{"id": r.id, "name": r.name, "category": r.category} for r in rows]
+        async with self._store.read() as uow:
+            return await uow.members.roster()
 
-    async def create_user(
-        self, actor: Actor, member_id: str, name: str, role: Role
-    ) -> dict[str, Any]:
+    async def create_user(self, actor: Actor, member_id: str, name: str, role: Role) -> CreatedUser:
         """A new user and its token, shown once (stored only as a hash)."""
-        core = self.core
-        async with core.db.read() as conn:
-            body = await self._visible_body(conn, actor, member_id, "user.create")
+        auditor = self._auditor
+        async with self._store.read() as uow:
+            body = await self._visible_body(uow, actor, member_id, AuditAction.USER_CREATE)
         if not actor.admin_of(member_id):
-            raise await core.deny(
+            raise await auditor.deny(
                 Forbidden("only the member's administrators or the coordinator create users"),
-                core.draft(
-                    actor, "user.create", "denied", subject_member_id=member_id, reason="not_admin"
+                auditor.draft(
+                    actor,
+                    AuditAction.USER_CREATE,
+                    "denied",
+                    subject_member_id=member_id,
+                    reason="not_admin",
                 ),
             )
-        if role is Role.COMMITTEE and body.kind == BodyKind.MEMBER.value:
+        if role is Role.COMMITTEE and body.kind is BodyKind.MEMBER:
             raise InvalidInput(
                 "the committee role belongs to users of the coordinator or the secretariat",
                 field="role",
             )
         token = new_token()
-        now = core.clock()
-        user_id = new_id()
-        async with core.db.write() as conn:
-            await conn.execute(
-                insert(users).values(
-                    id=user_id,
-                    member_id=member_id,
-                    name=name,
-                    role=role.value,
-                    token_hash=hash_token(token),
-                    created_at=now,
-                )
-            )
-            await append_events(
-                conn,
+        user = User(
+            id=new_id(), member_id=member_id, name=name, role=role, created_at=self._clock()
+        )
+        async with self._store.write() as uow:
+            await uow.members.add_user(user, hash_token(token))
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "user.create",
+                        AuditAction.USER_CREATE,
                         subject_member_id=member_id,
-                        details={"user_id": user_id, "role": role.value},
+                        details={"user_id": user.id, "role": role.value},
                     )
-                ],
+                ]
             )
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).one()
-        return {"user": user_view(row), "token": token}
+            stored = await _stored_user(uow, user.id)
+        return CreatedUser(user=stored, token=token)
 
-    async def list_users(self, actor: Actor, member_id: str) -> list[dict[str, Any]]:
+    async def list_users(self, actor: Actor, member_id: str) -> list[User]:
         """The users of a body, for its admins and the coordinator."""
-        async with self.core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "user.list")
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.USER_LIST)
             if not (actor.admin_of(member_id) or actor.is_coordinator):
                 raise Forbidden("only the member's administrators see its users")
-            rows = (
-                await conn.execute(
-                    select(users).where(users.c.member_id == member_id).order_by(users.c.id)
-                )
-            ).all()
-        return [user_view(r) for r in rows]
+            return await uow.members.users_of(member_id)
 
-    async def revoke_user(self, actor: Actor, member_id: str, user_id: str) -> dict[str, Any]:
+    async def revoke_user(self, actor: Actor, member_id: str, user_id: str) -> User:
         """Revoke a user's token at once; the user keeps its audit history."""
-        core = self.core
-        async with core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "user.revoke")
-            row = await _user_of(conn, member_id, user_id)
+        auditor = self._auditor
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.USER_REVOKE)
+            user = await _user_of(uow, member_id, user_id)
         if not actor.admin_of(member_id):
-            raise await core.deny(
+            raise await auditor.deny(
                 Forbidden("only the member's administrators or the coordinator revoke users"),
-                core.draft(
+                auditor.draft(
                     actor,
-                    "user.revoke",
+                    AuditAction.USER_REVOKE,
                     "denied",
                     subject_member_id=member_id,
                     reason="not_admin",
                     details={"user_id": user_id},
                 ),
             )
-        now = core.clock()
-        async with core.db.write() as conn:
-            await insert_events(conn, [_directory_changed(now)])
-            if row.revoked_at is None:
-                await conn.execute(
-                    update(users).where(users.c.id == user_id).values(revoked_at=now)
-                )
-            await append_events(
-                conn,
+        now = self._clock()
+        async with self._store.write() as uow:
+            await uow.feed.append([_directory_changed(now)])
+            if user.revoked_at is None:
+                await uow.members.revoke_user(user_id, now)
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "user.revoke",
+                        AuditAction.USER_REVOKE,
                         subject_member_id=member_id,
                         details={"user_id": user_id},
                     )
-                ],
+                ]
             )
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).one()
-        core.forget_directory()  # the revoked token stops working at once
-        return user_view(row)
+            stored = await _stored_user(uow, user_id)
+        self._directory.forget()  # the revoked token stops working at once
+        return stored
 
     async def add_handler(
         self, actor: Actor, member_id: str, user_id: str, effective_from: datetime | None
-    ) -> dict[str, Any]:
+    ) -> HandlerRegistration:
         """Register a handler of secret information (art. 6(6)); may take effect later (6(8))."""
-        core = self.core
-        now = core.clock()
-        async with core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "handler.add")
-            user = await _user_of(conn, member_id, user_id)
+        auditor = self._auditor
+        now = self._clock()
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_ADD)
+            user = await _user_of(uow, member_id, user_id)
         if not actor.admin_of(member_id):
-            raise await core.deny(
+            raise await auditor.deny(
                 Forbidden("only the member's administrators or the coordinator register handlers"),
-                core.draft(
-                    actor,
-                    "handler.add",
-                    "denied",
-                    subject_member_id=member_id,
-                    reason="not_admin",
-                    details={"user_id": user_id},
-                ),
+                _not_admin(auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id),
             )
         if user.revoked_at is not None:
             raise Conflict("a revoked user cannot become a handler", field="user_id")
         start = effective_from or now
-        handler_id = new_id()
-        async with core.db.write() as conn:
-            await insert_events(conn, [_directory_changed(now)])
-            current = (
-                await conn.execute(
-                    select(handlers.c.id).where(
-                        handlers.c.member_id == member_id,
-                        handlers.c.user_id == user_id,
-                        (handlers.c.effective_until.is_(None)) | (handlers.c.effective_until > now),
-                    )
-                )
-            ).first()
-            if current is not None:
+        registration = HandlerRegistration(
+            id=new_id(),
+            member_id=member_id,
+            user_id=user_id,
+            effective_from=start,
+            effective_until=None,
+            created_at=now,
+        )
+        async with self._store.write() as uow:
+            await uow.feed.append([_directory_changed(now)])
+            if await uow.members.unended_handler(member_id, user_id, now) is not None:
                 raise Conflict("this user is already a registered handler", field="user_id")
-            await conn.execute(
-                insert(handlers).values(
-                    id=handler_id,
-                    member_id=member_id,
-                    user_id=user_id,
-                    effective_from=start,
-                    effective_until=None,
-                    created_at=now,
-                )
-            )
-            await append_events(
-                conn,
+            await uow.members.add_handler(registration)
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "handler.add",
+                        AuditAction.HANDLER_ADD,
                         subject_member_id=member_id,
                         details={"user_id": user_id, "effective_from": start.isoformat()},
                     )
-                ],
+                ]
             )
-            row = (await conn.execute(select(handlers).where(handlers.c.id == handler_id))).one()
-        core.forget_directory()  # routing and sign-in must see this change at once
-        return handler_view(row)
+            stored = await _stored_handler(uow, registration.id)
+        self._directory.forget()  # routing and sign-in must see this change at once
+        return stored
 
     async def remove_handler(
         self, actor: Actor, member_id: str, user_id: str, effective_until: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> HandlerRegistration:
         """End a handler registration (at once unless a later time is given)."""
-        core = self.core
-        now = core.clock()
+        auditor = self._auditor
+        now = self._clock()
         end = effective_until or now
-        async with core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "handler.remove")
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_REMOVE)
         if not actor.admin_of(member_id):
-            raise await core.deny(
+            raise await auditor.deny(
                 Forbidden("only the member's administrators or the coordinator remove handlers"),
-                core.draft(
-                    actor,
-                    "handler.remove",
-                    "denied",
-                    subject_member_id=member_id,
-                    reason="not_admin",
-                    details={"user_id": user_id},
-                ),
+                _not_admin(auditor, actor, AuditAction.HANDLER_REMOVE, member_id, user_id),
             )
-        async with core.db.write() as conn:
-            await insert_events(conn, [_directory_changed(now)])
-            row = (
-                await conn.execute(
-                    select(handlers).where(
-                        handlers.c.member_id == member_id,
-                        handlers.c.user_id == user_id,
-                        (handlers.c.effective_until.is_(None)) | (handlers.c.effective_until > now),
-                    )
-                )
-            ).first()
-            if row is None:
+        async with self._store.write() as uow:
+            await uow.feed.append([_directory_changed(now)])
+            current = await uow.members.unended_handler(member_id, user_id, now)
+            if current is None:
                 raise NotFound("no registered handler with that user id", field="user_id")
-            await conn.execute(
-                update(handlers).where(handlers.c.id == row.id).values(effective_until=end)
-            )
-            await append_events(
-                conn,
+            await uow.members.end_handler(current.id, end)
+            await uow.audit.append(
                 [
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "handler.remove",
+                        AuditAction.HANDLER_REMOVE,
                         subject_member_id=member_id,
                         details={"user_id": user_id, "effective_until": end.isoformat()},
                     )
-                ],
+                ]
             )
-            row = (await conn.execute(select(handlers).where(handlers.c.id == row.id))).one()
-        core.forget_directory()  # routing and sign-in must see this change at once
-        return handler_view(row)
+            stored = await _stored_handler(uow, current.id)
+        self._directory.forget()  # routing and sign-in must see this change at once
+        return stored
 
-    async def list_handlers(self, actor: Actor, member_id: str) -> list[dict[str, Any]]:
+    async def list_handlers(self, actor: Actor, member_id: str) -> list[HandlerRegistration]:
         """Every handler registration of a body, past and future, with its times."""
-        async with self.core.db.read() as conn:
-            await self._visible_body(conn, actor, member_id, "handler.list")
-            rows = (
-                await conn.execute(
-                    select(handlers)
-                    .where(handlers.c.member_id == member_id)
-                    .order_by(handlers.c.effective_from, handlers.c.id)
-                )
-            ).all()
-        return [handler_view(r) for r in rows]
+        async with self._store.read() as uow:
+            await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_LIST)
+            return await uow.members.handlers_of(member_id)
 
-    async def _visible_body(self, conn: Any, actor: Actor, member_id: str, action: str) -> Any:
-        row = await body_row(conn, member_id)
+    async def _visible_body(
+        self, uow: UnitOfWork, actor: Actor, member_id: str, action: AuditAction
+    ) -> Member:
+        member = await uow.members.get(member_id)
         visible = actor.is_coordinator or actor.is_secretariat or actor.member_id == member_id
-        if row is None or not visible:
+        if member is None or not visible:
             # Same answer whether it exists or not (API.md: 404 reveals nothing).
-            raise await self.core.deny(
+            raise await self._auditor.deny(
                 NotFound("no member with that id", field="id"),
-                self.core.draft(
+                self._auditor.draft(
                     actor,
                     action,
                     "denied",
@@ -405,27 +364,54 @@ class MemberService:
                     details={"member_id": member_id[:64]},
                 ),
             )
-        return row
+        return member
 
 
-async def _user_of(conn: Any, member_id: str, user_id: str) -> Any:
-    row = (
-        await conn.execute(
-            select(users).where(users.c.id == user_id, users.c.member_id == member_id)
-        )
-    ).one_or_none()
-    if row is None:
+async def _stored(uow: UnitOfWork, member_id: str) -> Member:
+    member = await uow.members.get(member_id)
+    assert member is not None, "written in this unit of work"
+    return member
+
+
+async def _stored_user(uow: UnitOfWork, user_id: str) -> User:
+    user = await uow.members.user(user_id)
+    assert user is not None, "written in this unit of work"
+    return user
+
+
+async def _stored_handler(uow: UnitOfWork, handler_id: str) -> HandlerRegistration:
+    registration = await uow.members.handler(handler_id)
+    assert registration is not None, "written in this unit of work"
+    return registration
+
+
+async def _user_of(uow: UnitOfWork, member_id: str, user_id: str) -> User:
+    user = await uow.members.user(user_id, member_id)
+    if user is None:
         raise NotFound("no user with that id in this member", field="user_id")
-    return row
+    return user
+
+
+def _not_admin(
+    auditor: Auditor, actor: Actor, action: AuditAction, member_id: str, user_id: str
+) -> AuditDraft:
+    return auditor.draft(
+        actor,
+        action,
+        "denied",
+        subject_member_id=member_id,
+        reason="not_admin",
+        details={"user_id": user_id},
+    )
 
 
 def _directory_changed(now: datetime) -> EventDraft:
     # Every replica's feed poller sees it and drops its cached directory and
     # sign-ins, so routing and authentication follow the change within
     # milliseconds everywhere (charter art. 7, 8: "from the moment it takes effect").
-    return EventDraft(kind="directory_changed", created_at=now)
+    return EventDraft(kind=EventKind.DIRECTORY_CHANGED, created_at=now)
 
 
-def _audit_safe(fields: dict[str, Any]) -> dict[str, Any]:
+def _audit_safe(fields: Mapping[str, Any]) -> dict[str, Any]:
     # Membership attributes are metadata, not content: fine to keep in the log.
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in fields.items()}
+    return {k: (v.value if isinstance(v, Enum) else v) for k, v in fields.items()}

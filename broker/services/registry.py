@@ -11,6 +11,7 @@ from broker.errors import InvalidInput
 from broker.feedback import resolve_due
 from broker.services.audit import AuditService
 from broker.services.auditor import Auditor
+from broker.services.auth import Authenticator
 from broker.services.clock import Clock
 from broker.services.core import Core
 from broker.services.directory import Directory
@@ -36,7 +37,10 @@ class Services:
         self.directory = Directory(store, clock, settings.directory_ttl)
         self.auditor = Auditor(store, clock)
         self.core = core = Core(settings, store, keys, clock, self.directory, self.auditor)
-        self.members = MemberService(core)
+        self.auth = Authenticator(store=store, directory=self.directory, clock=clock)
+        self.members = MemberService(
+            store=store, clock=clock, auditor=self.auditor, directory=self.directory
+        )
         self.submissions = SubmissionService(core)
         self.items = ItemService(core)
         self.audit = AuditService(core)

@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.store.audit_repo import AuditRepository
@@ -103,6 +104,16 @@ class Store:
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every committed write (the feed poller's wake-up)."""
         self.db.on_commit.append(listener)
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial read (readiness; first start,
+        before the database exists)."""
+        try:
+            async with self.db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except DBAPIError:
+            return False
+        return True
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""
