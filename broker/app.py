@@ -24,8 +24,18 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from broker.api import audit, items, members, ops, stream, taskforce, webhooks
-from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS
+from broker.api import (
+    audit,
+    consultations,
+    items,
+    ledger,
+    members,
+    obligations,
+    ops,
+    stream,
+    webhooks,
+)
+from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS, SWEEPER
 from broker.api.metrics import Metrics
 from broker.crypto import KeyRing
 from broker.delivery.hub import SHUTTING_DOWN, Hub
@@ -37,7 +47,7 @@ from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
 from broker.services.keyring import Keys
-from broker.services.sweeper import Sweeper, sweep_loop
+from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.uow import Store
@@ -71,7 +81,17 @@ def create_app(
     # Before the server waits for running handlers: end every live stream, or a
     # quiet subscriber would hold the shutdown until its next keepalive.
     app.on_shutdown.append(_close_streams)
-    for module in (ops, members, items, audit, taskforce, stream, webhooks):
+    for module in (
+        ops,
+        members,
+        items,
+        audit,
+        obligations,
+        ledger,
+        consultations,
+        stream,
+        webhooks,
+    ):
         app.add_routes(module.routes)
     return app
 
@@ -84,7 +104,7 @@ async def _services(
     ring_file = None if ring is not None or settings.key_ring else settings.key_ring_path
     keys = Keys(ring or load_key_ring(settings), ring_file=ring_file)
     services = app[SERVICES] = Services(settings, store, keys, clock)
-    app[taskforce.SWEEPER] = Sweeper(services.core)
+    app[SWEEPER] = services.sweeper
     try:
         yield
     finally:
@@ -124,9 +144,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
 
     async def singletons() -> None:
         # SPEC §4: reminders before the deadline, overdue marks after it.
-        await asyncio.gather(
-            sweep_loop(app[taskforce.SWEEPER], settings.sweep_interval), dispatcher.run()
-        )
+        await asyncio.gather(sweep_loop(app[SWEEPER], settings.sweep_interval), dispatcher.run())
 
     async with (
         _running(_checkpoint_loop(services, settings)),

@@ -7,9 +7,12 @@ from aiohttp import web
 from broker.api.metrics import Metrics
 from broker.delivery.hub import Hub
 from broker.services import Services
+from broker.services.sweeper import Sweeper
 from broker.settings import Settings
 
 SERVICES = web.AppKey("services", Services)
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 HUB = web.AppKey("hub", Hub)
+SWEEPER = web.AppKey("sweeper", Sweeper)
+"""The app's obligation sweeper (run on the leader replica only: `broker.delivery.leader`)."""

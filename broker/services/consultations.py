@@ -11,33 +11,52 @@ member takes on its own unrevealed consultation is logged without an actor,
 marked `by: consulter`. Who asked stays recorded where the coordinator reads
 it — the consultation row, whose sealed content is bound to the asking member
 and user, so that rewriting who asked breaks the seal.
+
+Each consultation and message gets a fresh data key wrapped by the key ring
+(`broker.crypto.seal`); the associated data binds the ciphertext to its row —
+and, for a consultation, to who asked — so moving a ciphertext to another row,
+or rewriting who asked, makes it fail to open (an integrity alarm), never a
+silent read.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Sequence
-from datetime import datetime
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.audit import Outcome
-from broker.domain import BodyKind, MemberStatus, Tier
-from broker.errors import Forbidden, IntegrityAlarm, InvalidInput, NotFound
-from broker.services.core import Actor, Core, new_id, rfc3339
-from broker.services.taskforce_sealing import (
-    open_consultation,
-    open_message,
-    seal_consultation,
-    seal_message,
+from broker.crypto import Envelope, IntegrityFailure, KeyRing, canonical_json, open_envelope, seal
+from broker.domain import (
+    Actor,
+    AuditAction,
+    AuditDraft,
+    Body,
+    BodyKind,
+    EventDraft,
+    EventKind,
+    MemberStatus,
+    Reader,
+    Tier,
 )
-from broker.store.audit_repo import AuditDraft, append_events
-from broker.store.obligations_repo import EventDraft, as_utc, insert_events
-from broker.store.tables import bodies, consultation_messages, consultations
+from broker.domain.consultations import (
+    Consultation,
+    ConsultationPage,
+    Message,
+    Party,
+    StoredConsultation,
+    StoredMessage,
+)
+from broker.errors import Forbidden, IntegrityAlarm, NotFound
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock
+from broker.services.ids import new_id
+from broker.services.keyring import Keys
+from broker.services.paging import decode_id_cursor, encode_cursor
+from broker.store.obligations_repo import as_utc
+from broker.store.uow import Store
 from broker.tlp import Decision
 from broker.tlp.consultations import (
     ConsultationRole,
@@ -50,269 +69,224 @@ from broker.tlp.consultations import (
     shows_consulter,
 )
 
-__all__ = ["ConsultationService"]
+__all__ = [
+    "ConsultationService",
+    "consultation_key_aad",
+    "message_key_aad",
+]
 
 log = structlog.get_logger("broker.consultations")
 
 _NOT_FOUND = "no consultation with that id"
 
+Rule = Callable[[Reader, str], Decision]
+"""A `broker.tlp.consultations` decision on a reader and the consulting member."""
+
 
 class ConsultationService:
     """Open, read, list, answer and unmask consultations; every step audited."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
+    def __init__(self, *, store: Store, clock: Clock, keys: Keys, auditor: Auditor) -> None:
+        self._store = store
+        self._clock = clock
+        self._keys = keys
+        self._auditor = auditor
 
     async def open(
         self, actor: Actor, title: str, body: str, reveal_identity: bool
-    ) -> dict[str, Any]:
+    ) -> Consultation:
         """Open a consultation to the coordinator and the tier-one group (art. 16(3))."""
-        core = self.core
         allowed = may_consult(actor.reader)
         if not allowed:
-            raise await core.deny(
+            raise await self._auditor.deny(
                 Forbidden("this body cannot open a consultation"),
-                core.draft(actor, "consultation.open", "denied", reason=_reasons(allowed)),
+                self._auditor.draft(
+                    actor, AuditAction.CONSULTATION_OPEN, "denied", reason=_reasons(allowed)
+                ),
             )
-        now = as_utc(core.clock())
+        now = as_utc(self._clock())
         consultation_id = new_id()
-        envelope = seal_consultation(
-            core.ring,
-            consultation_id,
-            actor.member_id,
-            actor.user_id,
-            {"title": title, "body": body},
+        content = {"title": title, "body": body}
+        stored = StoredConsultation(
+            id=consultation_id,
+            member_id=actor.member_id,
+            user_id=actor.user_id,
+            revealed_at=now if reveal_identity else None,
+            created_at=now,
+            last_message_at=now,
+            messages=0,
+            sealed=_seal_consultation(
+                self._keys.ring, consultation_id, actor.member_id, actor.user_id, content
+            ),
         )
-        row = {
-            "id": consultation_id,
-            "member_id": actor.member_id,
-            "user_id": actor.user_id,
-            "revealed_at": now if reveal_identity else None,
-            "created_at": now,
-            "last_message_at": now,
-            "messages": 0,
-            "nonce": envelope.nonce,
-            "ciphertext": envelope.ciphertext,
-            "wrapped_key": envelope.wrapped_key,
-            "kek_version": envelope.kek_version,
-        }
-        async with core.db.write() as conn:
-            await conn.execute(consultations.insert().values(**row))
-            addressees = await _addressees(conn, exclude=actor.member_id)
-            await insert_events(
-                conn,
+        async with self._store.write() as uow:
+            await uow.consultations.add(stored)
+            addressees = _addressees(
+                await uow.members.bodies_with_handlers(now), exclude=actor.member_id
+            )
+            await uow.feed.append(
                 [
                     EventDraft(
                         member_id=m,
-                        kind="consultation",
+                        kind=EventKind.CONSULTATION,
                         created_at=now,
                         payload={"consultation_id": consultation_id},
                     )
                     for m in addressees
-                ],
+                ]
             )
-            await append_events(
-                conn,
+            await uow.audit.append(
                 [
                     self._draft(
                         actor,
-                        "consultation.open",
-                        consultation_id,
-                        actor.member_id,
-                        revealed=reveal_identity,
+                        AuditAction.CONSULTATION_OPEN,
+                        stored,
                         details={"revealed": reveal_identity},
                     )
-                ],
+                ]
             )
-            stored = (
-                await conn.execute(
-                    select(consultations).where(consultations.c.id == consultation_id)
-                )
-            ).one()
-            names = await _names(conn, [actor.member_id])
+            names = await uow.members.names([actor.member_id])
         log.info("consultation_opened", consultation_id=consultation_id)
-        return self._view(actor, stored, {"title": title, "body": body}, [], names)
+        return _seen(actor, stored, content, [], names)
 
-    async def read(self, actor: Actor, consultation_id: str) -> dict[str, Any]:
+    async def read(self, actor: Actor, consultation_id: str) -> Consultation:
         """One consultation with its thread, the consulter masked unless the caller may know."""
-        core = self.core
         stored = await self._visible(
-            actor, consultation_id, "consultation.read", may_see_consultation
+            actor, consultation_id, AuditAction.CONSULTATION_READ, may_see_consultation
         )
-        async with core.db.read() as conn:
-            messages = (
-                await conn.execute(
-                    select(consultation_messages)
-                    .where(consultation_messages.c.consultation_id == stored.id)
-                    .order_by(consultation_messages.c.id)
-                )
-            ).all()
+        async with self._store.read() as uow:
+            messages = await uow.consultations.messages(stored.id)
             authors = {m.author_member_id for m in messages} | {stored.member_id}
-            names = await _names(conn, sorted(authors))
-        content, opened = await self._open(actor, stored, messages)
-        await core.audit(
+            names = await uow.members.names(sorted(authors))
+        content, opened = await self._open(stored, messages)
+        await self._auditor.record(
             self._draft(
                 actor,
-                "consultation.read",
-                stored.id,
-                stored.member_id,
-                revealed=stored.revealed_at is not None,
+                AuditAction.CONSULTATION_READ,
+                stored,
                 details={"messages": len(messages)},
             )
         )
-        return self._view(actor, stored, content, list(zip(messages, opened, strict=True)), names)
+        return _seen(actor, stored, content, list(zip(messages, opened, strict=True)), names)
 
-    async def listing(self, actor: Actor, limit: int, cursor: str | None) -> dict[str, Any]:
+    async def listing(self, actor: Actor, limit: int, cursor: str | None) -> ConsultationPage:
         """The consultations the caller may see, newest first (its own; all for addressees)."""
-        core = self.core
-        after = _decode_cursor(cursor)
+        before = decode_id_cursor(cursor)
         reader = actor.reader
-        page: list[dict[str, Any]] = []
-        next_cursor: str | None = None
-        query = select(consultations).order_by(consultations.c.id.desc()).limit(limit + 1)
-        if not is_addressee(reader):
-            # Anyone but an addressee sees at most its own member's consultations.
-            query = query.where(consultations.c.member_id == actor.member_id)
-        if after is not None:
-            query = query.where(consultations.c.id < after)
-        async with core.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-            names = await _names(conn, sorted({r.member_id for r in rows}))
-        rows = [r for r in rows if consultation_role(reader, r.member_id) is not None]
-        shown: list[str] = []
-        for row in rows[:limit]:
+        async with self._store.read() as uow:
+            found = await uow.consultations.newest(
+                limit + 1,
+                before=before,
+                # Anyone but an addressee sees at most its own member's consultations.
+                member_id=None if is_addressee(reader) else actor.member_id,
+            )
+            names = await uow.members.names(sorted({c.member_id for c in found}))
+        found = [c for c in found if consultation_role(reader, c.member_id) is not None]
+        page: list[Consultation] = []
+        for stored in found[:limit]:
             try:
-                content = open_consultation(core.ring_for, row)
+                content = _open_consultation(self._keys.ring_for, stored)
             except IntegrityAlarm:
-                await self._alarm(actor, row.id)
+                await self._alarm(stored.id)
                 continue
-            view = self._view(actor, row, content, [], names)
-            view.pop("replies")
-            view.pop("body")
-            page.append(view)
-            shown.append(row.id)
-        if len(rows) > limit:
-            next_cursor = _encode_cursor(rows[limit - 1].id)
+            page.append(_seen(actor, stored, content, [], names))
+        next_cursor = encode_cursor(found[limit - 1].id) if len(found) > limit else None
         # Listing is an access like reading (SPEC §5); the caller's own
         # unrevealed consultations would name it, so the listing event is
         # anonymous when it shows any of them.
         own_hidden = any(
-            r.member_id == actor.member_id and r.revealed_at is None for r in rows[:limit]
+            c.member_id == actor.member_id and c.revealed_at is None for c in found[:limit]
         )
-        await core.audit(
-            core.draft(
+        await self._auditor.record(
+            self._auditor.draft(
                 None if own_hidden else actor,
-                "consultation.list",
+                AuditAction.CONSULTATION_LIST,
                 details={"count": len(page), **({"by": "consulter"} if own_hidden else {})},
-                item_refs=shown,
+                item_refs=[c.id for c in page],
             )
         )
-        return {"items": page, "next_cursor": next_cursor}
+        return ConsultationPage(tuple(page), next_cursor)
 
-    async def reply(self, actor: Actor, consultation_id: str, body: str) -> dict[str, Any]:
+    async def reply(self, actor: Actor, consultation_id: str, body: str) -> Message:
         """Answer a consultation (an addressee) or follow up on it (the consulter)."""
-        core = self.core
-        stored = await self._visible(actor, consultation_id, "consultation.reply", may_reply)
-        now = as_utc(core.clock())
+        stored = await self._visible(
+            actor, consultation_id, AuditAction.CONSULTATION_REPLY, may_reply
+        )
+        now = as_utc(self._clock())
         from_consulter = actor.member_id == stored.member_id
         message_id = new_id()
-        envelope = seal_message(
-            core.ring, message_id, stored.id, actor.member_id, from_consulter, body
+        message = StoredMessage(
+            id=message_id,
+            consultation_id=stored.id,
+            author_member_id=actor.member_id,
+            author_user_id=actor.user_id,
+            from_consulter=from_consulter,
+            created_at=now,
+            sealed=_seal_message(
+                self._keys.ring, message_id, stored.id, actor.member_id, from_consulter, body
+            ),
         )
-        async with core.db.write() as conn:
-            await conn.execute(
-                consultation_messages.insert().values(
-                    id=message_id,
-                    consultation_id=stored.id,
-                    author_member_id=actor.member_id,
-                    author_user_id=actor.user_id,
-                    from_consulter=from_consulter,
-                    created_at=now,
-                    nonce=envelope.nonce,
-                    ciphertext=envelope.ciphertext,
-                    wrapped_key=envelope.wrapped_key,
-                    kek_version=envelope.kek_version,
-                )
-            )
-            await conn.execute(
-                update(consultations)
-                .where(consultations.c.id == stored.id)
-                .values(last_message_at=now, messages=consultations.c.messages + 1)
-            )
+        async with self._store.write() as uow:
+            await uow.consultations.add_message(message)
+            everyone = await uow.members.bodies_with_handlers(now)
             # Answers go back privately to the asker (and the coordinator); a
             # follow-up goes to the addressees.
             if from_consulter:
-                recipients = await _addressees(conn, exclude=actor.member_id)
+                recipients = _addressees(everyone, exclude=actor.member_id)
             else:
                 recipients = sorted(
-                    {stored.member_id, *await _coordinators(conn)} - {actor.member_id}
+                    {stored.member_id, *_coordinators(everyone.values())} - {actor.member_id}
                 )
-            await insert_events(
-                conn,
+            await uow.feed.append(
                 [
                     EventDraft(
                         member_id=m,
-                        kind="consultation_reply",
+                        kind=EventKind.CONSULTATION_REPLY,
                         created_at=now,
-                        payload={"consultation_id": stored.id, "message_id": message_id},
+                        payload={"consultation_id": stored.id, "message_id": message.id},
                     )
                     for m in recipients
-                ],
+                ]
             )
-            await append_events(
-                conn,
+            await uow.audit.append(
                 [
                     self._draft(
                         actor,
-                        "consultation.reply",
-                        stored.id,
-                        stored.member_id,
-                        revealed=stored.revealed_at is not None,
-                        details={"message_id": message_id},
+                        AuditAction.CONSULTATION_REPLY,
+                        stored,
+                        details={"message_id": message.id},
                     )
-                ],
+                ]
             )
-            names = await _names(conn, [actor.member_id, stored.member_id])
+            names = await uow.members.names([actor.member_id, stored.member_id])
         role = consultation_role(actor.reader, stored.member_id)
         assert role is not None  # may_reply allowed it
-        return _message_view(
-            role,
-            stored.revealed_at is not None,
-            message_id,
-            actor.member_id,
-            from_consulter,
-            now,
-            body,
-            names,
-        )
+        return _message(role, stored.revealed_at is not None, message, body, names)
 
-    async def reveal(self, actor: Actor, consultation_id: str) -> dict[str, Any]:
+    async def reveal(self, actor: Actor, consultation_id: str) -> Consultation:
         """The consulting member unmasks itself to the tier-one group (its choice, art. 16(3))."""
-        core = self.core
         stored = await self._visible(
-            actor, consultation_id, "consultation.reveal", may_see_consultation
+            actor, consultation_id, AuditAction.CONSULTATION_REVEAL, may_see_consultation
         )
         allowed = may_reveal(actor.reader, stored.member_id)
         if not allowed:
-            raise await core.deny(
+            raise await self._auditor.deny(
                 Forbidden("only the consulting member reveals its identity"),
-                core.draft(
+                self._auditor.draft(
                     actor,
-                    "consultation.reveal",
+                    AuditAction.CONSULTATION_REVEAL,
                     "denied",
                     item_id=stored.id,
                     reason=_reasons(allowed),
                 ),
             )
-        now = as_utc(core.clock())
-        async with core.db.write() as conn:
-            await conn.execute(
-                update(consultations)
-                .where(consultations.c.id == stored.id, consultations.c.revealed_at.is_(None))
-                .values(revealed_at=now)
-            )
+        now = as_utc(self._clock())
+        async with self._store.write() as uow:
+            await uow.consultations.reveal(stored.id, now)
             # From here on the consulter is known: the event names it.
-            await append_events(conn, [core.draft(actor, "consultation.reveal", item_id=stored.id)])
+            await uow.audit.append(
+                [self._auditor.draft(actor, AuditAction.CONSULTATION_REVEAL, item_id=stored.id)]
+            )
         return await self.read(actor, consultation_id)
 
     # -- shared ----------------------------------------------------------------------
@@ -320,199 +294,233 @@ class ConsultationService:
     def _draft(
         self,
         actor: Actor,
-        action: str,
-        consultation_id: str,
-        consulter_id: str,
+        action: AuditAction,
+        stored: StoredConsultation,
         *,
-        revealed: bool,
         details: dict[str, Any] | None = None,
         outcome: Outcome = "allowed",
         reason: str | None = None,
     ) -> AuditDraft:
         """An audit event on a consultation, without an actor if it would unmask the consulter."""
-        if actor.member_id == consulter_id and not revealed:
+        if actor.member_id == stored.member_id and stored.revealed_at is None:
             # SPEC §4: the consulter is known only to the coordinator; the
             # secretariat and coordinator read this log, the secretariat may not learn it.
-            return self.core.draft(
+            return self._auditor.draft(
                 None,
                 action,
                 outcome,
-                item_id=consultation_id,
+                item_id=stored.id,
                 reason=reason,
                 details={**(details or {}), "by": "consulter"},
             )
-        return self.core.draft(
-            actor, action, outcome, item_id=consultation_id, reason=reason, details=details
+        return self._auditor.draft(
+            actor, action, outcome, item_id=stored.id, reason=reason, details=details
         )
 
-    async def _visible(self, actor: Actor, consultation_id: str, action: str, rule: Any) -> Any:
-        async with self.core.db.read() as conn:
-            stored = (
-                await conn.execute(
-                    select(consultations).where(consultations.c.id == consultation_id)
-                )
-            ).one_or_none()
-        decision: Decision | None = rule(actor.reader, stored.member_id) if stored else None
+    async def _visible(
+        self, actor: Actor, consultation_id: str, action: AuditAction, rule: Rule
+    ) -> StoredConsultation:
+        async with self._store.read() as uow:
+            stored = await uow.consultations.get(consultation_id)
+        decision = rule(actor.reader, stored.member_id) if stored else None
         if stored is None or not decision:
             # One answer for "absent" and "not yours" (API.md); the reason is only audited.
             denied = (
                 self._draft(
                     actor,
                     action,
-                    stored.id,
-                    stored.member_id,
-                    revealed=stored.revealed_at is not None,
+                    stored,
                     outcome="denied",
                     reason=_reasons(decision) if decision is not None else "denied",
                 )
                 if stored is not None
-                else self.core.draft(
+                else self._auditor.draft(
                     actor, action, "denied", item_id=consultation_id[:64], reason="not_found"
                 )
             )
-            raise await self.core.deny(NotFound(_NOT_FOUND, field="id"), denied)
+            raise await self._auditor.deny(NotFound(_NOT_FOUND, field="id"), denied)
         return stored
 
     async def _open(
-        self, actor: Actor, stored: Any, messages: Sequence[Any]
+        self, stored: StoredConsultation, messages: Sequence[StoredMessage]
     ) -> tuple[dict[str, Any], list[str]]:
         try:
-            content = open_consultation(self.core.ring_for, stored)
-            opened = [open_message(self.core.ring_for, m) for m in messages]
+            content = _open_consultation(self._keys.ring_for, stored)
+            opened = [_open_message(self._keys.ring_for, m) for m in messages]
         except IntegrityAlarm:
-            await self._alarm(actor, stored.id)
+            await self._alarm(stored.id)
             raise
         return content, opened
 
-    async def _alarm(self, actor: Actor, consultation_id: str) -> None:
+    async def _alarm(self, consultation_id: str) -> None:
         log.error("integrity_alarm", consultation_id=consultation_id)
-        await self.core.audit(
-            self.core.draft(
+        await self._auditor.record(
+            self._auditor.draft(
                 None,
-                "integrity.alarm",
+                AuditAction.INTEGRITY_ALARM,
                 "error",
                 item_id=consultation_id,
                 reason="stored_consultation_failed_authentication",
             )
         )
 
-    def _view(
-        self,
-        actor: Actor,
-        stored: Any,
-        content: dict[str, Any],
-        thread: Sequence[tuple[Any, str]],
-        names: dict[str, str],
-    ) -> dict[str, Any]:
-        role = consultation_role(actor.reader, stored.member_id)
-        assert role is not None  # only shown to those who may see it
-        revealed = stored.revealed_at is not None
-        return {
-            "id": stored.id,
-            "title": content.get("title"),
-            "body": content.get("body"),
-            "created_at": rfc3339(stored.created_at),
-            "last_message_at": rfc3339(stored.last_message_at),
-            "messages": int(stored.messages),
-            # The SDK's field: whether the consulter is shown to the tier-one group.
-            "reveal_identity": revealed,
-            "revealed_at": rfc3339(stored.revealed_at) if revealed else None,
-            "role": role.value,
-            "mine": role is ConsultationRole.CONSULTER,
-            "consulter": _party(stored.member_id, names)
-            if shows_consulter(role, revealed)
-            else None,
-            "replies": [
-                _message_view(
-                    role,
-                    revealed,
-                    m.id,
-                    m.author_member_id,
-                    bool(m.from_consulter),
-                    m.created_at,
-                    text,
-                    names,
-                )
-                for m, text in thread
-            ],
-        }
+
+def _seen(
+    actor: Actor,
+    stored: StoredConsultation,
+    content: dict[str, Any],
+    thread: Sequence[tuple[StoredMessage, str]],
+    names: Mapping[str, str],
+) -> Consultation:
+    """`stored` as the caller sees it: the consulter shown only to those who may know."""
+    role = consultation_role(actor.reader, stored.member_id)
+    assert role is not None  # only shown to those who may see it
+    revealed = stored.revealed_at is not None
+    return Consultation(
+        id=stored.id,
+        title=content.get("title"),
+        body=content.get("body"),
+        created_at=stored.created_at,
+        last_message_at=stored.last_message_at,
+        messages=stored.messages,
+        revealed_at=stored.revealed_at,
+        role=role,
+        consulter=_party(stored.member_id, names) if shows_consulter(role, revealed) else None,
+        replies=tuple(_message(role, revealed, m, text, names) for m, text in thread),
+    )
 
 
-def _party(member_id: str, names: dict[str, str]) -> dict[str, Any]:
-    return {"member_id": member_id, "name": names.get(member_id)}
+def _party(member_id: str, names: Mapping[str, str]) -> Party:
+    return Party(member_id, names.get(member_id))
 
 
-def _message_view(
+def _message(
     role: ConsultationRole,
     revealed: bool,
-    message_id: str,
-    author_member_id: str,
-    from_consulter: bool,
-    at: datetime,
+    message: StoredMessage,
     text: str,
-    names: dict[str, str],
-) -> dict[str, Any]:
-    hidden = from_consulter and not shows_consulter(role, revealed)
-    return {
-        "id": message_id,
-        "body": text,
-        "created_at": rfc3339(at),
-        "from_consulter": from_consulter,
-        "author": None if hidden else _party(author_member_id, names),
-    }
+    names: Mapping[str, str],
+) -> Message:
+    hidden = message.from_consulter and not shows_consulter(role, revealed)
+    return Message(
+        id=message.id,
+        body=text,
+        created_at=message.created_at,
+        from_consulter=message.from_consulter,
+        author=None if hidden else _party(message.author_member_id, names),
+    )
 
 
-async def _addressees(conn: AsyncConnection, *, exclude: str) -> list[str]:
+def _addressees(bodies: Mapping[str, Body], *, exclude: str) -> list[str]:
     """The coordinator and the active tier-one members (art. 16(3)), minus `exclude`."""
-    rows = (
-        await conn.execute(
-            select(bodies.c.id, bodies.c.kind, bodies.c.tier).where(
-                bodies.c.status == MemberStatus.ACTIVE.value
-            )
-        )
-    ).all()
     return sorted(
-        r.id
-        for r in rows
-        if r.id != exclude
+        b.id
+        for b in bodies.values()
+        if b.id != exclude
+        and b.status is MemberStatus.ACTIVE
         and (
-            r.kind == BodyKind.COORDINATOR.value
-            or (r.kind == BodyKind.MEMBER.value and r.tier == Tier.TIER_ONE.value)
+            b.kind is BodyKind.COORDINATOR
+            or (b.kind is BodyKind.MEMBER and b.tier is Tier.TIER_ONE)
         )
     )
 
 
-async def _coordinators(conn: AsyncConnection) -> list[str]:
-    rows = await conn.execute(
-        select(bodies.c.id).where(bodies.c.kind == BodyKind.COORDINATOR.value)
-    )
-    return list(rows.scalars())
-
-
-async def _names(conn: AsyncConnection, member_ids: Sequence[str]) -> dict[str, str]:
-    if not member_ids:
-        return {}
-    rows = await conn.execute(
-        select(bodies.c.id, bodies.c.name).where(bodies.c.id.in_(list(member_ids)))
-    )
-    return {r.id: r.name for r in rows.all()}
+def _coordinators(bodies: Iterable[Body]) -> list[str]:
+    return [b.id for b in bodies if b.kind is BodyKind.COORDINATOR]
 
 
 def _reasons(decision: Decision) -> str:
     return ",".join(str(r) for r in decision.reasons) or "denied"
 
 
-def _encode_cursor(consultation_id: str) -> str:
-    return base64.urlsafe_b64encode(consultation_id.encode()).decode().rstrip("=")
+# -- sealing consultations and their messages -----------------------------------------
+
+RingFor = Callable[[int | None], KeyRing]
+"""`Keys.ring_for`: the ring, reloaded if a newer key version turned up."""
 
 
-def _decode_cursor(cursor: str | None) -> str | None:
-    if cursor is None:
-        return None
+def _consultation_aad(consultation_id: str, member_id: str, user_id: str) -> tuple[bytes, bytes]:
+    content = canonical_json({"purpose": "consultation", "consultation": consultation_id})
+    # Who asked is bound in: rewriting it in the database breaks the seal (art. 16(3)).
+    key = canonical_json(
+        {
+            "purpose": "consultation-key",
+            "consultation": consultation_id,
+            "member": member_id,
+            "user": user_id,
+        }
+    )
+    return content, key
+
+
+def consultation_key_aad(row: Any) -> bytes:
+    """The associated data a stored consultation's key is wrapped with (key rotation)."""
+    return _consultation_aad(row.id, row.member_id, row.user_id)[1]
+
+
+def _seal_consultation(
+    ring: KeyRing, consultation_id: str, member_id: str, user_id: str, content: dict[str, Any]
+) -> Envelope:
+    content_aad, key_aad = _consultation_aad(consultation_id, member_id, user_id)
+    return seal(ring, canonical_json(content), content_aad=content_aad, key_aad=key_aad)
+
+
+def _open_consultation(ring_for: RingFor, stored: StoredConsultation) -> dict[str, Any]:
+    """A stored consultation's title and body, or IntegrityAlarm."""
+    content_aad, key_aad = _consultation_aad(stored.id, stored.member_id, stored.user_id)
+    content: dict[str, Any] = json.loads(_open(ring_for, stored.sealed, content_aad, key_aad))
+    return content
+
+
+def _message_aad(
+    message_id: str, consultation_id: str, author_member_id: str, from_consulter: bool
+) -> tuple[bytes, bytes]:
+    content = canonical_json({"purpose": "consultation-message", "message": message_id})
+    key = canonical_json(
+        {
+            "purpose": "consultation-message-key",
+            "message": message_id,
+            "consultation": consultation_id,
+            "author": author_member_id,
+            "from_consulter": from_consulter,
+        }
+    )
+    return content, key
+
+
+def message_key_aad(row: Any) -> bytes:
+    """The associated data a stored consultation message's key is wrapped with (key rotation)."""
+    return _message_aad(
+        row.id, row.consultation_id, row.author_member_id, bool(row.from_consulter)
+    )[1]
+
+
+def _seal_message(
+    ring: KeyRing,
+    message_id: str,
+    consultation_id: str,
+    author_member_id: str,
+    from_consulter: bool,
+    body: str,
+) -> Envelope:
+    content_aad, key_aad = _message_aad(
+        message_id, consultation_id, author_member_id, from_consulter
+    )
+    return seal(ring, body.encode("utf-8"), content_aad=content_aad, key_aad=key_aad)
+
+
+def _open_message(ring_for: RingFor, message: StoredMessage) -> str:
+    """A stored consultation message's text, or IntegrityAlarm."""
+    content_aad, key_aad = _message_aad(
+        message.id, message.consultation_id, message.author_member_id, message.from_consulter
+    )
+    return _open(ring_for, message.sealed, content_aad, key_aad).decode("utf-8")
+
+
+def _open(ring_for: RingFor, env: Envelope, content_aad: bytes, key_aad: bytes) -> bytes:
     try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("bad cursor", field="cursor") from None
-    if not decoded or len(decoded) > 40 or not decoded.isalnum():
-        raise InvalidInput("bad cursor", field="cursor")
-    return decoded
+        return open_envelope(
+            ring_for(env.kek_version), env, content_aad=content_aad, key_aad=key_aad
+        )
+    except IntegrityFailure as exc:
+        raise IntegrityAlarm() from exc

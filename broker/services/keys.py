@@ -23,12 +23,9 @@ from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.crypto import IntegrityFailure, KeyRing, rewrap
+from broker.services.consultations import consultation_key_aad, message_key_aad
+from broker.services.feedback import comment_key_aad
 from broker.services.sealing import key_aad
-from broker.services.taskforce_sealing import (
-    comment_key_aad,
-    consultation_key_aad,
-    message_key_aad,
-)
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database

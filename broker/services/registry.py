@@ -13,12 +13,16 @@ from broker.services.audit import AuditService
 from broker.services.auditor import Auditor
 from broker.services.auth import Authenticator
 from broker.services.clock import Clock
+from broker.services.consultations import ConsultationService
 from broker.services.core import Core
 from broker.services.directory import Directory
+from broker.services.feedback import FeedbackService
 from broker.services.items import ItemService
 from broker.services.keyring import Keys
+from broker.services.ledger import LedgerService, contribution_policy
 from broker.services.members import MemberService
 from broker.services.submissions import SubmissionService
+from broker.services.sweeper import Sweeper
 from broker.services.webhooks import WebhookService
 from broker.settings import Settings
 from broker.store.uow import Store
@@ -45,6 +49,16 @@ class Services:
         self.items = ItemService(core)
         self.audit = AuditService(core)
         self.webhooks = WebhookService(core)
+        self.feedback = FeedbackService(store=store, clock=clock, keys=keys, auditor=self.auditor)
+        self.ledger = LedgerService(
+            store=store, clock=clock, auditor=self.auditor, policy=contribution_policy(settings)
+        )
+        self.consultations = ConsultationService(
+            store=store, clock=clock, keys=keys, auditor=self.auditor
+        )
+        self.sweeper = Sweeper(
+            store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead
+        )
 
     @property
     def ring(self) -> KeyRing:

@@ -1,30 +1,23 @@
-"""Obligations and deliverable events as the task-force services need them."""
+"""Obligations: what members owe on items, their answers, and the sweeper's queries (SPEC §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.feedback import Obligation, ObligationStatus
+from broker.crypto import Envelope
+from broker.domain import ItemKind
+from broker.domain.obligations import SealedObligation
+from broker.feedback import ORIGINAL_KINDS, Obligation, ObligationStatus
+from broker.store.tables import items, obligations
 
-# The one seam between the task force and the live-delivery feed: every
-# task-force event is written through the feed's `insert_events`.
-from broker.store.feed_repo import EventDraft, insert_events
-from broker.store.tables import events, obligations
+__all__ = ["ObligationRepository", "as_utc", "obligation_row"]
 
-__all__ = [
-    "EventDraft",
-    "ObligationRepository",
-    "as_utc",
-    "events",
-    "insert_events",
-    "obligation_from_row",
-    "obligation_row",
-]
+_NONCE = 12  # AES-GCM nonce length (broker.crypto): the comment column is nonce || ciphertext
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -65,8 +58,8 @@ def obligation_row(ob: Obligation, created_at: datetime) -> dict[str, Any]:
     }
 
 
-def obligation_from_row(row: Any, comment: str | None = None) -> Obligation:
-    """The pure model of a stored obligation; `comment` is the decrypted text, if needed."""
+def _obligation(row: Any) -> Obligation:
+    """The pure model of a stored obligation, without its comment."""
     return Obligation(
         id=row.id,
         member_id=row.member_id,
@@ -75,13 +68,25 @@ def obligation_from_row(row: Any, comment: str | None = None) -> Obligation:
         due_at=as_utc(row.due_at),
         status=row.status,
         verdict=row.verdict,
-        comment=comment,
         answered_at=_utc_or_none(row.answered_at),
         late=bool(row.late),
         reminded_at=_utc_or_none(row.reminded_at),
         overdue_marked_at=_utc_or_none(row.overdue_marked_at),
         changes=int(row.changes),
     )
+
+
+def _sealed(row: Any) -> SealedObligation:
+    """A stored obligation with its sealed comment, if it has one."""
+    comment = None
+    if row.comment is not None and row.comment_wrapped_key is not None:
+        comment = Envelope(
+            nonce=bytes(row.comment[:_NONCE]),
+            ciphertext=bytes(row.comment[_NONCE:]),
+            wrapped_key=bytes(row.comment_wrapped_key),
+            kek_version=int(row.comment_kek_version),
+        )
+    return SealedObligation(_obligation(row), comment)
 
 
 class ObligationRepository:
@@ -112,7 +117,7 @@ class ObligationRepository:
         )
         if except_members:
             query = query.where(obligations.c.member_id.not_in(list(except_members)))
-        return [obligation_from_row(r) for r in (await self._conn.execute(query)).all()]
+        return [_obligation(r) for r in (await self._conn.execute(query)).all()]
 
     async def open_of_member(self, member_id: str) -> list[Obligation]:
         """The open obligations of `member_id`."""
@@ -120,7 +125,7 @@ class ObligationRepository:
             obligations.c.member_id == member_id,
             obligations.c.status == ObligationStatus.OPEN.value,
         )
-        return [obligation_from_row(r) for r in (await self._conn.execute(query)).all()]
+        return [_obligation(r) for r in (await self._conn.execute(query)).all()]
 
     async def lift(self, ids: Sequence[str], status: ObligationStatus, at: datetime) -> int:
         """Move the open obligations among `ids` to `status` (cancelled or closed)."""
@@ -143,3 +148,165 @@ class ObligationRepository:
             .where(obligations.c.item_id == item_id, obligations.c.comment.is_not(None))
             .values(comment=None, comment_wrapped_key=None, comment_kek_version=None)
         )
+
+    # -- what a member owes, and its answers ------------------------------------------
+
+    async def owed(
+        self,
+        member_id: str,
+        *,
+        open_only: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Obligation]:
+        """What `member_id` owes (only the open ones, or all), by due time then id,
+        from just after the position `after` (a due time and an id)."""
+        query = select(obligations).where(obligations.c.member_id == member_id)
+        if open_only:
+            query = query.where(obligations.c.status == ObligationStatus.OPEN.value)
+        if after is not None:
+            due, ob_id = after
+            query = query.where(
+                or_(
+                    obligations.c.due_at > due,
+                    and_(obligations.c.due_at == due, obligations.c.id > ob_id),
+                )
+            )
+        query = query.order_by(obligations.c.due_at, obligations.c.id).limit(limit)
+        return [_obligation(r) for r in (await self._conn.execute(query)).all()]
+
+    async def owed_on(self, item_id: str, member_id: str) -> SealedObligation | None:
+        """What `member_id` owes on `item_id`, locked until the unit of work ends
+        (two answers at once are taken in turn)."""
+        query = (
+            select(obligations)
+            .where(obligations.c.item_id == item_id, obligations.c.member_id == member_id)
+            .with_for_update()
+        )
+        row = (await self._conn.execute(query)).one_or_none()
+        return None if row is None else _sealed(row)
+
+    async def on_item(self, item_id: str) -> list[SealedObligation]:
+        """Every obligation on `item_id`, with its sealed comment, by id."""
+        query = (
+            select(obligations).where(obligations.c.item_id == item_id).order_by(obligations.c.id)
+        )
+        return [_sealed(r) for r in (await self._conn.execute(query)).all()]
+
+    async def record_answer(self, ob: Obligation, comment: Envelope | None) -> None:
+        """Store the answer `ob` now holds, with its comment sealed (None: no comment)."""
+        await self._conn.execute(
+            update(obligations)
+            .where(obligations.c.id == ob.id)
+            .values(
+                status=ob.status.value,
+                verdict=ob.verdict.value if ob.verdict else None,
+                comment=comment.nonce + comment.ciphertext if comment else None,
+                comment_wrapped_key=comment.wrapped_key if comment else None,
+                comment_kek_version=comment.kek_version if comment else None,
+                answered_at=as_utc(ob.answered_at) if ob.answered_at else None,
+                late=ob.late,
+                changes=ob.changes,
+            )
+        )
+
+    # -- the contribution ledger --------------------------------------------------------
+
+    async def falling_in(
+        self, start: datetime, end: datetime, members: Collection[str]
+    ) -> list[Obligation]:
+        """The members' obligations that fall due, or were answered, in `[start, end)`
+        (broker.feedback.ledger)."""
+        if not members:
+            return []
+        query = select(obligations).where(
+            obligations.c.member_id.in_(sorted(members)),
+            or_(
+                and_(obligations.c.due_at >= start, obligations.c.due_at < end),
+                and_(obligations.c.answered_at >= start, obligations.c.answered_at < end),
+            ),
+        )
+        return [_obligation(r) for r in (await self._conn.execute(query)).all()]
+
+    async def original_submissions(
+        self, start: datetime, end: datetime, members: Collection[str]
+    ) -> list[tuple[str, datetime, ItemKind]]:
+        """`(provider, created_at, kind)` of the items the members supplied themselves
+        in `[start, end)` (charter annex: original information), for the ledger.
+
+        An item derived from another member's items is passing information on,
+        not supplying it; one derived only from the provider's own items is still
+        its own.
+        """
+        if not members:
+            return []
+        query = select(
+            items.c.id, items.c.provider_id, items.c.created_at, items.c.kind, items.c.derived_from
+        ).where(
+            items.c.created_at >= start,
+            items.c.created_at < end,
+            items.c.provider_id.in_(sorted(members)),
+            items.c.kind.in_(sorted(k.value for k in ORIGINAL_KINDS)),
+        )
+        rows = (await self._conn.execute(query)).all()
+        source_ids = sorted({s for r in rows for s in r.derived_from})
+        providers: dict[str, str] = {}
+        if source_ids:
+            found = await self._conn.execute(
+                select(items.c.id, items.c.provider_id).where(items.c.id.in_(source_ids))
+            )
+            providers = {r.id: r.provider_id for r in found.all()}
+        return [
+            (r.provider_id, as_utc(r.created_at), ItemKind(r.kind))
+            for r in rows
+            if all(providers.get(s) == r.provider_id for s in r.derived_from)
+        ]
+
+    # -- the sweeper ------------------------------------------------------------------------
+
+    async def to_sweep(
+        self, at: datetime, lead: timedelta, after: str, limit: int
+    ) -> list[Obligation]:
+        """Open obligations that may need a reminder or an overdue mark at `at`, by id,
+        from just after the id `after`."""
+        query = (
+            select(obligations)
+            .where(
+                obligations.c.status == ObligationStatus.OPEN.value,
+                obligations.c.id > after,
+                or_(
+                    and_(obligations.c.overdue_marked_at.is_(None), obligations.c.due_at <= at),
+                    and_(
+                        obligations.c.reminded_at.is_(None),
+                        obligations.c.due_at <= at + lead,
+                    ),
+                ),
+            )
+            .order_by(obligations.c.id)
+            .limit(limit)
+        )
+        return [_obligation(row) for row in (await self._conn.execute(query)).all()]
+
+    async def mark_reminded(self, ob_id: str, at: datetime) -> bool:
+        """Record a reminder at `at` only if nobody has and the deadline is still
+        ahead; whether this call did (broker.feedback.apply: a reminder of a
+        deadline already passed would mislead)."""
+        return await self._mark(ob_id, "reminded_at", at, obligations.c.due_at > at)
+
+    async def mark_overdue(self, ob_id: str, at: datetime) -> bool:
+        """Record the overdue mark at `at` only if nobody has and the deadline has
+        passed; whether this call did."""
+        return await self._mark(ob_id, "overdue_marked_at", at, obligations.c.due_at <= at)
+
+    async def _mark(self, ob_id: str, column: str, at: datetime, due: Any) -> bool:
+        result = await self._conn.execute(
+            update(obligations)
+            .where(
+                obligations.c.id == ob_id,
+                obligations.c.status == ObligationStatus.OPEN.value,
+                obligations.c[column].is_(None),
+                due,
+            )
+            .values(**{column: as_utc(at)})
+        )
+        return bool(result.rowcount == 1)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
-from broker.store.obligations_repo import events
-from broker.store.tables import consultations
+from broker.store.tables import consultations, events
 from clients.sdk import CouncilClient, Forbidden, NotFound, ServerError
 from tests.conftest import Broker
 from tests.council import Org, make_org

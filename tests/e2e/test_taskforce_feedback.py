@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from broker.store.obligations_repo import events
-from broker.store.tables import obligations
+from broker.store.tables import events, obligations
 from clients.sdk import Conflict, Forbidden, Invalid, NotFound
 from tests.conftest import Broker
 from tests.council import Org, make_org

@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from broker.domain.obligations import SweepReport
 from broker.services.audit_verify import verify_export
-from broker.services.core import Core
-from broker.services.sweeper import Sweeper, SweepReport
-from broker.store.obligations_repo import events
+from broker.services.auditor import Auditor
+from broker.services.sweeper import Sweeper
+from broker.store.tables import events
+from broker.store.uow import Store
 from clients.sdk import Conflict, CouncilClient, Forbidden, NotFound
 from tests.conftest import Broker, ManualClock
 from tests.council import Org, make_org
@@ -110,7 +112,14 @@ async def _sweep(broker: Broker) -> SweepReport:
     """One pass of a sweeper on the broker's database, as a second replica would run it."""
     db = broker.database()
     try:
-        return await Sweeper(Core.over(broker.settings, db, broker.ring, broker.clock)).run_once()
+        store = Store(db)
+        sweeper = Sweeper(
+            store=store,
+            clock=broker.clock,
+            auditor=Auditor(store, broker.clock),
+            reminder_lead=broker.settings.reminder_lead,
+        )
+        return await sweeper.run_once()
     finally:
         await db.dispose()
 

@@ -12,12 +12,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from broker.api.taskforce import SWEEPER
+from broker.api.keys import SWEEPER
 from broker.app import create_app
-from broker.services.core import Core
+from broker.services.auditor import Auditor
 from broker.services.sweeper import Sweeper
-from broker.store.obligations_repo import events
-from broker.store.tables import obligations
+from broker.store.tables import events, obligations
+from broker.store.uow import Store
 from tests.conftest import Broker
 from tests.council import Org, make_org
 
@@ -107,7 +107,13 @@ async def test_restart_neither_repeats_nor_misses_a_reminder(broker: Broker) -> 
         # Two replicas racing over the same rows still mark each obligation once.
         db = broker.database()
         try:
-            replica = Sweeper(Core.over(broker.settings, db, broker.ring, clock))
+            store = Store(db)
+            replica = Sweeper(
+                store=store,
+                clock=clock,
+                auditor=Auditor(store, clock),
+                reminder_lead=broker.settings.reminder_lead,
+            )
             reports = await asyncio.gather(second[SWEEPER].run_once(), replica.run_once())
         finally:
             await db.dispose()
