@@ -39,7 +39,13 @@ class Services:
         self.members = MemberService(core)
         self.submissions = SubmissionService(core)
         self.items = ItemService(core)
-        self.audit = AuditService(core)
+        self.audit = AuditService(
+            store=store,
+            keys=keys,
+            clock=clock,
+            auditor=self.auditor,
+            checkpoint_every=settings.checkpoint_every_events,
+        )
         self.webhooks = WebhookService(core)
 
     @property
