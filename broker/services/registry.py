@@ -46,7 +46,7 @@ class Services:
             auditor=self.auditor,
             checkpoint_every=settings.checkpoint_every_events,
         )
-        self.webhooks = WebhookService(core)
+        self.webhooks = WebhookService(store=store, keys=keys, clock=clock, auditor=self.auditor)
 
     @property
     def ring(self) -> KeyRing:
