@@ -52,6 +52,8 @@ from broker.settings import Settings
 from broker.store import Database
 from broker.store.uow import Store
 
+__all__ = ["create_app", "json_errors", "load_key_ring", "request_context"]
+
 log = structlog.get_logger("broker.http")
 
 # How long shutdown waits for each piece of background work to stop.
@@ -119,13 +121,12 @@ async def _services(
 async def _live_delivery(app: web.Application) -> AsyncIterator[None]:
     """The hub and this replica's feed poller (woken by commits and NOTIFY)."""
     services = app[SERVICES]
-    db = services.store.db
     hub = app[HUB] = Hub(app[SETTINGS].stream_queue_size)
-    poller = FeedPoller(db, hub)
+    poller = FeedPoller(services.store, hub)
     poller.on_directory_change = services.directory.forget
     await poller.start_position()
     services.store.on_commit(poller.wake)
-    async with listening(db, poller), _running(poller.run()):
+    async with listening(services.store, poller), _running(poller.run()):
         yield
 
 
@@ -139,7 +140,12 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     """Checkpoints on every replica; the sweeper and webhooks on one replica only."""
     services = app[SERVICES]
     settings = app[SETTINGS]
-    dispatcher = WebhookDispatcher(services.core)
+    dispatcher = WebhookDispatcher(
+        store=services.store,
+        keys=services.keys,
+        clock=services.clock,
+        poll_interval=settings.webhook_poll_interval,
+    )
     services.store.on_commit(dispatcher.wake)
 
     async def singletons() -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from broker.services.bootstrap import AlreadyInitialised, initialise, is_initialised
 from broker.settings import Settings
 
+__all__ = ["main"]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `council-broker` command."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, page_params, respond, seq_cursor, services
+from broker.api.views.audit import audit_page_view, checkpoint_view, export_line
+from broker.domain.audit import AuditFilter
 from broker.errors import InvalidInput, NotFound
+
+__all__ = ["routes"]
 
 routes = web.RouteTableDef()
 TAG = "audit"
@@ -21,6 +25,7 @@ _FILTERS = ("item", "member", "user", "action", "outcome", "since", "until")
     query=(*_FILTERS, "cursor", "limit"),
 )
 async def query(request: web.Request) -> web.Response:
+    """A filtered page of the log, oldest first, with a seq cursor."""
     caller = await actor(request)
     limit, cursor = page_params(request)
     filters = {name: request.query.get(name) for name in _FILTERS}
@@ -28,9 +33,9 @@ async def query(request: web.Request) -> web.Response:
         if value is not None and len(value) > 64:
             raise InvalidInput(f"{name} is too long", field=name)
     page = await services(request).audit.query(
-        caller, limit=limit, after_seq=seq_cursor(cursor), filters=filters
+        caller, limit=limit, after_seq=seq_cursor(cursor), filters=AuditFilter(**filters)
     )
-    return respond(page)
+    return respond(audit_page_view(page))
 
 
 @routes.get("/v1/audit/export")
@@ -42,12 +47,13 @@ async def query(request: web.Request) -> web.Response:
     responses={200: "application/x-ndjson"},
 )
 async def export(request: web.Request) -> web.StreamResponse:
+    """The whole log as JSON Lines: checkpoints, then every event in chain order."""
     caller = await actor(request)
-    lines = await services(request).audit.export(caller)
+    records = await services(request).audit.export(caller)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    async for line in lines:
-        await response.write(line)
+    async for record in records:
+        await response.write(export_line(record))
     await response.write_eof()
     return response
 
@@ -55,8 +61,9 @@ async def export(request: web.Request) -> web.StreamResponse:
 @routes.get("/v1/audit/checkpoints/latest")
 @operation("get", "/v1/audit/checkpoints/latest", "The newest signed checkpoint", tag=TAG)
 async def latest_checkpoint(request: web.Request) -> web.Response:
+    """The newest signed checkpoint, or 404 before the first."""
     caller = await actor(request)
     checkpoint = await services(request).audit.latest_checkpoint(caller)
     if checkpoint is None:
         raise NotFound("no checkpoint yet")
-    return respond(checkpoint)
+    return respond(checkpoint_view(checkpoint))

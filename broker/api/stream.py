@@ -11,7 +11,10 @@ from broker.api.common import actor, operation, services
 from broker.api.keys import HUB
 from broker.delivery.model import FeedEvent
 from broker.delivery.stream import Follow, WriteNow
+from broker.domain import AuditAction
 from broker.errors import InvalidInput
+
+__all__ = ["routes"]
 
 routes = web.RouteTableDef()
 TAG = "delivery"
@@ -45,11 +48,13 @@ def _cursor(request: web.Request) -> int | None:
     responses={101: "WebSocket", 200: "text/event-stream"},
 )
 async def stream(request: web.Request) -> web.StreamResponse:
+    """Replay from the cursor, then follow live events; opening and closing are audited."""
     caller = await actor(request)
     cursor = _cursor(request)
-    core = services(request).core
-    follow = Follow(core.db, request.app[HUB], caller.reader)
-    await core.audit(core.draft(caller, "stream.open", details={"cursor": cursor}))
+    wired = services(request)
+    auditor = wired.auditor
+    follow = Follow(wired.store, request.app[HUB], caller.reader)
+    await auditor.record(auditor.draft(caller, AuditAction.STREAM_OPEN, details={"cursor": cursor}))
     reason = "client_closed"
     try:
         if "text/event-stream" in request.headers.get("Accept", ""):
@@ -59,8 +64,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         follow.close()
-        await core.audit(
-            core.draft(caller, "stream.close", details={"sent": follow.sent, "reason": reason})
+        await auditor.record(
+            auditor.draft(
+                caller, AuditAction.STREAM_CLOSE, details={"sent": follow.sent, "reason": reason}
+            )
         )
 
 

@@ -22,7 +22,17 @@ import structlog
 
 from broker import tlp
 from broker.delivery.model import Control, FeedEvent
-from broker.domain import Body, Reader, Role
+from broker.domain import ITEM_EVENTS, Body, EventKind, Reader, Role
+
+__all__ = [
+    "ACCESS_CHANGED",
+    "SHUTTING_DOWN",
+    "TOO_SLOW",
+    "AudienceKey",
+    "DeliverNow",
+    "Hub",
+    "Subscription",
+]
 
 log = structlog.get_logger("broker.delivery")
 
@@ -126,9 +136,9 @@ class Hub:
         connections close, withdrawn items are remembered. Alone, for when nobody is
         subscribed (the poller then loads no facts for them); first, in `publish`."""
         for event in events:
-            if event.kind == "member_status" and event.member_id is not None:
+            if event.kind == EventKind.MEMBER_STATUS and event.member_id is not None:
                 self.control(event.member_id, ACCESS_CHANGED)
-            elif event.kind == "withdrawn" and event.item_id is not None:
+            elif event.kind == EventKind.WITHDRAWN and event.item_id is not None:
                 self.withdrawn.add(event.item_id)
 
     def publish(self, events: Iterable[FeedEvent]) -> None:
@@ -143,7 +153,7 @@ class Hub:
                 self._route(event)
 
     def _route(self, event: FeedEvent) -> None:
-        if event.member_id is not None and event.kind not in tlp.ITEM_EVENTS:
+        if event.member_id is not None and event.kind not in ITEM_EVENTS:
             targets: Iterable[str] = (event.member_id,)
         else:
             targets = event.audience & self._by_member.keys()

@@ -17,6 +17,8 @@ import structlog
 
 from broker.store import Database
 
+__all__ = ["close_quickly", "run_as_leader"]
+
 log = structlog.get_logger("broker.delivery")
 
 _LEADER_KEY = 7261003

@@ -7,11 +7,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from broker.domain import ItemFacts
+from broker.domain import DIRECTORY_EVENTS, EventKind, ItemFacts
 
-# Internal events: they change who may see what, on every replica, and are
-# never delivered themselves.
-DIRECTORY_EVENTS = frozenset({"directory_changed", "member_status"})
+__all__ = ["Control", "FeedEvent", "websocket_text_frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +22,7 @@ class FeedEvent:
     """
 
     seq: int
-    kind: str
+    kind: EventKind
     item_id: str | None
     member_id: str | None
     audience: frozenset[str]
@@ -41,11 +39,12 @@ class FeedEvent:
 
     @property
     def internal(self) -> bool:
-        """A directory change for the replicas' caches, not for subscribers."""
+        """A directory change for the replicas' caches, not for subscribers: internal
+        events change who may see what, on every replica, and are never delivered."""
         return self.kind in DIRECTORY_EVENTS
 
     @staticmethod
-    def frame_text(seq: int, kind: str, payload: dict[str, Any]) -> str:
+    def frame_text(seq: int, kind: EventKind, payload: dict[str, Any]) -> str:
         """The JSON frame a stream sends for this event."""
         return json.dumps({"id": str(seq), "event": kind, "data": payload}, ensure_ascii=False)
 

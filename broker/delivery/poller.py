@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.delivery.hub import Hub
 from broker.delivery.leader import close_quickly
 from broker.delivery.model import FeedEvent
-from broker.store import Database
 from broker.store.database import FEED_CHANNEL
-from broker.store.feed_repo import (
-    audience_members_of,
-    event_kinds_after,
-    events_after,
-    events_between,
-    latest_seq,
-)
-from broker.store.items_repo import get_items
+from broker.store.feed_repo import FeedRecord
+from broker.store.uow import Store, UnitOfWork
+
+__all__ = ["FeedPoller", "listening", "load_feed_events"]
 
 log = structlog.get_logger("broker.delivery")
 
@@ -37,33 +30,32 @@ _BATCH = 1000
 
 
 async def load_feed_events(
-    conn: AsyncConnection, rows: Iterable[Any], audiences: dict[str, frozenset[str]]
+    uow: UnitOfWork, rows: Sequence[FeedRecord], audiences: dict[str, frozenset[str]]
 ) -> list[FeedEvent]:
-    """Feed rows with the item facts and audiences the policy needs."""
-    rows = list(rows)
-    items = await get_items(conn, [r.item_id for r in rows if r.item_id])
+    """Feed records with the item facts and audiences the policy needs."""
+    items = await uow.items.get_many([r.item_id for r in rows if r.item_id])
     missing = {r.audience_id for r in rows if r.audience_id and r.audience_id not in audiences}
     if missing:
-        audiences.update(await audience_members_of(conn, missing))
+        audiences.update(await uow.feed.audience_members(missing))
     return [
         FeedEvent(
-            seq=int(r.seq),
+            seq=r.seq,
             kind=r.kind,
             item_id=r.item_id,
             member_id=r.member_id,
             audience=audiences.get(r.audience_id, frozenset()) if r.audience_id else frozenset(),
             facts=items[r.item_id].facts if r.item_id in items else None,
             payload=r.payload,
-            text=FeedEvent.frame_text(int(r.seq), r.kind, r.payload),
+            text=FeedEvent.frame_text(r.seq, r.kind, r.payload),
         )
         for r in rows
     ]
 
 
-def _bare_event(row: Any) -> FeedEvent:
+def _bare_event(row: FeedRecord) -> FeedEvent:
     # What the hub tracks without subscribers: kinds, items and members only.
     return FeedEvent(
-        seq=int(row.seq),
+        seq=row.seq,
         kind=row.kind,
         item_id=row.item_id,
         member_id=row.member_id,
@@ -75,8 +67,8 @@ def _bare_event(row: Any) -> FeedEvent:
 class FeedPoller:
     """One per replica: committed events → the hub."""
 
-    def __init__(self, db: Database, hub: Hub) -> None:
-        self.db = db
+    def __init__(self, store: Store, hub: Hub) -> None:
+        self.store = store
         self.hub = hub
         self.last_seq = 0
         self._wake = asyncio.Event()
@@ -91,8 +83,8 @@ class FeedPoller:
 
     async def start_position(self) -> None:
         """Start after what is already committed (subscribers replay from their cursors)."""
-        async with self.db.read() as conn:
-            self.last_seq = await latest_seq(conn)
+        async with self.store.read() as uow:
+            self.last_seq = await uow.feed.latest_seq()
 
     async def poll_once(self) -> int:
         """Publish every event committed since the last poll; returns how many."""
@@ -105,12 +97,12 @@ class FeedPoller:
                 return published
 
     async def _poll_batch(self) -> int:
-        async with self.db.read() as conn:
+        async with self.store.read() as uow:
             # Payloads, facts, audiences and frames are only for subscribers:
             # without any, only what the hub tracks is read.
             full = self.hub.has_subscribers
-            query = events_after if full else event_kinds_after
-            rows = (await conn.execute(query(self.last_seq, _BATCH))).all()
+            read = uow.feed.after if full else uow.feed.kinds_after
+            rows = await read(self.last_seq, _BATCH)
             if not rows:
                 return 0
             # One who subscribes after these rows were read needs none of them
@@ -119,10 +111,9 @@ class FeedPoller:
             # who subscribed while they were read does need them: read them whole.
             subscribed = self.hub.has_subscribers
             if subscribed and not full:
-                between = events_between(self.last_seq, int(rows[-1].seq))
-                rows = (await conn.execute(between)).all()
+                rows = await uow.feed.between(self.last_seq, rows[-1].seq)
             if subscribed:
-                batch = await load_feed_events(conn, rows, self._audiences)
+                batch = await load_feed_events(uow, rows, self._audiences)
             else:
                 batch = [_bare_event(r) for r in rows]
             # Published before the connection is released: its rollback is one
@@ -152,8 +143,9 @@ class FeedPoller:
 
 
 @contextlib.asynccontextmanager
-async def listening(db: Database, poller: FeedPoller) -> AsyncIterator[None]:
+async def listening(store: Store, poller: FeedPoller) -> AsyncIterator[None]:
     """Wake `poller` on PostgreSQL NOTIFY from any replica (no-op on SQLite)."""
+    db = store.db
     if db.is_sqlite:
         yield
         return

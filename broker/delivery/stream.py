@@ -19,9 +19,10 @@ from broker import tlp
 from broker.delivery.hub import DeliverNow, Hub, Subscription
 from broker.delivery.model import Control, FeedEvent
 from broker.delivery.poller import load_feed_events
-from broker.domain import Reader
-from broker.store import Database
-from broker.store.feed_repo import latest_seq, member_events_after
+from broker.domain import EventKind, Reader
+from broker.store.uow import Store
+
+__all__ = ["KEEPALIVE_SECONDS", "Follow", "Keepalive", "Send", "WriteNow"]
 
 Send = Callable[[FeedEvent], Awaitable[None]]
 # Writes an event without waiting, or returns False when the connection cannot
@@ -35,8 +36,8 @@ _REPLAY_BATCH = 500
 class Follow:
     """One connection's delivery loop, independent of WebSocket or SSE framing."""
 
-    def __init__(self, db: Database, hub: Hub, reader: Reader) -> None:
-        self.db = db
+    def __init__(self, store: Store, hub: Hub, reader: Reader) -> None:
+        self.store = store
         self.hub = hub
         self.reader = reader
         self.subscription: Subscription = hub.subscribe(reader)
@@ -47,17 +48,18 @@ class Follow:
     async def replay(self, cursor: int | None, send: Send) -> None:
         """Send what was committed after `cursor` (from now on if None)."""
         if cursor is None:
-            async with self.db.read() as conn:
-                self.last = await latest_seq(conn)
+            async with self.store.read() as uow:
+                self.last = await uow.feed.latest_seq()
             return
         self.last = cursor
         while True:
-            async with self.db.read() as conn:
-                query = member_events_after(self.reader.body.id, self.last, _REPLAY_BATCH)
-                rows = (await conn.execute(query)).all()
+            async with self.store.read() as uow:
+                rows = await uow.feed.for_member_after(
+                    self.reader.body.id, self.last, _REPLAY_BATCH
+                )
                 if not rows:
                     return
-                batch = await load_feed_events(conn, rows, self._audiences)
+                batch = await load_feed_events(uow, rows, self._audiences)
             for event in batch:
                 if self._visible(event):
                     await send(event)
@@ -124,7 +126,7 @@ class Follow:
         if event.seq <= self.last:
             return False  # already replayed
         # Withdrawn while queued: never delivered after the decision.
-        return event.kind == "withdrawn" or event.item_id not in self.hub.withdrawn
+        return event.kind == EventKind.WITHDRAWN or event.item_id not in self.hub.withdrawn
 
     def _sent(self, event: FeedEvent) -> None:
         self.sent += 1

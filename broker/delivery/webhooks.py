@@ -13,22 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 import structlog
-from sqlalchemy import insert, select, update
 
 from broker import tlp
-from broker.crypto import Envelope, hmac_sha256, open_envelope
+from broker.crypto import hmac_sha256, open_envelope
 from broker.delivery.poller import load_feed_events
 from broker.domain import Reader
-from broker.services.core import Core, new_id
+from broker.services.clock import Clock
+from broker.services.ids import new_id
+from broker.services.keyring import Keys
 from broker.services.webhooks import secret_aad
-from broker.store.feed_repo import member_events_after
-from broker.store.members_repo import bodies_with_handlers
-from broker.store.obligations_repo import as_utc
-from broker.store.tables import webhook_dead_letters, webhooks
+from broker.store.uow import Store, UnitOfWork
+from broker.store.webhooks_repo import DeliveryTarget
+
+__all__ = ["BACKOFF_SECONDS", "MAX_ATTEMPTS", "WebhookDispatcher", "signature"]
 
 log = structlog.get_logger("broker.webhooks")
 
@@ -45,9 +45,19 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 class WebhookDispatcher:
     """Sends each webhook the events its member may see, in order."""
 
-    def __init__(self, core: Core, *, timeout: float = 10.0) -> None:
-        self.core = core
-        self.poll_seconds = core.settings.webhook_poll_interval.total_seconds()
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keys: Keys,
+        clock: Clock,
+        poll_interval: timedelta,
+        timeout: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+        self.poll_seconds = poll_interval.total_seconds()
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._wake = asyncio.Event()
         self._audiences: dict[str, frozenset[str]] = {}
@@ -81,31 +91,29 @@ class WebhookDispatcher:
     async def run_once(self, session: aiohttp.ClientSession) -> int | None:
         """One round over every due webhook: how many events were delivered, or
         None when no webhook is registered."""
-        now = self.core.clock()
-        async with self.core.db.read() as conn:
-            active = (await conn.execute(select(webhooks).where(webhooks.c.active.is_(True)))).all()
+        now = self._clock()
+        async with self._store.read() as uow:
+            active = await uow.webhooks.active()
         if not active:
             return None
         delivered = 0
-        for row in active:
-            if row.next_attempt_at is None or as_utc(row.next_attempt_at) <= now:
-                delivered += await self._deliver(session, row)
+        for hook in active:
+            if hook.next_attempt_at is None or hook.next_attempt_at <= now:
+                delivered += await self._deliver(session, hook)
         return delivered
 
-    async def _deliver(self, session: aiohttp.ClientSession, hook: Any) -> int:
-        core = self.core
-        now = core.clock()
-        async with core.db.read() as conn:
-            body = (await bodies_with_handlers(conn, now, [hook.member_id])).get(hook.member_id)
-            rows = (
-                await conn.execute(member_events_after(hook.member_id, int(hook.cursor), _BATCH))
-            ).all()
-            events = await load_feed_events(conn, rows, self._audiences)
+    async def _deliver(self, session: aiohttp.ClientSession, hook: DeliveryTarget) -> int:
+        now = self._clock()
+        async with self._store.read() as uow:
+            bodies = await uow.members.bodies_with_handlers(now, [hook.member_id])
+            body = bodies.get(hook.member_id)
+            rows = await uow.feed.for_member_after(hook.member_id, hook.cursor, _BATCH)
+            events = await load_feed_events(uow, rows, self._audiences)
         if body is None:
             return 0
         reader = Reader(user_id=f"webhook:{hook.id}", body=body, is_handler=False)
         secret = self._secret(hook)
-        cursor, attempts, delivered = int(hook.cursor), int(hook.attempts), 0
+        cursor, attempts, delivered = hook.cursor, hook.attempts, 0
         recorded = cursor
         for event in events:
             visible = not event.internal and tlp.may_see_event(
@@ -127,26 +135,20 @@ class WebhookDispatcher:
                 await self._advance(hook.id, event.seq)
                 recorded = event.seq
             cursor, attempts = event.seq, 0
-        if cursor != recorded or (recorded == int(hook.cursor) and int(hook.attempts)):
+        if cursor != recorded or (recorded == hook.cursor and hook.attempts):
             await self._advance(hook.id, cursor)  # skipped events, or a cleared retry
         return delivered
 
-    def _secret(self, hook: Any) -> str:
-        envelope = Envelope(
-            nonce=hook.secret_nonce,
-            ciphertext=hook.secret_ciphertext,
-            wrapped_key=hook.secret_wrapped_key,
-            kek_version=int(hook.secret_kek_version),
-        )
+    def _secret(self, hook: DeliveryTarget) -> str:
         aad = secret_aad(hook.id, hook.member_id)
-        ring = self.core.ring_for(int(hook.secret_kek_version))
-        return open_envelope(ring, envelope, content_aad=aad, key_aad=aad).decode()
+        ring = self._keys.ring_for(hook.secret.kek_version)
+        return open_envelope(ring, hook.secret, content_aad=aad, key_aad=aad).decode()
 
     async def _post(
         self, session: aiohttp.ClientSession, url: str, secret: str, seq: int, text: str
     ) -> str | None:
         body = text.encode()
-        timestamp = int(self.core.clock().timestamp())
+        timestamp = int(self._clock().timestamp())
         headers = {
             "Content-Type": "application/json",
             "X-Council-Event-Id": str(seq),
@@ -161,17 +163,15 @@ class WebhookDispatcher:
             return type(exc).__name__
 
     async def _advance(self, webhook_id: str, cursor: int) -> None:
-        async def store(conn: Any) -> None:
-            await conn.execute(
-                update(webhooks)
-                .where(webhooks.c.id == webhook_id)
-                .values(cursor=cursor, attempts=0, next_attempt_at=None, last_error=None)
-            )
+        async def store(uow: UnitOfWork) -> None:
+            await uow.webhooks.advance(webhook_id, cursor)
 
-        await self.core.db.grouped(store)
+        await self._store.grouped(store)
 
-    async def _failed(self, hook: Any, seq: int, cursor: int, attempts: int, error: str) -> None:
-        now = self.core.clock()
+    async def _failed(
+        self, hook: DeliveryTarget, seq: int, cursor: int, attempts: int, error: str
+    ) -> None:
+        now = self._clock()
         log.warning(
             "webhook_delivery_failed",
             webhook_id=hook.id,
@@ -180,33 +180,20 @@ class WebhookDispatcher:
             error=error,
         )
 
-        async def store(conn: Any) -> None:
+        async def store(uow: UnitOfWork) -> None:
             if attempts >= MAX_ATTEMPTS:
                 # Give up on this event, keep it visible to the member's admin, move on.
-                await conn.execute(
-                    insert(webhook_dead_letters).values(
-                        id=new_id(),
-                        webhook_id=hook.id,
-                        event_seq=seq,
-                        attempts=attempts,
-                        last_error=error,
-                        created_at=now,
-                    )
+                await uow.webhooks.dead_letter(
+                    hook.id, letter_id=new_id(), seq=seq, attempts=attempts, error=error, at=now
                 )
-                values: dict[str, Any] = {
-                    "cursor": seq,
-                    "attempts": 0,
-                    "next_attempt_at": None,
-                    "last_error": error,
-                }
             else:
                 delay = timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
-                values = {
-                    "cursor": cursor,
-                    "attempts": attempts,
-                    "next_attempt_at": now + delay,
-                    "last_error": error,
-                }
-            await conn.execute(update(webhooks).where(webhooks.c.id == hook.id).values(**values))
+                await uow.webhooks.retry_later(
+                    hook.id,
+                    cursor=cursor,
+                    attempts=attempts,
+                    next_attempt_at=now + delay,
+                    error=error,
+                )
 
-        await self.core.db.grouped(store)
+        await self._store.grouped(store)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from broker.audit import Outcome
+from broker.audit import AuditEvent, Outcome
 
-__all__ = ["AuditAction", "AuditDraft"]
+__all__ = ["AuditAction", "AuditDraft", "AuditFilter", "AuditPage"]
 
 
 class AuditAction(StrEnum):
@@ -77,3 +77,32 @@ class AuditDraft:
     details: dict[str, Any] = field(default_factory=dict)
     # Items a listing showed: indexed so each provider's access log finds it.
     item_refs: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What a query of the log asks for (API.md `GET /v1/audit`): every given field
+    must match; `item` also matches events that listed the item (`item_refs`);
+    `member` is the actor's or the subject's body; `since` and `until` bound `at`."""
+
+    item: str | None = None
+    member: str | None = None
+    user: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The fields that were given, in declaration order (what a query audits)."""
+        fields = ("item", "member", "user", "action", "outcome", "since", "until")
+        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """A page of audit events, oldest first; `next_seq` is the seq the next page starts
+    after (the cursor), None on the last page."""
+
+    events: tuple[AuditEvent, ...]
+    next_seq: int | None

@@ -7,116 +7,124 @@ and export is itself audited.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-from broker.audit import Checkpoint, checkpoint_to_json, event_to_json, make_checkpoint
+from broker.audit import AuditEvent, Checkpoint, make_checkpoint
+from broker.crypto import KeyRing, verify_signature
+from broker.domain import Actor, AuditAction
+from broker.domain.audit import AuditFilter, AuditPage
+from broker.domain.timestamps import rfc3339
 from broker.errors import Forbidden
-from broker.services.core import Actor, Core, RingSigner, rfc3339
-from broker.store.audit_repo import (
-    all_checkpoints,
-    chain_head,
-    event_from_row,
-    insert_checkpoint,
-    latest_checkpoint,
-    query_events,
-    stream_events,
-)
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock
+from broker.services.keyring import Keys
+from broker.store.uow import Store
+
+__all__ = ["AuditService", "RingSigner", "ring_verifier"]
 
 log = structlog.get_logger("broker.audit")
 
 
-async def page_of_events(
-    core: Core, *, limit: int, after_seq: int | None, **filters: str | None
-) -> dict[str, Any]:
-    """A page of audit events matching `filters`, with a seq cursor."""
-    async with core.db.read() as conn:
-        rows = (
-            await conn.execute(query_events(limit=limit + 1, after_seq=after_seq, **filters))
-        ).all()
-    events = [event_to_json(event_from_row(r)) for r in rows[:limit]]
-    more = len(rows) > limit
-    return {"items": events, "next_cursor": str(events[-1]["seq"]) if more else None}
+class RingSigner:
+    """The key ring's current Ed25519 key as the audit chain's `Signer`."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+
+    @property
+    def key_id(self) -> str:
+        """The id of the signing key in use."""
+        return self._ring.signing_key_id
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign `data` with the current key."""
+        return self._ring.sign(data)
+
+
+def ring_verifier(ring: KeyRing) -> Callable[[str, bytes, bytes], bool]:
+    """A checkpoint-signature check against the ring's public keys."""
+    public = ring.public_keys()
+
+    def verify(key_id: str, data: bytes, signature: bytes) -> bool:
+        key = public.get(key_id)
+        return key is not None and verify_signature(key, data, signature)
+
+    return verify
 
 
 class AuditService:
     """The audit log as the secretariat and coordinator use it."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keys: Keys,
+        clock: Clock,
+        auditor: Auditor,
+        checkpoint_every: int,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+        self._auditor = auditor
+        # How many new events make a checkpoint worth signing when not forced.
+        self._checkpoint_every = checkpoint_every
 
-    async def _require_auditor(self, actor: Actor, action: str) -> None:
+    async def _require_auditor(self, actor: Actor, action: AuditAction) -> None:
         if not (actor.is_secretariat or actor.is_coordinator):
-            raise await self.core.deny(
+            raise await self._auditor.deny(
                 Forbidden("only the secretariat and the coordinator read the audit log"),
-                self.core.draft(actor, action, "denied", reason="not_auditor"),
+                self._auditor.draft(actor, action, "denied", reason="not_auditor"),
             )
 
     async def query(
-        self, actor: Actor, *, limit: int, after_seq: int | None, filters: dict[str, str | None]
-    ) -> dict[str, Any]:
+        self, actor: Actor, *, limit: int, after_seq: int | None, filters: AuditFilter
+    ) -> AuditPage:
         """A filtered page of the log (API.md `GET /v1/audit`)."""
-        await self._require_auditor(actor, "audit.query")
-        page = await page_of_events(self.core, limit=limit, after_seq=after_seq, **filters)
-        await self.core.audit(
-            self.core.draft(
-                actor, "audit.query", details={k: v for k, v in filters.items() if v is not None}
-            )
+        await self._require_auditor(actor, AuditAction.AUDIT_QUERY)
+        async with self._store.read() as uow:
+            page = await uow.audit.page(filters, after_seq=after_seq, limit=limit)
+        await self._auditor.record(
+            self._auditor.draft(actor, AuditAction.AUDIT_QUERY, details=filters.given())
         )
         return page
 
-    async def export(self, actor: Actor) -> AsyncIterator[bytes]:
-        """The whole log as JSON Lines, events then checkpoints, streamed."""
-        await self._require_auditor(actor, "audit.export")
-        await self.core.audit(self.core.draft(actor, "audit.export"))
-        return self._export_lines()
+    async def export(self, actor: Actor) -> AsyncIterator[Checkpoint | AuditEvent]:
+        """The whole log, checkpoints then events, streamed."""
+        await self._require_auditor(actor, AuditAction.AUDIT_EXPORT)
+        await self._auditor.record(self._auditor.draft(actor, AuditAction.AUDIT_EXPORT))
+        return self._export_records()
 
-    async def _export_lines(self) -> AsyncIterator[bytes]:
-        async with self.core.db.read() as conn:
+    async def _export_records(self) -> AsyncIterator[Checkpoint | AuditEvent]:
+        async with self._store.read() as uow:
             # Checkpoints first, read before the events: every one then covers
             # only events this export contains, and a verifier reading the
             # stream once knows what to check as it goes.
-            for checkpoint in await all_checkpoints(conn):
-                yield _line(checkpoint_to_json(checkpoint))
-            async for event in stream_events(conn):
-                yield _line(event_to_json(event))
+            for checkpoint in await uow.audit.checkpoints():
+                yield checkpoint
+            async for event in uow.audit.stream():
+                yield event
 
-    async def latest_checkpoint(self, actor: Actor) -> dict[str, Any] | None:
+    async def latest_checkpoint(self, actor: Actor) -> Checkpoint | None:
         """The newest signed checkpoint (API.md `GET /v1/audit/checkpoints/latest`)."""
-        await self._require_auditor(actor, "audit.checkpoint")
-        async with self.core.db.read() as conn:
-            checkpoint = await latest_checkpoint(conn)
-        return _checkpoint_view(checkpoint) if checkpoint else None
+        await self._require_auditor(actor, AuditAction.AUDIT_CHECKPOINT)
+        async with self._store.read() as uow:
+            return await uow.audit.latest_checkpoint()
 
     async def checkpoint(self, *, force: bool = False) -> Checkpoint | None:
         """Sign the current head if the log grew enough since the last checkpoint."""
-        core = self.core
-        async with core.db.write() as conn:
-            size, head = await chain_head(conn)
-            last = await latest_checkpoint(conn)
+        async with self._store.write() as uow:
+            size, head = await uow.audit.head()
+            last = await uow.audit.latest_checkpoint()
             last_size = last.size if last else 0
-            if size == last_size or (
-                not force and size - last_size < core.settings.checkpoint_every_events
-            ):
+            if size == last_size or (not force and size - last_size < self._checkpoint_every):
                 return None
-            checkpoint = make_checkpoint(size, head, rfc3339(core.clock()), RingSigner(core.ring))
-            await insert_checkpoint(conn, checkpoint)
+            checkpoint = make_checkpoint(
+                size, head, rfc3339(self._clock()), RingSigner(self._keys.ring)
+            )
+            await uow.audit.add_checkpoint(checkpoint)
         log.info("audit_checkpoint", size=checkpoint.size)
         return checkpoint
-
-
-def _checkpoint_view(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "size": checkpoint.size,
-        "head": checkpoint.head,
-        "signature": checkpoint.signature,
-        "key_id": checkpoint.key_id,
-        "at": checkpoint.at,
-    }
-
-
-def _line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False).encode() + b"\n"

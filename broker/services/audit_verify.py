@@ -20,10 +20,12 @@ from rich.console import Console
 
 from broker.audit import AuditEvent, Checkpoint, VerifyResult, from_json_line, verify_events
 from broker.crypto import KeyRing
-from broker.services.core import ring_verifier
+from broker.services.audit import ring_verifier
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.audit_repo import all_checkpoints, stream_events
+from broker.store.uow import Store
+
+__all__ = ["verify_database", "verify_export"]
 
 _DONE = object()
 
@@ -83,11 +85,11 @@ def verify_export(settings: Settings, path: Path) -> int:
 async def verify_database(settings: Settings) -> int:
     """Verify the live database, streaming events to the checker in a thread."""
     verify = ring_verifier(_ring(settings))
-    db = Database(settings.resolved_database_url)
+    store = Store(Database(settings.resolved_database_url))
     handoff: queue.Queue[object] = queue.Queue(maxsize=8)
     try:
-        async with db.read() as conn:
-            checkpoints = await all_checkpoints(conn)
+        async with store.read() as uow:
+            checkpoints = await uow.audit.checkpoints()
 
             def events() -> Iterator[AuditEvent]:
                 while (batch := handoff.get()) is not _DONE:
@@ -110,7 +112,7 @@ async def verify_database(settings: Settings) -> int:
                 return False
 
             batch: list[AuditEvent] = []
-            async for event in stream_events(conn):
+            async for event in uow.audit.stream():
                 batch.append(event)
                 if len(batch) >= 2000:
                     if not await hand_over(batch):
@@ -121,5 +123,5 @@ async def verify_database(settings: Settings) -> int:
                     await hand_over(_DONE)
             await asyncio.to_thread(worker.join)
     finally:
-        await db.dispose()
+        await store.dispose()
     return _report(result_box[0], "the database")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker import tlp
 from broker.domain import Body, ItemFacts, ItemStatus, Scope, Tlp
+from broker.domain.audit import AuditFilter
 from broker.errors import (
     BrokerError,
     Conflict,
@@ -594,11 +595,14 @@ class ItemService:
                     actor, "item.access_log", "denied", item_id=stored.id, reason="not_provider"
                 ),
             )
-        from broker.services.audit import page_of_events
+        from broker.api.views.audit import audit_page_view
 
-        page = await page_of_events(core, limit=limit, after_seq=after_seq, item=stored.id)
+        async with core.store.read() as uow:
+            page = await uow.audit.page(
+                AuditFilter(item=stored.id), after_seq=after_seq, limit=limit
+            )
         await core.audit(core.draft(actor, "item.access_log", item_id=stored.id))
-        return page
+        return audit_page_view(page)
 
     async def _visible(
         self, actor: Actor, item_id: str, action: str, *, allow_withdrawn: bool = False

@@ -6,7 +6,7 @@ consultations and their messages, and webhook signing secrets, so that once
 the rotation is done nothing depends on an older key version any more.
 Records are re-wrapped in small transactions so a broker serving the same
 database keeps going; a broker that meets a key version it has not loaded
-yet reloads the ring (`Core.ring_for`). The pass repeats until no record is
+yet reloads the ring (`Keys.ring_for`). The pass repeats until no record is
 left on an old version, catching records sealed under the old version by
 brokers that had not reloaded yet.
 """
@@ -16,11 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from rich.progress import Progress
-from sqlalchemy import ColumnElement, Table, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.crypto import IntegrityFailure, KeyRing, rewrap
 from broker.services.consultations import consultation_key_aad, message_key_aad
@@ -29,81 +26,56 @@ from broker.services.sealing import key_aad
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.items_repo import get_items
-from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
+from broker.store.sealed_repo import SealedKey, SealedTable
+from broker.store.uow import Store, UnitOfWork
+
+__all__ = ["SEALED", "SealedRecords", "rotate_and_rewrap"]
 
 _BATCH = 200
 
-# The associated data each row's data key is wrapped with, by row id.
-KeyAads = Callable[[AsyncConnection, Sequence[Any]], Awaitable[dict[str, bytes]]]
+# The associated data each record's data key is wrapped with, by record id.
+KeyAads = Callable[[UnitOfWork, Sequence[SealedKey]], Awaitable[dict[str, bytes]]]
 
 
 @dataclass(frozen=True)
 class SealedRecords:
-    """One table of sealed records: where its wrapped keys are and what binds them."""
+    """One table of sealed records: its label in the progress and what binds its keys."""
 
     label: str
-    table: Table
-    wrapped_key: str
-    kek_version: str
+    table: SealedTable
     key_aads: KeyAads
 
-    def column(self, name: str) -> ColumnElement[Any]:
-        """A column of the table, by name."""
-        return self.table.c[name]
 
-    def on_old_version(self, version: int) -> ColumnElement[bool]:
-        """Rows with a key (not erased) wrapped under another version than `version`."""
-        return (self.column(self.wrapped_key).is_not(None)) & (
-            self.column(self.kek_version) != version
-        )
-
-
-async def _item_aads(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, bytes]:
+async def _item_aads(uow: UnitOfWork, keys: Sequence[SealedKey]) -> dict[str, bytes]:
     # An item's key binds its routing facts (broker.services.sealing).
-    stored = await get_items(conn, [row.id for row in rows])
+    stored = await uow.items.get_many([key.id for key in keys])
     return {
-        item_id: key_aad(item.facts, int(item.row.scope_version))
-        for item_id, item in stored.items()
+        key.id: key_aad(stored[key.id].facts, key.scope_version) for key in keys if key.id in stored
     }
 
 
-def _from_row(aad: Callable[[Any], bytes]) -> KeyAads:
-    async def aads(_conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, bytes]:
-        return {row.id: aad(row) for row in rows}
+def _from_record(aad: Callable[[SealedKey], bytes]) -> KeyAads:
+    async def aads(_uow: UnitOfWork, keys: Sequence[SealedKey]) -> dict[str, bytes]:
+        return {key.id: aad(key) for key in keys}
 
     return aads
 
 
 SEALED: tuple[SealedRecords, ...] = (
-    SealedRecords("items", items, "wrapped_key", "kek_version", _item_aads),
+    SealedRecords("items", SealedTable.ITEMS, _item_aads),
     SealedRecords(
-        "feedback comments",
-        obligations,
-        "comment_wrapped_key",
-        "comment_kek_version",
-        _from_row(comment_key_aad),
+        "feedback comments", SealedTable.FEEDBACK_COMMENTS, _from_record(comment_key_aad)
     ),
-    SealedRecords(
-        "consultations",
-        consultations,
-        "wrapped_key",
-        "kek_version",
-        _from_row(consultation_key_aad),
-    ),
+    SealedRecords("consultations", SealedTable.CONSULTATIONS, _from_record(consultation_key_aad)),
     SealedRecords(
         "consultation messages",
-        consultation_messages,
-        "wrapped_key",
-        "kek_version",
-        _from_row(message_key_aad),
+        SealedTable.CONSULTATION_MESSAGES,
+        _from_record(message_key_aad),
     ),
     SealedRecords(
         "webhook secrets",
-        webhooks,
-        "secret_wrapped_key",
-        "secret_kek_version",
-        _from_row(lambda row: secret_aad(row.id, row.member_id)),
+        SealedTable.WEBHOOK_SECRETS,
+        _from_record(lambda key: secret_aad(key.id, str(key.member_id))),
     ),
 )
 
@@ -116,13 +88,13 @@ async def rotate_and_rewrap(settings: Settings) -> int:
     ring = KeyRing.load(settings.key_ring_path)
     version = ring.rotate()
     print(f"key ring rotated: new key version {version}")
-    db = Database(settings.resolved_database_url)
+    store = Store(Database(settings.resolved_database_url))
     failed: list[str] = []
     try:
         for records in SEALED:
-            await _rewrap_all(db, ring, version, records, failed)
+            await _rewrap_all(store, ring, version, records, failed)
     finally:
-        await db.dispose()
+        await store.dispose()
     if failed:
         print(
             f"error: {len(failed)} record(s) failed their integrity check and were left as "
@@ -134,68 +106,47 @@ async def rotate_and_rewrap(settings: Settings) -> int:
 
 
 async def _rewrap_all(
-    db: Database, ring: KeyRing, version: int, records: SealedRecords, failed: list[str]
+    store: Store, ring: KeyRing, version: int, records: SealedRecords, failed: list[str]
 ) -> None:
     while True:
-        async with db.read() as conn:
-            remaining = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(records.table)
-                    .where(records.on_old_version(version))
-                )
-            ).scalar_one()
+        async with store.read() as uow:
+            remaining = await uow.sealed.count_on_old_version(records.table, version)
         stuck = sum(1 for entry in failed if entry.startswith(f"{records.label} "))
         if remaining == 0 or remaining <= stuck:
             return
         with Progress() as progress:
             task = progress.add_task(f"re-wrapping {records.label}", total=remaining)
-            await _pass(db, ring, version, records, failed, partial(progress.advance, task))
+            await _pass(store, ring, version, records, failed, partial(progress.advance, task))
 
 
 async def _pass(
-    db: Database,
+    store: Store,
     ring: KeyRing,
     version: int,
     records: SealedRecords,
     failed: list[str],
     advance: Callable[[int], None],
 ) -> None:
-    ident = records.column("id")
-    wrapped_key = records.column(records.wrapped_key)
     after = ""
     while True:
-        async with db.write() as conn:
-            rows = (
-                await conn.execute(
-                    select(records.table)
-                    .where(ident > after, records.on_old_version(version))
-                    .order_by(ident)
-                    .limit(_BATCH)
-                )
-            ).all()
-            if not rows:
+        async with store.write() as uow:
+            keys = await uow.sealed.on_old_version(
+                records.table, version, after=after, limit=_BATCH
+            )
+            if not keys:
                 return
-            aads = await records.key_aads(conn, rows)
-            for row in rows:
-                old = getattr(row, records.wrapped_key)
+            aads = await records.key_aads(uow, keys)
+            for key in keys:
                 try:
                     wrapped, new_version = rewrap(
-                        ring,
-                        bytes(old),
-                        int(getattr(row, records.kek_version)),
-                        old_key_aad=aads[row.id],
+                        ring, key.wrapped_key, key.kek_version, old_key_aad=aads[key.id]
                     )
                 except (IntegrityFailure, KeyError):
-                    entry = f"{records.label} {row.id}"
+                    entry = f"{records.label} {key.id}"
                     if entry not in failed:
                         failed.append(entry)
                     continue
                 # Only if unchanged meanwhile (a comment edited, an item withdrawn).
-                await conn.execute(
-                    update(records.table)
-                    .where(ident == row.id, wrapped_key == old)
-                    .values({records.wrapped_key: wrapped, records.kek_version: new_version})
-                )
-            after = rows[-1].id
-        advance(len(rows))
+                await uow.sealed.replace_key(records.table, key, wrapped, new_version)
+            after = keys[-1].id
+        advance(len(keys))

@@ -47,8 +47,14 @@ class Services:
         )
         self.submissions = SubmissionService(core)
         self.items = ItemService(core)
-        self.audit = AuditService(core)
-        self.webhooks = WebhookService(core)
+        self.audit = AuditService(
+            store=store,
+            keys=keys,
+            clock=clock,
+            auditor=self.auditor,
+            checkpoint_every=settings.checkpoint_every_events,
+        )
+        self.webhooks = WebhookService(store=store, keys=keys, clock=clock, auditor=self.auditor)
         self.feedback = FeedbackService(store=store, clock=clock, keys=keys, auditor=self.auditor)
         self.ledger = LedgerService(
             store=store, clock=clock, auditor=self.auditor, policy=contribution_policy(settings)

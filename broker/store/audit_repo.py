@@ -16,8 +16,10 @@ from sqlalchemy import Connection, Select, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.audit import GENESIS, AuditChain, AuditEvent, Checkpoint
-from broker.domain.audit import AuditDraft
+from broker.domain.audit import AuditDraft, AuditFilter, AuditPage
 from broker.store.tables import audit_checkpoints, audit_events, audit_head, audit_item_refs
+
+__all__ = ["AuditDraft", "AuditRepository", "append_events", "append_events_sync"]
 
 
 async def append_events(conn: AsyncConnection, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
@@ -50,7 +52,7 @@ def append_events_sync(conn: Connection, drafts: Sequence[AuditDraft]) -> list[A
         )
         for d in drafts
     ]
-    conn.execute(insert(audit_events), [event_row(e) for e in events])
+    conn.execute(insert(audit_events), [_event_row(e) for e in events])
     refs = [
         {"item_id": item_id, "seq": e.seq}
         for d, e in zip(drafts, events, strict=True)
@@ -67,8 +69,8 @@ def append_events_sync(conn: Connection, drafts: Sequence[AuditDraft]) -> list[A
     return events
 
 
-def event_row(event: AuditEvent) -> dict[str, Any]:
-    """The stored form of an event: details as the canonical JSON that was hashed."""
+def _event_row(event: AuditEvent) -> dict[str, Any]:
+    # The stored form of an event: details as the canonical JSON that was hashed.
     return {
         "seq": event.seq,
         "id": event.id,
@@ -88,8 +90,8 @@ def event_row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def event_from_row(row: Any) -> AuditEvent:
-    """Inverse of `event_row`."""
+def _event_from_row(row: Any) -> AuditEvent:
+    # Inverse of `_event_row`.
     m = row._mapping
     return AuditEvent(
         seq=int(m["seq"]),
@@ -108,103 +110,37 @@ def event_from_row(row: Any) -> AuditEvent:
     )
 
 
-async def chain_head(conn: AsyncConnection) -> tuple[int, str]:
-    """(size, head) of the chain as committed."""
-    row = (await conn.execute(select(audit_head).where(audit_head.c.id == 1))).one_or_none()
-    return (int(row.size), row.head) if row else (0, GENESIS)
-
-
-async def insert_checkpoint(conn: AsyncConnection, checkpoint: Checkpoint) -> None:
-    """Store a signed checkpoint."""
-    await conn.execute(
-        insert(audit_checkpoints).values(
-            size=checkpoint.size,
-            head=checkpoint.head,
-            at=checkpoint.at,
-            key_id=checkpoint.key_id,
-            signature=checkpoint.signature,
-        )
-    )
-
-
-async def latest_checkpoint(conn: AsyncConnection) -> Checkpoint | None:
-    """The newest signed checkpoint, or None."""
-    row = (
-        await conn.execute(
-            select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
-        )
-    ).one_or_none()
-    return _checkpoint(row) if row else None
-
-
 def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(
         size=int(row.size), head=row.head, at=row.at, key_id=row.key_id, signature=row.signature
     )
 
 
-async def all_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
-    """Every checkpoint, oldest first."""
-    rows = (await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size))).all()
-    return [_checkpoint(r) for r in rows]
-
-
-def query_events(
-    *,
-    item: str | None = None,
-    member: str | None = None,
-    user: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    after_seq: int | None = None,
-    limit: int = 50,
-) -> Select[Any]:
-    """A filtered page of events, oldest first (API.md `GET /v1/audit`)."""
+def _query(filters: AuditFilter, after_seq: int | None, limit: int) -> Select[Any]:
     q = select(audit_events).order_by(audit_events.c.seq).limit(limit)
-    if item is not None:
-        refs = select(audit_item_refs.c.seq).where(audit_item_refs.c.item_id == item)
-        q = q.where(or_(audit_events.c.item_id == item, audit_events.c.seq.in_(refs)))
-    if member is not None:
+    if filters.item is not None:
+        refs = select(audit_item_refs.c.seq).where(audit_item_refs.c.item_id == filters.item)
+        q = q.where(or_(audit_events.c.item_id == filters.item, audit_events.c.seq.in_(refs)))
+    if filters.member is not None:
         q = q.where(
             or_(
-                audit_events.c.actor_member_id == member,
-                audit_events.c.subject_member_id == member,
+                audit_events.c.actor_member_id == filters.member,
+                audit_events.c.subject_member_id == filters.member,
             )
         )
-    if user is not None:
-        q = q.where(audit_events.c.actor_user_id == user)
-    if action is not None:
-        q = q.where(audit_events.c.action == action)
-    if outcome is not None:
-        q = q.where(audit_events.c.outcome == outcome)
-    if since is not None:
-        q = q.where(audit_events.c.at >= since)
-    if until is not None:
-        q = q.where(audit_events.c.at < until)
+    if filters.user is not None:
+        q = q.where(audit_events.c.actor_user_id == filters.user)
+    if filters.action is not None:
+        q = q.where(audit_events.c.action == filters.action)
+    if filters.outcome is not None:
+        q = q.where(audit_events.c.outcome == filters.outcome)
+    if filters.since is not None:
+        q = q.where(audit_events.c.at >= filters.since)
+    if filters.until is not None:
+        q = q.where(audit_events.c.at < filters.until)
     if after_seq is not None:
         q = q.where(audit_events.c.seq > after_seq)
     return q
-
-
-async def stream_events(conn: AsyncConnection, batch: int = 2000) -> AsyncIterator[AuditEvent]:
-    """Every event in chain order, fetched in batches (for export and verify)."""
-    after = 0
-    while True:
-        rows = (
-            await conn.execute(
-                select(audit_events)
-                .where(audit_events.c.seq > after)
-                .order_by(audit_events.c.seq)
-                .limit(batch)
-            )
-        ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield event_from_row(row)
-        after = int(rows[-1].seq)
 
 
 class AuditRepository:
@@ -216,3 +152,56 @@ class AuditRepository:
     async def append(self, drafts: Sequence[AuditDraft]) -> list[AuditEvent]:
         """Chain and insert `drafts` in this unit of work, in order."""
         return await append_events(self._conn, drafts)
+
+    async def head(self) -> tuple[int, str]:
+        """(size, head) of the chain as committed."""
+        query = select(audit_head).where(audit_head.c.id == 1)
+        row = (await self._conn.execute(query)).one_or_none()
+        return (int(row.size), row.head) if row else (0, GENESIS)
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint."""
+        await self._conn.execute(
+            insert(audit_checkpoints).values(
+                size=checkpoint.size,
+                head=checkpoint.head,
+                at=checkpoint.at,
+                key_id=checkpoint.key_id,
+                signature=checkpoint.signature,
+            )
+        )
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest signed checkpoint, or None."""
+        query = select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
+        row = (await self._conn.execute(query)).one_or_none()
+        return _checkpoint(row) if row else None
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, oldest first."""
+        query = select(audit_checkpoints).order_by(audit_checkpoints.c.size)
+        return [_checkpoint(r) for r in (await self._conn.execute(query)).all()]
+
+    async def page(self, filters: AuditFilter, *, after_seq: int | None, limit: int) -> AuditPage:
+        """A filtered page of events after `after_seq`, oldest first (API.md `GET /v1/audit`)."""
+        rows = (await self._conn.execute(_query(filters, after_seq, limit + 1))).all()
+        events = tuple(_event_from_row(r) for r in rows[:limit])
+        more = len(rows) > limit
+        return AuditPage(events=events, next_seq=events[-1].seq if more else None)
+
+    async def stream(self, batch: int = 2000) -> AsyncIterator[AuditEvent]:
+        """Every event in chain order, fetched in batches (for export and verify)."""
+        after = 0
+        while True:
+            query = (
+                select(audit_events)
+                .where(audit_events.c.seq > after)
+                .order_by(audit_events.c.seq)
+                .limit(batch)
+            )
+            rows = (await self._conn.execute(query)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _event_from_row(row)
+            after = int(rows[-1].seq)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from broker.domain import ItemFacts, ItemStatus, MemberStatus, Reader
+from broker.domain import ITEM_EVENTS, EventKind, ItemFacts, ItemStatus, MemberStatus, Reader
 from broker.tlp._decision import Decision, Reason
 from broker.tlp._reading import may_read
 
-# Events about an item as a whole; the rest are addressed to one member.
-ITEM_EVENTS = frozenset({"item", "scope_changed", "withdrawn"})
+__all__ = ["ITEM_EVENTS", "may_see_event"]
 
 
 def may_see_event(
@@ -27,12 +26,13 @@ def may_see_event(
     facts: ItemFacts | None,
 ) -> Decision:
     """Whether one live event may be shown to `reader`."""
+    # Events about an item as a whole; the rest are addressed to one member.
     if kind in ITEM_EVENTS:
         if reader.body.id not in audience:
             return Decision.deny(Reason.NOT_DELIVERED)
         if facts is None:
             return Decision.deny(Reason.WITHDRAWN)
-        if kind == "withdrawn":
+        if kind == EventKind.WITHDRAWN:
             # Tell those who could open it that it is gone; the item itself is
             # already withdrawn, so ask as of just before.
             facts = dataclasses.replace(facts, status=ItemStatus.ACTIVE)

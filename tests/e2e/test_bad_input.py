@@ -41,11 +41,11 @@ async def _raw(
 
 
 async def _audit_size(broker: Broker) -> int:
-    from broker.store.audit_repo import chain_head
+    from broker.store.audit_repo import AuditRepository
 
     db = broker.database()
     async with db.read() as conn:
-        size, _ = await chain_head(conn)
+        size, _ = await AuditRepository(conn).head()
     await db.dispose()
     return size
 

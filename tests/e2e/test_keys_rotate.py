@@ -14,14 +14,23 @@ from sqlalchemy import select
 from broker.app import create_app
 from broker.crypto import Envelope, KeyRing, open_envelope
 from broker.services.bootstrap import initialise
-from broker.services.keys import SEALED, rotate_and_rewrap
+from broker.services.keys import rotate_and_rewrap
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.tables import items, webhooks
+from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
 from clients.sdk import CouncilClient
 from tests.conftest import Broker, ManualClock
 from tests.council import make_org
+
+# Every sealed table with its wrapped-key and key-version columns.
+SEALED_COLUMNS = (
+    (items, "wrapped_key", "kek_version"),
+    (obligations, "comment_wrapped_key", "comment_kek_version"),
+    (consultations, "wrapped_key", "kek_version"),
+    (consultation_messages, "wrapped_key", "kek_version"),
+    (webhooks, "secret_wrapped_key", "secret_kek_version"),
+)
 
 
 async def test_rotation_rewraps_every_key_and_serving_continues(
@@ -137,14 +146,14 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
         db = Database(database_url)
         try:
             async with db.read() as conn:
-                for records in SEALED:
-                    rows = (await conn.execute(select(records.table))).all()
+                for table, wrapped_key, kek_version in SEALED_COLUMNS:
+                    rows = (await conn.execute(select(table))).all()
                     versions = {
-                        getattr(row, records.kek_version)
+                        getattr(row, kek_version)
                         for row in rows
-                        if getattr(row, records.wrapped_key) is not None
+                        if getattr(row, wrapped_key) is not None
                     }
-                    assert versions == {2}, records.label
+                    assert versions == {2}, table.name
                 hook = (await conn.execute(select(webhooks))).one()
         finally:
             await db.dispose()

@@ -84,13 +84,19 @@ async def test_handler_registration_takes_effect_at_its_time_and_is_audited(
 async def test_audit_checkpoint_is_signed_and_exposed(broker: Broker) -> None:
     """The latest checkpoint carries size, head, signature and key id; only auditors see it."""
     from broker.services.audit import AuditService
-    from broker.services.core import Core
+    from broker.services.auditor import Auditor
+    from broker.services.keyring import Keys
+    from broker.store.uow import Store
 
-    db = broker.database()
-    await AuditService(Core.over(broker.settings, db, broker.ring, broker.clock)).checkpoint(
-        force=True
-    )
-    await db.dispose()
+    store = Store(broker.database())
+    await AuditService(
+        store=store,
+        keys=Keys(broker.ring),
+        clock=broker.clock,
+        auditor=Auditor(store, broker.clock),
+        checkpoint_every=broker.settings.checkpoint_every_events,
+    ).checkpoint(force=True)
+    await store.dispose()
     checkpoint = await broker.admin.latest_checkpoint()
     assert checkpoint.size > 0 and len(checkpoint.head) == 64 and checkpoint.key_id
     org = await make_org(broker, "Vendor A", tier="tier_one")

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from broker.services.audit import AuditService
-from broker.services.core import Core
+from broker.services.auditor import Auditor
+from broker.services.keyring import Keys
 from broker.store.tables import audit_events
+from broker.store.uow import Store
 from tests.conftest import Broker
 from tests.council import draft, make_council
 
@@ -44,11 +46,16 @@ def _verify(broker: Broker, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 async def _checkpoint(broker: Broker) -> None:
-    db = broker.database()
-    await AuditService(Core.over(broker.settings, db, broker.ring, broker.clock)).checkpoint(
-        force=True
+    store = Store(broker.database())
+    service = AuditService(
+        store=store,
+        keys=Keys(broker.ring),
+        clock=broker.clock,
+        auditor=Auditor(store, broker.clock),
+        checkpoint_every=broker.settings.checkpoint_every_events,
     )
-    await db.dispose()
+    await service.checkpoint(force=True)
+    await store.dispose()
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from broker.delivery.hub import Hub
 from broker.delivery.model import FeedEvent
 from broker.delivery.poller import FeedPoller
+from broker.domain import EventDraft, EventKind
 from broker.store import Database
-from broker.store.feed_repo import EventDraft, insert_events
+from broker.store.uow import Store
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -34,38 +35,40 @@ class RecordingHub(Hub):
         self.noted.extend(events)
 
 
-async def _feed(db: Database, count: int) -> None:
-    drafts = [EventDraft(kind="reminder", created_at=AT, payload={"n": n}) for n in range(count)]
-    async with db.write() as conn:
-        await insert_events(conn, drafts)
+async def _feed(store: Store, count: int) -> None:
+    drafts = [
+        EventDraft(kind=EventKind.REMINDER, created_at=AT, payload={"n": n}) for n in range(count)
+    ]
+    async with store.write() as uow:
+        await uow.feed.append(drafts)
 
 
 async def test_without_subscribers_events_are_noted_only(database_url: str) -> None:
     """Nobody subscribed, before or after the read: the hub notes kinds, no payloads."""
-    db = Database(database_url)
+    store = Store(Database(database_url))
     try:
         hub = RecordingHub(False)
-        poller = FeedPoller(db, hub)
+        poller = FeedPoller(store, hub)
         await poller.start_position()
-        await _feed(db, 3)
+        await _feed(store, 3)
         assert await poller.poll_once() == 3
         assert [e.kind for e in hub.noted] == ["reminder"] * 3
         assert all(e.payload == {} for e in hub.noted) and not hub.published
     finally:
-        await db.dispose()
+        await store.dispose()
 
 
 async def test_a_subscriber_arriving_during_the_read_gets_whole_events(database_url: str) -> None:
     """Subscribed between the (narrow) read and the decision: the same events, read whole."""
-    db = Database(database_url)
+    store = Store(Database(database_url))
     try:
         hub = RecordingHub(False, True)  # none before the read, one after it
-        poller = FeedPoller(db, hub)
+        poller = FeedPoller(store, hub)
         await poller.start_position()
-        await _feed(db, 3)
+        await _feed(store, 3)
         assert await poller.poll_once() == 3
         assert [e.payload for e in hub.published] == [{"n": 0}, {"n": 1}, {"n": 2}]
         assert all(e.text for e in hub.published) and not hub.noted
         assert poller.last_seq == hub.published[-1].seq
     finally:
-        await db.dispose()
+        await store.dispose()

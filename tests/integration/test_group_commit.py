@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from broker.store.audit_repo import chain_head
+from broker.store.audit_repo import AuditRepository
 from broker.store.tables import items
 from tests.conftest import Broker
 from tests.council import draft, make_org
@@ -18,7 +18,7 @@ async def test_concurrent_submissions_are_all_stored_and_chained(broker: Broker)
     db = broker.database()
     async with db.read() as conn:
         before_items = (await conn.execute(select(func.count()).select_from(items))).scalar_one()
-        before_size, _ = await chain_head(conn)
+        before_size, _ = await AuditRepository(conn).head()
     results = await asyncio.gather(
         *(
             vendor.handler.submit(draft(title=f"t{n}"), idempotency_key=f"k{n % 48}")
@@ -31,7 +31,7 @@ async def test_concurrent_submissions_are_all_stored_and_chained(broker: Broker)
     assert len({r.id for r in ok}) == 48
     async with db.read() as conn:
         after_items = (await conn.execute(select(func.count()).select_from(items))).scalar_one()
-        after_size, _ = await chain_head(conn)
+        after_size, _ = await AuditRepository(conn).head()
     await db.dispose()
     assert after_items - before_items == 48
     assert after_size - before_size >= 48  # one item.submit each (plus denials audited)

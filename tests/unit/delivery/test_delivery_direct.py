@@ -15,7 +15,7 @@ from broker.delivery.hub import ACCESS_CHANGED, TOO_SLOW, Hub
 from broker.delivery.model import FeedEvent, websocket_text_frame
 from broker.delivery.stream import Follow
 from broker.domain import Reader
-from broker.store import Database
+from broker.store.uow import Store
 from tests.unit.delivery.test_delivery_hub import _body, _drain, _event
 
 
@@ -39,9 +39,7 @@ class Live:
     def __init__(self, hub: Hub, member_id: str = "b", last: int = 0) -> None:
         self.socket = Socket()
         self.sent: list[int] = []  # what went through the queue and the sender
-        self.follow = Follow(
-            cast(Database, None), hub, Reader("u", _body(member_id), is_handler=True)
-        )
+        self.follow = Follow(cast(Store, None), hub, Reader("u", _body(member_id), is_handler=True))
         self.follow.last = last
         self.task: asyncio.Task[str] | None = None
 

@@ -1,0 +1,46 @@
+"""Member webhooks as their member's administrators see them (API.md "Webhooks")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["DeadLetter", "Webhook", "WebhookRegistration"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event a webhook gave up on after its last retry: kept for the member's admin."""
+
+    event_seq: int
+    attempts: int
+    last_error: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A registered webhook with its delivery state: where it is in the feed, how its
+    next event is failing, and the events it gave up on (never its secret)."""
+
+    id: str
+    member_id: str
+    url: str
+    active: bool
+    cursor: int
+    failing_attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    dead_letters: tuple[DeadLetter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    """A webhook just registered, with its signing secret: the one time it is shown."""
+
+    id: str
+    member_id: str
+    url: str
+    secret: str
+    created_at: datetime
