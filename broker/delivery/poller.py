@@ -28,7 +28,7 @@ from broker.store.feed_repo import (
     events_between,
     latest_seq,
 )
-from broker.store.items_repo import get_items
+from broker.store.items_repo import ItemRepository
 
 log = structlog.get_logger("broker.delivery")
 
@@ -41,7 +41,7 @@ async def load_feed_events(
 ) -> list[FeedEvent]:
     """Feed rows with the item facts and audiences the policy needs."""
     rows = list(rows)
-    items = await get_items(conn, [r.item_id for r in rows if r.item_id])
+    items = await ItemRepository(conn).get_many([r.item_id for r in rows if r.item_id])
     missing = {r.audience_id for r in rows if r.audience_id and r.audience_id not in audiences}
     if missing:
         audiences.update(await audience_members_of(conn, missing))

@@ -32,7 +32,7 @@ from broker.services.taskforce_sealing import (
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.items_repo import get_items
+from broker.store.items_repo import ItemRepository
 from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
 
 _BATCH = 200
@@ -64,11 +64,8 @@ class SealedRecords:
 
 async def _item_aads(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, bytes]:
     # An item's key binds its routing facts (broker.services.sealing).
-    stored = await get_items(conn, [row.id for row in rows])
-    return {
-        item_id: key_aad(item.facts, int(item.row.scope_version))
-        for item_id, item in stored.items()
-    }
+    stored = await ItemRepository(conn).get_many([row.id for row in rows])
+    return {item_id: key_aad(item.facts, item.scope_version) for item_id, item in stored.items()}
 
 
 def _from_row(aad: Callable[[Any], bytes]) -> KeyAads:

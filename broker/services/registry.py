@@ -3,12 +3,7 @@ root's view: `broker.app` builds one `Services` per process)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from broker.crypto import KeyRing
-from broker.domain import ItemKind
-from broker.errors import InvalidInput
-from broker.feedback import resolve_due
 from broker.services.audit import AuditService
 from broker.services.auditor import Auditor
 from broker.services.clock import Clock
@@ -17,6 +12,7 @@ from broker.services.directory import Directory
 from broker.services.items import ItemService
 from broker.services.keyring import Keys
 from broker.services.members import MemberService
+from broker.services.obligations import due_periods
 from broker.services.submissions import SubmissionService
 from broker.services.webhooks import WebhookService
 from broker.settings import Settings
@@ -37,8 +33,21 @@ class Services:
         self.auditor = Auditor(store, clock)
         self.core = core = Core(settings, store, keys, clock, self.directory, self.auditor)
         self.members = MemberService(core)
-        self.submissions = SubmissionService(core)
-        self.items = ItemService(core)
+        self.submissions = SubmissionService(
+            store=store,
+            clock=clock,
+            keys=keys,
+            directory=self.directory,
+            auditor=self.auditor,
+            due_defaults=due_periods(settings),
+        )
+        self.items = ItemService(
+            store=store,
+            clock=clock,
+            keys=keys,
+            auditor=self.auditor,
+            due_defaults=due_periods(settings),
+        )
         self.audit = AuditService(core)
         self.webhooks = WebhookService(core)
 
@@ -46,17 +55,3 @@ class Services:
     def ring(self) -> KeyRing:
         """The key ring in use."""
         return self.keys.ring
-
-    def due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
-        """When feedback on a new item falls due: as asked, else the kind's default (SPEC §4)."""
-        settings = self.settings
-        defaults = {
-            ItemKind.ANALYSIS: settings.feedback_due_analysis,
-            ItemKind.COUNTERMEASURE: settings.feedback_due_countermeasure,
-        }
-        if requested is None and kind not in defaults:
-            return None
-        try:
-            return resolve_due(self.clock(), requested, kind, defaults)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="feedback.due") from None

@@ -48,7 +48,7 @@ from broker.services.core import Actor, Core, rfc3339
 from broker.services.sealing import open_content
 from broker.services.taskforce_sealing import open_comment, seal_comment
 from broker.store.audit_repo import append_events
-from broker.store.items_repo import StoredItem, get_item, get_items
+from broker.store.items_repo import ItemRepository, StoredItem
 from broker.store.members_repo import bodies_with_handlers
 from broker.store.obligations_repo import EventDraft, as_utc, insert_events, obligation_from_row
 from broker.store.tables import bodies, items, obligations
@@ -90,7 +90,7 @@ class TaskForceService:
         async with self.core.db.read() as conn:
             while len(page) < limit:
                 rows = await _owed(conn, actor.member_id, status, position, limit * 2)
-                found = await get_items(conn, [r.item_id for r in rows])
+                found = await ItemRepository(conn).get_many([r.item_id for r in rows])
                 for row in rows:
                     position = (as_utc(row.due_at), row.id)
                     stored = found.get(row.item_id)
@@ -113,13 +113,10 @@ class TaskForceService:
         if stored.facts.status is not ItemStatus.ACTIVE:
             return None  # withdrawn: the content, title included, is destroyed
         try:
-            content = open_content(
-                self.core.ring_for(stored.row.kek_version), stored.row, stored.facts
-            )
+            content = open_content(self.core.keys, stored)
         except IntegrityAlarm:
             return None  # the item's own read path raises and audits the alarm
-        title = content.get("title")
-        return str(title) if title is not None else None
+        return content.title
 
     # -- answering ---------------------------------------------------------------
 
@@ -269,7 +266,7 @@ class TaskForceService:
         core = self.core
         now = core.clock()
         async with core.db.read() as conn:
-            stored = await get_item(conn, item_id)
+            stored = await ItemRepository(conn).get(item_id)
         view = feedback_view(actor.reader, stored.facts) if stored is not None else None
         if stored is None or view is None:
             reason = "not_found" if stored is None else _read_reasons(actor, stored.facts)
@@ -292,8 +289,8 @@ class TaskForceService:
                 "kind": str(stored.facts.kind),
                 "confidence": str(stored.facts.confidence),
                 "status": str(stored.facts.status),
-                "feedback_due": rfc3339(stored.row.feedback_due)
-                if stored.row.feedback_due is not None
+                "feedback_due": rfc3339(stored.feedback_due)
+                if stored.feedback_due is not None
                 else None,
             },
             "summary": None,
@@ -389,7 +386,7 @@ class TaskForceService:
 
     async def _readable(self, actor: Actor, item_id: str, action: str) -> StoredItem:
         async with self.core.db.read() as conn:
-            stored = await get_item(conn, item_id)
+            stored = await ItemRepository(conn).get(item_id)
         if stored is None:
             raise await self._not_found(actor, action, item_id, "not_found")
         decision = tlp.may_read(actor.reader, stored.facts)
