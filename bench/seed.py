@@ -32,11 +32,12 @@ from ulid import ULID
 from broker import tlp
 from broker.crypto import KeyRing, canonical_json
 from broker.domain import Confidence, Group, ItemFacts, ItemKind, ItemStatus, Scope, Tlp
+from broker.domain.items import ItemContent, VersionChange
 from broker.services.sealing import seal_content
 from broker.settings import Settings
 from broker.store import Database
+from broker.store.items_repo import ItemRepository, scope_version_row
 from broker.store.members_repo import bodies_with_handlers
-from broker.store.items_repo import constraints_to_json, ensure_audience
 from broker.store.tables import items, scope_versions
 
 __all__ = ["SeedPlan", "SeedStats", "seed_items"]
@@ -100,8 +101,6 @@ async def seed_items(
     rng = random.Random(plan.offset)  # noqa: S311 - filler text
     body = "".join(rng.choices(string.ascii_letters + " ", k=BODY_BYTES))
     template = _template(plan)
-    scope_json = template.scope.to_json()
-    constraints_json = constraints_to_json(template.constraints)
     keep = min(1.0, sample / max(1, plan.count))
     sample_ids: list[str] = []
     started = time.perf_counter()
@@ -111,7 +110,7 @@ async def seed_items(
             bodies = await bodies_with_handlers(conn, now)
         routing = tlp.recipients_for(template, bodies.values())
         async with db.write() as conn:
-            audience_id = await ensure_audience(conn, routing.recipients, now)
+            audience_id = await ItemRepository(conn).ensure_audience(routing.recipients, now)
         result = {
             "version": 1,
             "recipients": len(routing.recipients),
@@ -127,13 +126,10 @@ async def seed_items(
                 created = datetime.fromtimestamp(at, UTC)
                 item_id = str(ULID.from_timestamp(at))
                 facts = dataclasses.replace(template, id=item_id)
-                content = {
-                    "title": f"Seeded countermeasure {plan.offset + i:08d}",
-                    "body": body,
-                    "stix": None,
-                    "victim": None,
-                }
-                envelope = seal_content(ring, facts, content)
+                title = f"Seeded countermeasure {plan.offset + i:08d}"
+                content = {"title": title, "body": body, "stix": None, "victim": None}
+                sealed = ItemContent(title=title, body=body, stix=None, victim=None)
+                envelope = seal_content(ring, facts, sealed)
                 item_rows.append(
                     {
                         "id": item_id,
@@ -162,15 +158,9 @@ async def seed_items(
                     }
                 )
                 scope_rows.append(
-                    {
-                        "item_id": item_id,
-                        "version": 1,
-                        "scope": scope_json,
-                        "constraints": constraints_json,
-                        "change": "submitted",
-                        "created_at": created,
-                        "created_by": plan.submitter_user_id,
-                    }
+                    scope_version_row(
+                        facts, 1, VersionChange.SUBMITTED, plan.submitter_user_id, created
+                    )
                 )
                 if rng.random() < keep:
                     sample_ids.append(item_id)

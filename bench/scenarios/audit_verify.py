@@ -42,7 +42,7 @@ def _chain(count: int) -> tuple[list[Any], list[Any], list[bytes], Any]:
 
     from broker.audit import AuditChain, make_checkpoint
     from broker.crypto import KeyRing, canonical_json
-    from broker.services.core import RingSigner, ring_verifier
+    from broker.services.audit import RingSigner, ring_verifier
 
     ring = KeyRing.generate()
     signer = RingSigner(ring)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
+from functools import partial
 
 from aiohttp import web
 
 from broker.api.common import actor, operation, page_params, parse, respond, seq_cursor, services
 from broker.api.models import BreakGlassIn, ConsentIn, ItemSubmit, ScopeChange
-from broker.crypto import canonical_json
+from broker.api.views.audit import audit_page_view
+from broker.api.views.items import (
+    consent_requests_view,
+    inbox_view,
+    item_view,
+    scope_change_view,
+    submit_view,
+    withdrawal_view,
+)
 from broker.errors import InvalidInput
 from broker.services.submissions import SubmitDraft
+
+__all__ = ["routes"]
 
 routes = web.RouteTableDef()
 TAG = "items"
@@ -31,7 +41,6 @@ async def submit(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 200:
         raise InvalidInput("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
-    svc = services(request)
     stix = body.stix.model_dump(mode="json") if body.stix is not None else None
     victim = body.victim.model_dump(mode="json") if body.victim is not None else None
     draft = SubmitDraft(
@@ -45,17 +54,11 @@ async def submit(request: web.Request) -> web.Response:
         scope=body.scope.to_domain(),
         derived_from=tuple(dict.fromkeys(body.derived_from)),
         victim=victim,
-        feedback_due=svc.due_time(body.kind, body.feedback.due if body.feedback else None),
-        # Only a keyed request can be replayed, so only it needs its digest.
-        digest=None if key is None else _digest(body),
+        feedback_due=body.feedback.due if body.feedback else None,
+        as_sent=partial(body.model_dump, mode="json"),
     )
-    result = await svc.submissions.submit(caller, draft, key)
-    return respond(result, 201)
-
-
-def _digest(body: ItemSubmit) -> str:
-    """What identifies a request under its Idempotency-Key: its canonical form."""
-    return hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
+    result = await services(request).submissions.submit(caller, draft, key)
+    return respond(submit_view(result), 201)
 
 
 @routes.get("/v1/items/{id}")
@@ -64,7 +67,8 @@ def _digest(body: ItemSubmit) -> str:
 )
 async def read(request: web.Request) -> web.Response:
     caller = await actor(request)
-    return respond(await services(request).items.read(caller, request.match_info["id"]))
+    opened = await services(request).items.read(caller, request.match_info["id"])
+    return respond(item_view(opened))
 
 
 @routes.get("/v1/inbox")
@@ -82,7 +86,7 @@ async def inbox(request: web.Request) -> web.Response:
     if order not in ("newest", "oldest"):
         raise InvalidInput("order is newest or oldest", field="order")
     page = await services(request).items.inbox(caller, limit, cursor, order == "oldest")
-    return respond(page)
+    return respond(inbox_view(page))
 
 
 @routes.post("/v1/items/{id}/scope")
@@ -95,7 +99,7 @@ async def change_scope(request: web.Request) -> web.Response:
     result = await services(request).items.change_scope(
         caller, request.match_info["id"], body.scope.to_domain()
     )
-    return respond(result)
+    return respond(scope_change_view(result))
 
 
 @routes.post("/v1/items/{id}/consents")
@@ -112,21 +116,23 @@ async def consent(request: web.Request) -> web.Response:
     result = await services(request).items.consent(
         caller, request.match_info["id"], body.derived_item_id
     )
-    return respond(result)
+    return respond(scope_change_view(result))
 
 
 @routes.get("/v1/consents")
 @operation("get", "/v1/consents", "Consent requests waiting for the caller's member", tag=TAG)
 async def pending_consents(request: web.Request) -> web.Response:
     caller = await actor(request)
-    return respond(await services(request).items.pending_consents(caller))
+    requests = await services(request).items.pending_consents(caller)
+    return respond(consent_requests_view(requests))
 
 
 @routes.post("/v1/items/{id}/withdraw")
 @operation("post", "/v1/items/{id}/withdraw", "Withdraw: the content is destroyed", tag=TAG)
 async def withdraw(request: web.Request) -> web.Response:
     caller = await actor(request)
-    return respond(await services(request).items.withdraw(caller, request.match_info["id"]))
+    withdrawal = await services(request).items.withdraw(caller, request.match_info["id"])
+    return respond(withdrawal_view(withdrawal))
 
 
 @routes.get("/v1/items/{id}/access-log")
@@ -143,7 +149,7 @@ async def access_log(request: web.Request) -> web.Response:
     page = await services(request).items.access_log(
         caller, request.match_info["id"], limit, seq_cursor(cursor)
     )
-    return respond(page)
+    return respond(audit_page_view(page))
 
 
 @routes.post("/v1/items/{id}/break-glass")
@@ -157,5 +163,7 @@ async def access_log(request: web.Request) -> web.Response:
 async def break_glass(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, BreakGlassIn)
-    item = await services(request).items.break_glass(caller, request.match_info["id"], body.reason)
-    return respond(item)
+    opened = await services(request).items.break_glass(
+        caller, request.match_info["id"], body.reason
+    )
+    return respond(item_view(opened))

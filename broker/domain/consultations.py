@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from broker.crypto import Envelope
-from broker.tlp.consultations import ConsultationRole
+from broker.tlp import ConsultationRole
 
 __all__ = [
     "Consultation",

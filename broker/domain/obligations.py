@@ -15,7 +15,7 @@ from enum import StrEnum
 from broker.crypto import Envelope
 from broker.domain.model import Body, Category, Confidence, ItemKind, ItemStatus, Tier
 from broker.feedback import AnswerSummary, ContributionPolicy, LedgerRow, Obligation
-from broker.tlp.feedback_views import FeedbackView
+from broker.tlp import FeedbackView
 
 __all__ = [
     "Answer",

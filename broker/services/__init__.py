@@ -6,7 +6,6 @@ effect, and returns JSON-ready views.
 """
 
 from broker.domain import Actor
-from broker.services.core import Core
 from broker.services.registry import Services
 
-__all__ = ["Actor", "Core", "Services"]
+__all__ = ["Actor", "Services"]

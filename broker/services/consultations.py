@@ -57,9 +57,9 @@ from broker.services.keyring import Keys
 from broker.services.paging import decode_id_cursor, encode_cursor
 from broker.store.obligations_repo import as_utc
 from broker.store.uow import Store
-from broker.tlp import Decision
-from broker.tlp.consultations import (
+from broker.tlp import (
     ConsultationRole,
+    Decision,
     consultation_role,
     is_addressee,
     may_consult,

@@ -50,7 +50,7 @@ from broker.services.sealing import open_content
 from broker.store.items_repo import StoredItem
 from broker.store.obligations_repo import as_utc
 from broker.store.uow import Store, UnitOfWork
-from broker.tlp.feedback_views import feedback_view
+from broker.tlp import feedback_view
 
 __all__ = ["OBLIGATION_FILTERS", "FeedbackService", "comment_key_aad"]
 
@@ -118,13 +118,9 @@ class FeedbackService:
         if stored.facts.status is not ItemStatus.ACTIVE:
             return None  # withdrawn: the content, title included, is destroyed
         try:
-            content = open_content(
-                self._keys.ring_for(stored.row.kek_version), stored.row, stored.facts
-            )
+            return open_content(self._keys, stored).title
         except IntegrityAlarm:
             return None  # the item's own read path raises and audits the alarm
-        title = content.get("title")
-        return str(title) if title is not None else None
 
     # -- answering ---------------------------------------------------------------
 
@@ -339,7 +335,7 @@ class FeedbackService:
 
 def _feedback_due(stored: StoredItem) -> datetime | None:
     """When feedback on the stored item falls due, if it was asked for."""
-    due = stored.row.feedback_due
+    due = stored.feedback_due
     return None if due is None else as_utc(due)
 
 

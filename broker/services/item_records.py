@@ -1,21 +1,23 @@
-"""What the item use cases write and answer alike: feed events, scope-version
-rows, consent views, policy refusals."""
+"""What the item use cases share: feed events, consent views, policy refusals."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker import tlp
-from broker.domain import ItemFacts
+from broker.domain import EventDraft, EventKind, ItemFacts
+from broker.domain.items import PendingConsent
+from broker.domain.timestamps import rfc3339
 from broker.errors import BrokerError, Forbidden, InvalidInput
-from broker.services.core import Actor, rfc3339
-from broker.store.feed_repo import EventDraft
-from broker.store.items_repo import constraints_to_json
-from broker.store.tables import scope_versions
+
+__all__ = [
+    "NOT_FOUND",
+    "item_event",
+    "pending_view",
+    "reasons",
+    "sources_of",
+    "submission_error",
+]
 
 NOT_FOUND = "no item with that id"
 
@@ -28,8 +30,9 @@ INVALID_SUBMISSION = {
 
 
 def item_event(
-    kind: str, facts: ItemFacts, audience_id: str, version: int, now: datetime
+    kind: EventKind, facts: ItemFacts, audience_id: str, version: int, now: datetime
 ) -> EventDraft:
+    """The feed event telling an item's audience of a new item, scope version or withdrawal."""
     # Metadata only: content is read through GET /v1/items/{id}, which is audited.
     return EventDraft(
         kind=kind,
@@ -49,50 +52,28 @@ def item_event(
     )
 
 
-async def insert_scope_version(
-    conn: AsyncConnection,
-    facts: ItemFacts,
-    version: int,
-    change: str,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        insert(scope_versions).values(scope_version_row(facts, version, change, actor, now))
+def pending_view(facts: ItemFacts, providers: list[str]) -> tuple[PendingConsent, ...]:
+    """The consents a derived item waits for, one per provider and source (art. 17(3))."""
+    return tuple(
+        PendingConsent(source_item_id=source_id, provider_id=provider_id)
+        for provider_id in providers
+        for source_id in sources_of(facts, provider_id)
     )
 
 
-def scope_version_row(
-    facts: ItemFacts, version: int, change: str, actor: Actor, now: datetime
-) -> dict[str, Any]:
-    return {
-        "item_id": facts.id,
-        "version": version,
-        "scope": facts.scope.to_json(),
-        "constraints": constraints_to_json(facts.constraints),
-        "change": change,
-        "created_at": now,
-        "created_by": actor.user_id,
-    }
-
-
-def pending_view(facts: ItemFacts, providers: list[str]) -> list[dict[str, str]]:
-    return [
-        {"source_item_id": source_id, "provider_id": provider_id}
-        for provider_id in providers
-        for source_id in sources_of(facts, provider_id)
-    ]
-
-
 def sources_of(facts: ItemFacts, provider_id: str) -> list[str]:
+    """The sources of a derived item that `provider_id` provided, sorted."""
     return sorted({c.source_id for c in facts.constraints if c.provider_id == provider_id})
 
 
 def reasons(decision: tlp.Decision) -> str:
+    """A policy decision's reasons as the audit log records them."""
     return ",".join(str(r) for r in decision.reasons) or "denied"
 
 
 def submission_error(decision: tlp.Decision) -> BrokerError:
+    """The error a refused submission or scope answers: 422 if the request itself is
+    inadmissible, else 403."""
     for reason in decision.reasons:
         if reason in INVALID_SUBMISSION:
             return InvalidInput(

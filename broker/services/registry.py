@@ -3,24 +3,19 @@ root's view: `broker.app` builds one `Services` per process)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from broker.crypto import KeyRing
-from broker.domain import ItemKind
-from broker.errors import InvalidInput
-from broker.feedback import resolve_due
 from broker.services.audit import AuditService
 from broker.services.auditor import Auditor
 from broker.services.auth import Authenticator
 from broker.services.clock import Clock
 from broker.services.consultations import ConsultationService
-from broker.services.core import Core
 from broker.services.directory import Directory
 from broker.services.feedback import FeedbackService
 from broker.services.items import ItemService
 from broker.services.keyring import Keys
 from broker.services.ledger import LedgerService, contribution_policy
 from broker.services.members import MemberService
+from broker.services.obligations import due_periods
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
 from broker.services.webhooks import WebhookService
@@ -40,13 +35,25 @@ class Services:
         self.clock = clock
         self.directory = Directory(store, clock, settings.directory_ttl)
         self.auditor = Auditor(store, clock)
-        self.core = core = Core(settings, store, keys, clock, self.directory, self.auditor)
         self.auth = Authenticator(store=store, directory=self.directory, clock=clock)
         self.members = MemberService(
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
-        self.submissions = SubmissionService(core)
-        self.items = ItemService(core)
+        self.submissions = SubmissionService(
+            store=store,
+            clock=clock,
+            keys=keys,
+            directory=self.directory,
+            auditor=self.auditor,
+            due_defaults=due_periods(settings),
+        )
+        self.items = ItemService(
+            store=store,
+            clock=clock,
+            keys=keys,
+            auditor=self.auditor,
+            due_defaults=due_periods(settings),
+        )
         self.audit = AuditService(
             store=store,
             keys=keys,
@@ -70,17 +77,3 @@ class Services:
     def ring(self) -> KeyRing:
         """The key ring in use."""
         return self.keys.ring
-
-    def due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
-        """When feedback on a new item falls due: as asked, else the kind's default (SPEC §4)."""
-        settings = self.settings
-        defaults = {
-            ItemKind.ANALYSIS: settings.feedback_due_analysis,
-            ItemKind.COUNTERMEASURE: settings.feedback_due_countermeasure,
-        }
-        if requested is None and kind not in defaults:
-            return None
-        try:
-            return resolve_due(self.clock(), requested, kind, defaults)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="feedback.due") from None

@@ -7,36 +7,45 @@ audited and stores nothing.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker import tlp
-from broker.domain import ItemFacts, ItemKind, ItemStatus, Scope, Tlp
-from broker.errors import Conflict, NotFound
-from broker.services.core import Actor, Core, new_id
+from broker.crypto import canonical_json
+from broker.domain import Actor, AuditAction, Confidence, EventKind, ItemFacts, ItemKind, Scope, Tlp
+from broker.domain.items import ItemContent, StoredItem, SubmitResult
+from broker.errors import Conflict, InvalidInput, NotFound
+from broker.feedback import resolve_due
+from broker.services.auditor import Auditor
+from broker.services.clock import Clock
+from broker.services.directory import Directory
+from broker.services.ids import new_id
 from broker.services.item_records import (
     NOT_FOUND,
     item_event,
     pending_view,
     reasons,
-    scope_version_row,
     submission_error,
 )
-from broker.services.obligations import due_periods, new_obligations
+from broker.services.keyring import Keys
+from broker.services.obligations import DuePeriods, new_obligations
 from broker.services.sealing import seal_content
-from broker.store.items_repo import StoredItem, get_items, item_by_idempotency_key
-from broker.store.submissions_repo import PreparedSubmission, write_submissions
+from broker.store.submissions_repo import PreparedSubmission
+from broker.store.uow import Store
+
+__all__ = ["SubmissionService", "SubmitDraft"]
 
 log = structlog.get_logger("broker.items")
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitDraft:
-    """A validated submission (API.md `POST /v1/items`)."""
+    """A parsed submission (API.md `POST /v1/items`)."""
 
     kind: ItemKind
     title: str
@@ -44,38 +53,54 @@ class SubmitDraft:
     stix: dict[str, Any] | None
     tlp: Tlp
     secret: bool
-    confidence: Any
+    confidence: Confidence
     scope: Scope
     derived_from: tuple[str, ...]
     victim: dict[str, Any] | None
-    feedback_due: datetime | None
-    digest: str | None  # set when the request carries an Idempotency-Key
+    feedback_due: str | None  # as asked: an ISO 8601 duration or an RFC 3339 time
+    # The request as sent, in its JSON form: what an Idempotency-Key identifies.
+    as_sent: Callable[[], Mapping[str, Any]]
 
 
 class SubmissionService:
     """`POST /v1/items`, audited."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
-        self._submissions = core.db.batch_writer(write_submissions)
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        keys: Keys,
+        directory: Directory,
+        auditor: Auditor,
+        due_defaults: DuePeriods,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._keys = keys
+        self._directory = directory
+        self._auditor = auditor
+        self._due_defaults = due_defaults
 
     async def submit(
         self, actor: Actor, draft: SubmitDraft, idempotency_key: str | None
-    ) -> dict[str, Any]:
+    ) -> SubmitResult:
         """Store an item encrypted and route it exactly as far as the rules allow."""
-        core = self.core
+        auditor = self._auditor
+        feedback_due = self._due_time(draft.kind, draft.feedback_due)
+        # Only a keyed request can be replayed, so only it needs its digest.
+        digest = None if idempotency_key is None else _digest(draft)
         if idempotency_key is not None:
-            async with core.db.read() as conn:
-                replay = await self._replay(conn, actor, idempotency_key, draft.digest)
+            replay = await self._replay(actor, idempotency_key, digest)
             if replay is not None:
                 return replay
-        now = core.clock()
+        now = self._clock()
         item_id = new_id()
-        bodies = await core.directory()
+        bodies = await self._directory.bodies()
         sources: dict[str, StoredItem] = {}
         if draft.derived_from:
-            async with core.db.read() as conn:
-                sources = await get_items(conn, draft.derived_from)
+            async with self._store.read() as uow:
+                sources = await uow.items.get_many(draft.derived_from)
         for index, source_id in enumerate(draft.derived_from):
             source = sources.get(source_id)
             decision = (
@@ -84,11 +109,11 @@ class SubmissionService:
                 else tlp.Decision.deny(tlp.Reason.CANNOT_READ_SOURCE)
             )
             if not decision:
-                raise await core.deny(
+                raise await auditor.deny(
                     NotFound(NOT_FOUND, field=f"derived_from[{index}]"),
-                    core.draft(
+                    auditor.draft(
                         actor,
-                        "item.derive",
+                        AuditAction.ITEM_DERIVE,
                         "denied",
                         item_id=source_id[:64],
                         reason=reasons(decision),
@@ -108,83 +133,54 @@ class SubmissionService:
         )
         allowed = tlp.may_submit(actor.reader, facts, bodies)
         if not allowed:
-            raise await core.deny(
+            raise await auditor.deny(
                 submission_error(allowed),
-                core.draft(
+                auditor.draft(
                     actor,
-                    "item.submit",
+                    AuditAction.ITEM_SUBMIT,
                     "denied",
                     reason=reasons(allowed),
                     details={"kind": str(draft.kind)},
                 ),
             )
-        routing = core.route(facts, bodies)
+        routing = self._directory.route(facts, bodies)
         pending = sorted(tlp.needs_consent(facts, bodies.values()))
-        content = {
-            "title": draft.title,
-            "body": draft.body,
-            "stix": draft.stix,
-            "victim": draft.victim,
-        }
-        envelope = seal_content(core.ring, facts, content)
-        result: dict[str, Any] = {
-            "id": item_id,
-            "version": 1,
-            "recipients": len(routing.recipients),
-            "dropped": dict(routing.dropped),
-            "pending_consents": pending_view(facts, pending),
-        }
-
-        audience_id = core.audience_id(routing.recipients)
+        content = ItemContent(
+            title=draft.title, body=draft.body, stix=draft.stix, victim=draft.victim
+        )
+        envelope = seal_content(self._keys.ring, facts, content)
+        result = SubmitResult(
+            id=item_id,
+            version=1,
+            recipients=len(routing.recipients),
+            dropped=dict(routing.dropped),
+            pending_consents=pending_view(facts, pending),
+        )
+        audience_id = self._directory.audience_id(routing.recipients)
         owed, obligation_events = new_obligations(
             facts,
             {m: bodies[m] for m in routing.recipients},
-            draft.feedback_due,
-            due_periods(core.settings),
+            feedback_due,
+            self._due_defaults,
             now,
         )
         prepared = PreparedSubmission(
             user_id=actor.user_id,
             idempotency_key=idempotency_key,
-            digest=draft.digest,
+            digest=digest,
+            facts=facts,
+            envelope=envelope,
+            feedback_due=feedback_due,
             audience_id=audience_id,
             audience_members=routing.recipients,
             created_at=now,
-            item_row={
-                "id": item_id,
-                "provider_id": actor.member_id,
-                "submitter_user_id": actor.user_id,
-                "kind": str(facts.kind),
-                "confidence": str(facts.confidence),
-                "tlp": str(facts.tlp),
-                "secret": facts.secret,
-                "effective_tlp": str(facts.effective_tlp),
-                "effective_secret": facts.effective_secret,
-                "status": ItemStatus.ACTIVE.value,
-                "scope_version": 1,
-                "audience_id": audience_id,
-                "derived_from": list(facts.derived_from),
-                "feedback_due": draft.feedback_due,
-                "created_at": now,
-                "withdrawn_at": None,
-                "nonce": envelope.nonce,
-                "ciphertext": envelope.ciphertext,
-                "wrapped_key": envelope.wrapped_key,
-                "kek_version": envelope.kek_version,
-                "idempotency_key": idempotency_key,
-                "request_digest": draft.digest,
-                "submit_result": result,
-            },
-            scope_row=scope_version_row(facts, 1, "submitted", actor, now),
-            consent_rows=[
-                {"derived_item_id": item_id, "provider_id": p, "requested_at": now} for p in pending
-            ],
+            pending_consents=pending,
             # Task force (SPEC §4): what the recipients owe, created with the delivery.
             obligations=owed,
-            events=[item_event("item", facts, audience_id, 1, now), *obligation_events],
-            audit=core.draft(
+            events=[item_event(EventKind.ITEM, facts, audience_id, 1, now), *obligation_events],
+            audit=auditor.draft(
                 actor,
-                "item.submit",
+                AuditAction.ITEM_SUBMIT,
                 item_id=item_id,
                 at=now,
                 details={
@@ -200,20 +196,33 @@ class SubmissionService:
             result=result,
         )
         # Group commit: written with other submissions, answered once durable.
-        stored: dict[str, Any] = await self._submissions.write(prepared)
+        stored: SubmitResult = await self._store.write_submission(prepared)
         log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
         return stored
 
-    async def _replay(
-        self, conn: AsyncConnection, actor: Actor, key: str, digest: str | None
-    ) -> dict[str, Any] | None:
-        row = await item_by_idempotency_key(conn, actor.user_id, key)
-        if row is None:
+    def _due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
+        # When feedback on a new item falls due: as asked, else the kind's default (SPEC §4).
+        if requested is None and kind not in self._due_defaults:
             return None
-        if row.request_digest != digest:
+        try:
+            return resolve_due(self._clock(), requested, kind, self._due_defaults)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="feedback.due") from None
+
+    async def _replay(self, actor: Actor, key: str, digest: str | None) -> SubmitResult | None:
+        async with self._store.read() as uow:
+            earlier = await uow.items.submitted_under(actor.user_id, key)
+        if earlier is None:
+            return None
+        earlier_digest, result = earlier
+        if earlier_digest != digest:
             raise Conflict(
                 "this Idempotency-Key was used for a different submission",
                 field="Idempotency-Key",
             )
-        replayed: dict[str, Any] = row.submit_result
-        return replayed
+        return result
+
+
+def _digest(draft: SubmitDraft) -> str:
+    # What identifies a request under its Idempotency-Key: its canonical form.
+    return hashlib.sha256(canonical_json(draft.as_sent())).hexdigest()

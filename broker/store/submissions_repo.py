@@ -17,10 +17,18 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from broker.crypto import Envelope
+from broker.domain import AuditDraft, EventDraft, ItemFacts, ItemStatus
+from broker.domain.items import SubmitResult, VersionChange
 from broker.errors import Conflict
 from broker.feedback import Obligation
-from broker.store.audit_repo import AuditDraft, append_events_sync
-from broker.store.feed_repo import EventDraft, insert_events_sync
+from broker.store.audit_repo import append_events_sync
+from broker.store.feed_repo import insert_events_sync
+from broker.store.items_repo import (
+    scope_version_row,
+    submit_result_from_json,
+    submit_result_to_json,
+)
 from broker.store.obligations_repo import obligation_row
 from broker.store.tables import (
     audience_members,
@@ -32,6 +40,8 @@ from broker.store.tables import (
 )
 from broker.store.upsert import insert_ignoring_duplicates_sync
 
+__all__ = ["Outcome", "PreparedSubmission", "write_submissions"]
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedSubmission:
@@ -40,19 +50,21 @@ class PreparedSubmission:
     user_id: str
     idempotency_key: str | None
     digest: str | None  # set with `idempotency_key`
+    facts: ItemFacts
+    envelope: Envelope
+    feedback_due: datetime | None
     audience_id: str
     audience_members: frozenset[str]
     created_at: datetime
-    item_row: dict[str, Any]
-    scope_row: dict[str, Any]
     audit: AuditDraft
-    result: dict[str, Any]
-    consent_rows: list[dict[str, Any]] = field(default_factory=list)
+    result: SubmitResult
+    # Source providers asked for their consent to the item's reach (art. 17(3)).
+    pending_consents: Sequence[str] = ()
     obligations: list[Obligation] = field(default_factory=list)
     events: list[EventDraft] = field(default_factory=list)
 
 
-Outcome = dict[str, Any] | Exception
+Outcome = SubmitResult | Exception
 
 
 def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> list[Outcome]:
@@ -63,7 +75,7 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
     earlier in the same batch.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
-    seen: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
+    seen: dict[tuple[str, str], tuple[str | None, SubmitResult]] = {}
     keys = sorted({p.idempotency_key for p in batch if p.idempotency_key is not None})
     if keys:
         stored = conn.execute(
@@ -77,7 +89,7 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
         for row in stored:
             seen[(row.submitter_user_id, row.idempotency_key)] = (
                 row.request_digest,
-                row.submit_result,
+                submit_result_from_json(row.submit_result),
             )
     fresh: list[PreparedSubmission] = []
     for index, prepared in enumerate(batch):
@@ -100,6 +112,35 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
     if fresh:
         _store(conn, fresh)
     return [o if o is not None else Conflict("not written") for o in outcomes]
+
+
+def _item_row(p: PreparedSubmission) -> dict[str, Any]:
+    facts, envelope = p.facts, p.envelope
+    return {
+        "id": facts.id,
+        "provider_id": facts.provider_id,
+        "submitter_user_id": p.user_id,
+        "kind": str(facts.kind),
+        "confidence": str(facts.confidence),
+        "tlp": str(facts.tlp),
+        "secret": facts.secret,
+        "effective_tlp": str(facts.effective_tlp),
+        "effective_secret": facts.effective_secret,
+        "status": ItemStatus.ACTIVE.value,
+        "scope_version": 1,
+        "audience_id": p.audience_id,
+        "derived_from": list(facts.derived_from),
+        "feedback_due": p.feedback_due,
+        "created_at": p.created_at,
+        "withdrawn_at": None,
+        "nonce": envelope.nonce,
+        "ciphertext": envelope.ciphertext,
+        "wrapped_key": envelope.wrapped_key,
+        "kek_version": envelope.kek_version,
+        "idempotency_key": p.idempotency_key,
+        "request_digest": p.digest,
+        "submit_result": submit_result_to_json(p.result),
+    }
 
 
 def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
@@ -126,9 +167,19 @@ def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
                 for member_id in sorted(p.audience_members)
             ],
         )
-    conn.execute(insert(items), [p.item_row for p in fresh])
-    conn.execute(insert(scope_versions), [p.scope_row for p in fresh])
-    consent_rows = [row for p in fresh for row in p.consent_rows]
+    conn.execute(insert(items), [_item_row(p) for p in fresh])
+    conn.execute(
+        insert(scope_versions),
+        [
+            scope_version_row(p.facts, 1, VersionChange.SUBMITTED, p.user_id, p.created_at)
+            for p in fresh
+        ],
+    )
+    consent_rows = [
+        {"derived_item_id": p.facts.id, "provider_id": provider_id, "requested_at": p.created_at}
+        for p in fresh
+        for provider_id in p.pending_consents
+    ]
     if consent_rows:
         conn.execute(insert(consents), consent_rows)
     obligation_rows = [obligation_row(ob, p.created_at) for p in fresh for ob in p.obligations]

@@ -14,6 +14,9 @@ Pure: no IO, no clock, no framework. The services load snapshots
                  constraints_for_derived, needs_consent
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
     stream       may_see_event                   API.md live delivery = the inbox
+    feedback     feedback_view                   SPEC §4 answer views by role
+    consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
+                 may_reply, may_reveal, ...      learns who asked
 """
 
 from broker.tlp._decision import Decision, Reason
@@ -24,27 +27,48 @@ from broker.tlp._routing import Routing, receives, recipients_for
 from broker.tlp._scope import in_scope
 from broker.tlp._stream import ITEM_EVENTS, may_see_event
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
+from broker.tlp.consultations import (
+    ConsultationRole,
+    consultation_role,
+    is_addressee,
+    may_consult,
+    may_reply,
+    may_reveal,
+    may_see_consultation,
+    shows_consulter,
+)
+from broker.tlp.feedback_views import FeedbackView, feedback_view
 
 __all__ = [
     "ITEM_EVENTS",
+    "ConsultationRole",
     "Decision",
+    "FeedbackView",
     "Handling",
     "Reason",
     "Routing",
     "VictimView",
     "constraints_for_derived",
+    "consultation_role",
+    "feedback_view",
     "handling_for",
     "in_scope",
+    "is_addressee",
     "may_break_glass",
     "may_change_scope",
     "may_consent",
+    "may_consult",
     "may_derive",
     "may_read",
+    "may_reply",
+    "may_reveal",
+    "may_see_consultation",
     "may_see_event",
     "may_submit",
     "may_withdraw",
     "needs_consent",
     "receives",
     "recipients_for",
+    "shows_consulter",
     "victim_view",
 ]

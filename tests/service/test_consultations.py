@@ -23,7 +23,7 @@ from broker.errors import Forbidden, IntegrityAlarm, NotFound
 from broker.services.auditor import Auditor
 from broker.services.consultations import ConsultationService
 from broker.services.keyring import Keys
-from broker.tlp.consultations import ConsultationRole
+from broker.tlp import ConsultationRole
 from tests.conftest import ManualClock
 from tests.service.fakes import FakeStore
 from tests.service.fakes.members import FakeMemberRepository

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -73,11 +72,10 @@ def _actor(body: Body) -> Actor:
 
 @dataclass(frozen=True)
 class _Stored:
-    """What the feedback service reads of a stored item here: its id, facts and due time
-    (`StoredItem` keeps the due time on its row for now)."""
+    """What the feedback service reads of a stored item here: its id, facts and due time."""
 
     facts: ItemFacts
-    row: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(feedback_due=None))
+    feedback_due: datetime | None = None
 
     @property
     def id(self) -> str:
