@@ -16,6 +16,18 @@ anything the caller may not see").
 
 from __future__ import annotations
 
+__all__ = [
+    "BrokerError",
+    "Conflict",
+    "Forbidden",
+    "IntegrityAlarm",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+]
+
 
 class BrokerError(Exception):
     """Base of every error the broker reports to a caller."""

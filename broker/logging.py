@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 import structlog
 
+__all__ = ["configure_logging"]
+
 _SENSITIVE = frozenset(
     {"token", "authorization", "password", "secret_key", "key", "plaintext", "body", "title"}
 )

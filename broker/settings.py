@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+__all__ = ["Settings"]
+
 
 class Settings(BaseSettings):
     """Everything the broker can be configured with."""

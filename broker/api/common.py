@@ -15,6 +15,19 @@ from broker.api.keys import SERVICES, SETTINGS
 from broker.errors import InvalidInput, PayloadTooLarge
 from broker.services import Actor, Services
 
+__all__ = [
+    "OPERATIONS",
+    "Handler",
+    "Operation",
+    "actor",
+    "operation",
+    "page_params",
+    "parse",
+    "respond",
+    "seq_cursor",
+    "services",
+]
+
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -10,6 +10,8 @@ from broker.services import Services
 from broker.services.sweeper import Sweeper
 from broker.settings import Settings
 
+__all__ = ["HUB", "METRICS", "SERVICES", "SETTINGS", "SWEEPER"]
+
 SERVICES = web.AppKey("services", Services)
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)

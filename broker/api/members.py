@@ -18,6 +18,22 @@ from broker.api.views.members import (
 )
 from broker.domain.members import NewMember
 
+__all__ = [
+    "TAG",
+    "add_handler",
+    "create_member",
+    "create_user",
+    "get_member",
+    "list_handlers",
+    "list_members",
+    "list_users",
+    "patch_member",
+    "remove_handler",
+    "revoke_user",
+    "roster",
+    "routes",
+]
+
 routes = web.RouteTableDef()
 TAG = "members"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+__all__ = ["Metrics"]
+
 
 class Metrics:
     """Request counts and latencies by route and status."""

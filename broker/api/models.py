@@ -24,6 +24,26 @@ from broker.domain import (
     Tlp,
 )
 
+__all__ = [
+    "BreakGlassIn",
+    "ConsentIn",
+    "FeedbackIn",
+    "HandlerCreate",
+    "Id",
+    "ItemSubmit",
+    "MemberCreate",
+    "MemberPatch",
+    "Name",
+    "ScopeChange",
+    "ScopeIn",
+    "StixBundle",
+    "StixObject",
+    "Strict",
+    "UserCreate",
+    "VictimIn",
+    "dump",
+]
+
 Id = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 

@@ -10,6 +10,8 @@ from pydantic.json_schema import models_json_schema
 from broker import __version__
 from broker.api.common import OPERATIONS
 
+__all__ = ["openapi_document"]
+
 _ERROR = {
     "type": "object",
     "required": ["error"],

@@ -9,6 +9,8 @@ from broker.api.common import operation, respond, services
 from broker.api.keys import METRICS
 from broker.api.openapi import openapi_document
 
+__all__ = ["TAG", "healthz", "metrics", "openapi", "readyz", "routes"]
+
 routes = web.RouteTableDef()
 TAG = "operations"
 

@@ -25,6 +25,8 @@ from broker.audit.chain import (
     _sha256,
 )
 
+__all__ = ["ChainWalker"]
+
 _GENESIS_RAW: Final[bytes] = bytes(32)
 """The 32 bytes of :data:`GENESIS`, which the first event's hash covers."""
 

@@ -9,6 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+__all__ = [
+    "ATTRIBUTE_FLAGS",
+    "Body",
+    "BodyKind",
+    "Category",
+    "Confidence",
+    "ExcludableAttribute",
+    "Group",
+    "ItemFacts",
+    "ItemKind",
+    "ItemStatus",
+    "MemberStatus",
+    "Reader",
+    "Role",
+    "Scope",
+    "SourceConstraint",
+    "Tier",
+    "Tlp",
+]
+
 
 class BodyKind(StrEnum):
     """What kind of body an organisation in the broker is (SPEC §1)."""

@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+__all__ = ["GROUP_LIMIT", "BatchWriter", "WriteGroup", "run_each_in_savepoint"]
+
 E = TypeVar("E")
 # Writes a whole group in one durable transaction; one outcome per entry.
 WriteGroup = Callable[[list[E]], Awaitable[list[Any]]]

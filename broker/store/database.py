@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from broker.store.batching import BatchWriter, run_each_in_savepoint
 from broker.store.migrate import upgrade_to_head
 
+__all__ = ["FEED_CHANNEL", "Database", "Work", "WriteMany"]
+
 T = TypeVar("T")
 E = TypeVar("E")
 FEED_CHANNEL = "council_feed"

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+__all__ = ["alembic_config", "upgrade_to_head"]
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 

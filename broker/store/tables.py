@@ -24,6 +24,30 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+__all__ = [
+    "Id",
+    "Ts",
+    "audience_members",
+    "audiences",
+    "audit_checkpoints",
+    "audit_events",
+    "audit_head",
+    "audit_item_refs",
+    "bodies",
+    "consents",
+    "consultation_messages",
+    "consultations",
+    "events",
+    "handlers",
+    "items",
+    "metadata",
+    "obligations",
+    "scope_versions",
+    "users",
+    "webhook_dead_letters",
+    "webhooks",
+]
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",

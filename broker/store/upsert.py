@@ -9,6 +9,8 @@ from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+__all__ = ["ignoring_duplicates", "insert_ignoring_duplicates", "insert_ignoring_duplicates_sync"]
+
 
 def ignoring_duplicates(dialect_name: str, table: Table) -> Insert:
     """An insert into `table` that silently skips rows whose key already exists."""
