@@ -8,7 +8,7 @@ Middlewares run outermost first:
 
 1. `request_context` — a request id, the access log line and metrics, for
    every response including errors (an operator needs all of them);
-2. `json_errors` — turns every failure into the API.md error body, so no
+2. `json_errors` — turns every failure into the docs/api.md error body, so no
    stack trace or HTML page ever reaches a client.
 """
 

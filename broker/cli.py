@@ -97,7 +97,7 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_first_admin(first: dict[str, str]) -> None:
-    # The one and only time this token is shown (API.md bootstrap).
+    # The one and only time this token is shown (README, "Operating it").
     print("Initialised. The first coordinator administrator's token (shown once, keep it safe):")
     print(f"  {first['token']}")
     print(f"  member {first['member_id']}, user {first['user_id']}")

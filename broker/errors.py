@@ -10,8 +10,8 @@
     ├── RateLimited                429 rate_limited
     └── IntegrityAlarm             500 integrity_error     stored data failed to authenticate
 
-A `NotFound` carries no hint of whether the thing exists (API.md: "404 for
-anything the caller may not see").
+A `NotFound` carries no hint of whether the thing exists (docs/api.md: a 404 means
+absent or not visible to the caller).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class BrokerError(Exception):
         self.field = field
 
     def to_json(self) -> dict[str, dict[str, str]]:
-        """The API.md error body."""
+        """The docs/api.md error body."""
         body = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field

@@ -1,4 +1,4 @@
-"""The audit log: query, export, checkpoints (API.md "Audit")."""
+"""The audit log: query, export, checkpoints (docs/api.md "Audit")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Private consultations (API.md "Task force and feedback", charter art. 16(3)).
+"""Private consultations (docs/api.md "Task force", charter art. 16(3)).
 
 Thin handlers: authenticate, parse, call the service, turn its result into
 JSON (`broker.api.views.consultations`), respond.

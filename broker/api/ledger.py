@@ -1,4 +1,4 @@
-"""The contribution ledger (API.md `GET /v1/ledger`, SPEC §4).
+"""The contribution ledger (docs/api.md `GET /v1/ledger`, SPEC §4).
 
 A thin handler: authenticate, call the service, turn its result into JSON
 (`broker.api.views.ledger`), respond.

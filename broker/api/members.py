@@ -1,4 +1,4 @@
-"""Members, users, handlers and the public roster (API.md "Members, users, handlers")."""
+"""Members, users, handlers and the public roster (docs/api.md "Members")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Obligations and feedback: what a member owes, answering, seeing the answers (API.md, SPEC §4).
+"""Obligations and feedback: what a member owes, answering, seeing the answers
+(docs/api.md "Task force", SPEC §4).
 
 Thin handlers: authenticate, parse, call the service, turn its result into
 JSON (`broker.api.views.obligations`), respond.

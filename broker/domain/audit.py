@@ -81,7 +81,7 @@ class AuditDraft:
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
-    """What a query of the log asks for (API.md `GET /v1/audit`): every given field
+    """What a query of the log asks for (docs/api.md `GET /v1/audit`): every given field
     must match; `item` also matches events that listed the item (`item_refs`);
     `member` is the actor's or the subject's body; `since` and `until` bound `at`."""
 

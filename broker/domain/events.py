@@ -11,7 +11,7 @@ __all__ = ["DIRECTORY_EVENTS", "ITEM_EVENTS", "EventDraft", "EventKind"]
 
 
 class EventKind(StrEnum):
-    """The kinds of event in the commit-ordered feed (API.md "Live delivery")."""
+    """The kinds of event in the commit-ordered feed (docs/api.md "Delivery")."""
 
     # Item-wide: for everyone in the item's audience the policy lets see it.
     ITEM = "item"

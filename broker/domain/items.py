@@ -1,5 +1,5 @@
 """Items as the use cases answer them: stored, opened, listed, re-scoped,
-consented to and withdrawn (API.md "Items"). Times stay `datetime`; the edge
+consented to and withdrawn (docs/api.md "Items"). Times stay `datetime`; the edge
 formats them (`broker.api.views.items`)."""
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Provenance:
 
 @dataclass(frozen=True, slots=True)
 class OpenedItem:
-    """An item as one reader sees it (API.md `GET /v1/items/{id}`).
+    """An item as one reader sees it (docs/api.md `GET /v1/items/{id}`).
 
     `scope` is None unless the reader is the provider or the coordinator
     (art. 17(1)); `content` and `handling` are None when only the metadata is

@@ -1,4 +1,4 @@
-"""What the task force's feedback use cases return (SPEC §4, API.md "Task force and feedback").
+"""What the task force's feedback use cases return (SPEC §4, docs/api.md "Task force").
 
 The obligation itself is `broker.feedback.Obligation`; these wrap it with
 what a use case adds for its reader — the item's title in a listing, whether

@@ -1,4 +1,4 @@
-"""Member webhooks as their member's administrators see them (API.md "Webhooks")."""
+"""Member webhooks as their member's administrators see them (docs/api.md "Delivery")."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ ALLOWED_VERDICTS: Mapping[ObligationKind, tuple[Verdict, ...]] = MappingProxyTyp
         ObligationKind.QUICK_ANSWER: (Verdict.CAME, Verdict.NOT_CAME, Verdict.UNKNOWN),
     }
 )
-"""The verdicts each obligation kind accepts, in the order they are shown (API.md)."""
+"""The verdicts each obligation kind accepts, in the order they are shown (docs/api.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Ledger periods: `GET /v1/ledger?period=` (API.md, Task force and feedback).
+"""Ledger periods: `GET /v1/ledger?period=` (docs/api.md, Task force and feedback).
 
 A period is a half-open UTC interval `[start, end)`: an instant belongs to
 exactly one day, one ISO week and one month.

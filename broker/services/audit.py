@@ -83,7 +83,7 @@ class AuditService:
     async def query(
         self, actor: Actor, *, limit: int, after_seq: int | None, filters: AuditFilter
     ) -> AuditPage:
-        """A filtered page of the log (API.md `GET /v1/audit`)."""
+        """A filtered page of the log (docs/api.md `GET /v1/audit`)."""
         await self._require_auditor(actor, AuditAction.AUDIT_QUERY)
         async with self._store.read() as uow:
             page = await uow.audit.page(filters, after_seq=after_seq, limit=limit)
@@ -109,7 +109,7 @@ class AuditService:
                 yield event
 
     async def latest_checkpoint(self, actor: Actor) -> Checkpoint | None:
-        """The newest signed checkpoint (API.md `GET /v1/audit/checkpoints/latest`)."""
+        """The newest signed checkpoint (docs/api.md `GET /v1/audit/checkpoints/latest`)."""
         await self._require_auditor(actor, AuditAction.AUDIT_CHECKPOINT)
         async with self._store.read() as uow:
             return await uow.audit.latest_checkpoint()

@@ -101,7 +101,7 @@ async def _first_bodies(store: Store, clock: Clock) -> dict[str, str]:
             ),
             hash_token(token),
         )
-        # The first admin handles secrets for the coordinator (API.md bootstrap).
+        # The first admin handles secrets for the coordinator (README, "Operating it").
         await uow.members.add_handler(
             HandlerRegistration(
                 id=new_id(),

@@ -324,7 +324,7 @@ class ConsultationService:
             stored = await uow.consultations.get(consultation_id)
         decision = rule(actor.reader, stored.member_id) if stored else None
         if stored is None or not decision:
-            # One answer for "absent" and "not yours" (API.md); the reason is only audited.
+            # One answer for "absent" and "not yours" (docs/api.md); the reason is only audited.
             denied = (
                 self._draft(
                     actor,

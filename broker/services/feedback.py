@@ -1,6 +1,6 @@
 """The task force's feedback use cases: what a member owes, answering, seeing the answers.
 
-SPEC §4 and API.md "Task force and feedback". Who owes what, whether an answer
+SPEC §4 and docs/api.md "Task force". Who owes what, whether an answer
 is accepted, late or locked, and the counts are the pure `broker.feedback`
 package's decisions; who sees which view of the answers is
 `broker.tlp.feedback_views`'. This module gathers the facts, stores the
@@ -74,7 +74,7 @@ class FeedbackService:
     async def obligations(
         self, actor: Actor, limit: int, cursor: str | None, status: str = "open"
     ) -> ObligationPage:
-        """What the caller's member owes, earliest deadline first (API.md `GET /v1/obligations`).
+        """What the caller's member owes, earliest deadline first (`GET /v1/obligations`).
 
         Only obligations on items this user may open are listed, with the
         item's title: a user who may not open a secret item does not learn
@@ -125,7 +125,7 @@ class FeedbackService:
     # -- answering ---------------------------------------------------------------
 
     async def answer(self, actor: Actor, item_id: str, verdict: str, comment: str | None) -> Answer:
-        """Answer what the caller's member owes on an item (API.md `POST /v1/items/{id}/feedback`).
+        """Answer what the caller's member owes on an item (`POST /v1/items/{id}/feedback`).
 
         A first answer is always accepted and counted late from the due time
         on; until the due time it may change, each change audited; after it
@@ -326,7 +326,7 @@ class FeedbackService:
     async def _not_found(
         self, actor: Actor, action: AuditAction, item_id: str, reason: str
     ) -> BrokerError:
-        # One answer for "absent" and "not yours" (API.md); the reason is only audited.
+        # One answer for "absent" and "not yours" (docs/api.md); the reason is only audited.
         return await self._auditor.deny(
             NotFound(_NOT_FOUND, field="id"),
             self._auditor.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),

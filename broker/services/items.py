@@ -60,7 +60,7 @@ log = structlog.get_logger("broker.items")
 
 
 class ItemService:
-    """The item use cases of API.md, each audited."""
+    """The item use cases of docs/api.md, each audited."""
 
     def __init__(
         self,
@@ -163,7 +163,7 @@ class ItemService:
     async def _not_found(
         self, actor: Actor, action: AuditAction, item_id: str, reason: str
     ) -> BrokerError:
-        # One answer for "absent" and "not yours" (API.md); the reason is only audited.
+        # One answer for "absent" and "not yours" (docs/api.md); the reason is only audited.
         return await self._auditor.deny(
             NotFound(NOT_FOUND, field="id"),
             self._auditor.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),
@@ -200,7 +200,7 @@ class ItemService:
     async def inbox(
         self, actor: Actor, limit: int, cursor: str | None, oldest_first: bool
     ) -> InboxPage:
-        """What the caller may open, a page at a time (API.md `GET /v1/inbox`)."""
+        """What the caller may open, a page at a time (docs/api.md `GET /v1/inbox`)."""
         after = decode_id_cursor(cursor)
         page: list[ItemSummary] = []
         next_cursor: str | None = None

@@ -1,6 +1,6 @@
 """The contribution ledger: who supplied and answered what in a period (SPEC §4).
 
-API.md `GET /v1/ledger?period=`. The counts, scores and flags are the pure
+docs/api.md `GET /v1/ledger?period=`. The counts, scores and flags are the pure
 `broker.feedback.ledger`'s; this module gathers the period's submissions and
 obligations and audits the read.
 """
@@ -39,7 +39,7 @@ class LedgerService:
         self._policy = policy
 
     async def ledger(self, actor: Actor, period: str | None) -> Ledger:
-        """The contribution ledger for a period (API.md `GET /v1/ledger?period=`).
+        """The contribution ledger for a period (docs/api.md `GET /v1/ledger?period=`).
 
         The coordinator sees every task-force member's row; a member sees its
         own (general members have no duties and so no row). Members below the

@@ -39,7 +39,7 @@ __all__ = ["SELF_SERVICE_FIELDS", "MemberService"]
 
 SELF_SERVICE_FIELDS = frozenset({"listed", "refuses_secrets", "early_warning"})
 """What a member's own admin may change about its body; the rest is the
-coordinator's (API.md PATCH /v1/members/{id})."""
+coordinator's (docs/api.md PATCH /v1/members/{id})."""
 
 
 class MemberService:
@@ -353,7 +353,7 @@ class MemberService:
         member = await uow.members.get(member_id)
         visible = actor.is_coordinator or actor.is_secretariat or actor.member_id == member_id
         if member is None or not visible:
-            # Same answer whether it exists or not (API.md: 404 reveals nothing).
+            # Same answer whether it exists or not (docs/api.md: 404 reveals nothing).
             raise await self._auditor.deny(
                 NotFound("no member with that id", field="id"),
                 self._auditor.draft(

@@ -2,7 +2,7 @@
 
 A cursor is the url-safe base64 of its parts joined by `|`; a cursor that does
 not decode to the expected parts is refused with a 422 naming `cursor`, never
-a 500 (API.md "Pagination").
+a 500 (docs/api.md "Conventions").
 """
 
 from __future__ import annotations

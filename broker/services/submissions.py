@@ -45,7 +45,7 @@ log = structlog.get_logger("broker.items")
 
 @dataclass(frozen=True, slots=True)
 class SubmitDraft:
-    """A parsed submission (API.md `POST /v1/items`)."""
+    """A parsed submission (docs/api.md `POST /v1/items`)."""
 
     kind: ItemKind
     title: str

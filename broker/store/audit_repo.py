@@ -183,7 +183,7 @@ class AuditRepository:
         return [_checkpoint(r) for r in (await self._conn.execute(query)).all()]
 
     async def page(self, filters: AuditFilter, *, after_seq: int | None, limit: int) -> AuditPage:
-        """A filtered page of events after `after_seq`, oldest first (API.md `GET /v1/audit`)."""
+        """A filtered page of events after `after_seq`, oldest first (`GET /v1/audit`)."""
         rows = (await self._conn.execute(_query(filters, after_seq, limit + 1))).all()
         events = tuple(_event_from_row(r) for r in rows[:limit])
         more = len(rows) > limit

@@ -228,7 +228,7 @@ audit_checkpoints = Table(
     Column("signature", String(200), nullable=False),
 )
 
-# Deliverable events for the live stream and webhooks (API.md "Live delivery").
+# Deliverable events for the live stream and webhooks (docs/api.md "Delivery").
 # `seq` is numbered while the writer holds the write lock, so seq order is
 # commit order and a cursor never skips a late commit. An event goes either to
 # one member (`member_id`: obligations, reminders) or to an item's audience

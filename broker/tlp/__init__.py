@@ -13,7 +13,7 @@ Pure: no IO, no clock, no framework. The services load snapshots
     deriving     may_derive,                     art. 17(3), TLP 2.0 RED
                  constraints_for_derived, needs_consent
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
-    stream       may_see_event                   API.md live delivery = the inbox
+    stream       may_see_event                   docs/api.md live delivery = the inbox
     feedback     feedback_view                   SPEC §4 answer views by role
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked

@@ -1,4 +1,4 @@
-"""Who sees which live event: the stream and webhooks decide here (API.md "Live delivery").
+"""Who sees which live event: the stream and webhooks decide here (docs/api.md "Delivery").
 
 The stream must never show more than the inbox does: an item-wide event is
 visible exactly when its item is in the reader's inbox (delivered to the

@@ -1,4 +1,4 @@
-"""CouncilClient: one async method per endpoint of the broker's HTTP API (API.md)."""
+"""CouncilClient: one async method per endpoint of the broker's HTTP API (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -216,7 +216,7 @@ class CouncilClient:
     async def create_member(self, **fields: Any) -> Member:
         """``POST /v1/members`` (coordinator): admit a member.
 
-        ``fields``: ``name``, ``category``, ``tier`` and the attributes (API.md).
+        ``fields``: ``name``, ``category``, ``tier`` and the attributes (docs/api.md).
         """
         return _parse(Member, await self._json("POST", "/v1/members", json=fields))
 
@@ -335,7 +335,7 @@ class CouncilClient:
     def _inbox_params(limit: int, order: str, cursor: str | None) -> dict[str, ParamValue]:
         if order not in ("newest", "oldest"):
             raise ValueError(f"order must be 'newest' or 'oldest', not {order!r}")
-        # Newest first is the broker's default (API.md); only the other order is named.
+        # Newest first is the broker's default (docs/api.md); only the other order is named.
         return {"limit": limit, "order": "oldest" if order == "oldest" else None, "cursor": cursor}
 
     async def iter_inbox(

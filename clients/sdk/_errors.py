@@ -5,7 +5,7 @@
     CouncilError               anything the SDK raises about a call
     ├── TransportError         no HTTP answer at all: connection, DNS, TLS, timeout (status 0)
     ├── UnexpectedResponse     a 2xx answer whose body is not what the contract promises
-    └── by HTTP status, from the server's ``{"error": {...}}`` body (API.md, Conventions)
+    └── by HTTP status, from the server's ``{"error": {...}}`` body (docs/api.md, Conventions)
         ├── Unauthorized   401  bad or missing token
         ├── Forbidden      403  the caller may see the resource but not do this
         ├── NotFound       404  absent, or the caller may not see it (the broker never says which)

@@ -1,4 +1,4 @@
-"""Following the broker's live stream (API.md `GET /v1/stream`) as Server-Sent Events.
+"""Following the broker's live stream (docs/api.md `GET /v1/stream`) as Server-Sent Events.
 
 The broker sends each event as ``id: <cursor>``, ``event: <kind>`` and one
 ``data:`` line holding the frame ``{"id", "event", "data"}``; when it ends a

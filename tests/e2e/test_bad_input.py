@@ -1,4 +1,4 @@
-"""Bad input gets the documented 4xx JSON error and changes nothing (API.md)."""
+"""Bad input gets the documented 4xx JSON error and changes nothing (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 
 from broker.app import create_app
@@ -40,3 +42,16 @@ async def test_health_and_readiness_are_public(broker: Broker) -> None:
         for path in ("/healthz", "/readyz", "/metrics", "/v1/roster"):
             async with session.get(broker.url + path) as response:
                 assert response.status == 200, path
+
+
+def test_every_route_is_listed_in_the_api_page() -> None:
+    """docs/api.md, the API page users read, lists every route the app serves."""
+    page = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    app = create_app(Settings())
+    served = {
+        f"`{route.method} {route.resource.canonical}`"
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    missing = {entry for entry in served if entry not in page}
+    assert not missing, missing

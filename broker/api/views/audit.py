@@ -1,4 +1,4 @@
-"""The audit log as API.md shows it: pages of events, checkpoints, export lines."""
+"""The audit log as docs/api.md shows it: pages of events, checkpoints, export lines."""
 
 from __future__ import annotations
 

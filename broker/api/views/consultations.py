@@ -1,4 +1,4 @@
-"""Consultations and their messages as API.md JSON; a party the reader may not know is null."""
+"""Consultations and their messages as docs/api.md JSON; a party the reader may not know is null."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Items as API.md shows them: an opened item, the inbox, submission and
+"""Items as docs/api.md shows them: an opened item, the inbox, submission and
 scope-version answers, consent requests, withdrawals and access logs."""
 
 from __future__ import annotations

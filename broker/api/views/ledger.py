@@ -1,4 +1,4 @@
-"""The contribution ledger as API.md JSON (`GET /v1/ledger`)."""
+"""The contribution ledger as docs/api.md JSON (`GET /v1/ledger`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Members, users, handler registrations and the roster as API.md shows them."""
+"""Members, users, handler registrations and the roster as docs/api.md shows them."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def roster_entry_view(entry: RosterEntry) -> dict[str, Any]:
 
 
 def _unpaged(items: list[dict[str, Any]]) -> dict[str, Any]:
-    # These listings are short and whole: one page, no cursor (API.md pagination).
+    # These listings are short and whole: one page, no cursor (docs/api.md pagination).
     return {"items": items, "next_cursor": None}
 
 

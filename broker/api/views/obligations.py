@@ -1,4 +1,4 @@
-"""Obligations, answers and the feedback views as API.md JSON ("Task force and feedback")."""
+"""Obligations, answers and the feedback views as docs/api.md JSON ("Task force")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhooks as API.md shows them to their member's admin."""
+"""Webhooks as docs/api.md shows them to their member's admin."""
 
 from __future__ import annotations
 

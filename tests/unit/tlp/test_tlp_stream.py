@@ -1,4 +1,4 @@
-"""Who sees which live event: the stream never shows more than the inbox (API.md "Live delivery").
+"""Who sees which live event: the stream never shows more than the inbox (docs/api.md "Delivery").
 
 An item-wide event (`item`, `scope_changed`, `withdrawn`) is visible exactly
 when its item was delivered to the reader's member and the reader may open
