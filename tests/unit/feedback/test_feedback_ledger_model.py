@@ -75,11 +75,8 @@ def reference_rows(case: Case) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for member_id, kind, tier, status in sorted(bodies, key=lambda facts: facts[0]):
         # Task-force members (tier one or two, whatever their status) and the coordinator.
-        if kind == BodyKind.COORDINATOR:
-            pass
-        elif kind == BodyKind.MEMBER and tier in (Tier.TIER_ONE, Tier.TIER_TWO):
-            pass
-        else:
+        task_force = kind == BodyKind.MEMBER and tier in (Tier.TIER_ONE, Tier.TIER_TWO)
+        if not (kind == BodyKind.COORDINATOR or task_force):
             continue
         originals = 0
         for who, tick, item_kind in submissions:
