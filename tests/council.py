@@ -28,19 +28,22 @@ async def make_org(broker: Broker, name: str, *, with_handler: bool = True, **at
     admin = broker.admin
     fields = {"name": name, "category": "cyber_business", "tier": "none", **attrs}
     member = await admin.create_member(**fields)
+    # The coordinator creates the first admin only; from then on the member
+    # administers itself (SPEC §3 rule 1).
     _, admin_token = await admin.create_user(member.id, f"{name} admin", "member_admin")
-    handler_user, handler_token = await admin.create_user(
+    own_admin = broker.client(admin_token)
+    handler_user, handler_token = await own_admin.create_user(
         member.id, f"{name} handler", "member_user"
     )
-    plain_user, plain_token = await admin.create_user(member.id, f"{name} staff", "member_user")
+    plain_user, plain_token = await own_admin.create_user(member.id, f"{name} staff", "member_user")
     if with_handler:
-        await admin.add_handler(member.id, handler_user.id)
+        await own_admin.add_handler(member.id, handler_user.id)
     return Org(
         id=member.id,
         name=name,
         handler=broker.client(handler_token),
         plain=broker.client(plain_token),
-        admin=broker.client(admin_token),
+        admin=own_admin,
         handler_user_id=handler_user.id,
         plain_user_id=plain_user.id,
         attrs=fields,

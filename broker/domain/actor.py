@@ -47,7 +47,9 @@ class Actor:
         return self.is_coordinator and self.role is Role.MEMBER_ADMIN
 
     def admin_of(self, body_id: str) -> bool:
-        """Whether this caller administers `body_id` (its own admin or the coordinator's)."""
-        return self.is_coordinator_admin or (
-            self.role is Role.MEMBER_ADMIN and self.body.id == body_id
-        )
+        """Whether this caller is an administrator of `body_id` itself.
+
+        Not the coordinator's admins: they may not act for a member (SPEC §3
+        rule 1); what they may do to another body is `broker.tlp.may_administer`.
+        """
+        return self.role is Role.MEMBER_ADMIN and self.body.id == body_id

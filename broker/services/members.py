@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from broker import tlp
 from broker.crypto import hash_token, new_token
 from broker.domain import (
     Actor,
     AuditAction,
     AuditDraft,
+    Body,
     BodyKind,
     EventDraft,
     EventKind,
@@ -35,7 +37,12 @@ from broker.services.ids import new_id
 from broker.services.obligations import DEPARTED_STATUSES, close_for_member
 from broker.store.uow import Store, UnitOfWork
 
-__all__ = ["SELF_SERVICE_FIELDS", "MemberService"]
+__all__ = ["CLOCK_SKEW", "SELF_SERVICE_FIELDS", "MemberService"]
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far before the request a handler registration's effective time may lie:
+the caller's clock may run a little behind ours, but a registration is never
+back-dated (art. 6(8): a change takes effect from when it is notified)."""
 
 SELF_SERVICE_FIELDS = frozenset({"listed", "refuses_secrets", "early_warning"})
 """What a member's own admin may change about its body; the rest is the
@@ -118,10 +125,21 @@ class MemberService:
         """
         auditor = self._auditor
         async with self._store.read() as uow:
-            await self._visible_body(uow, actor, member_id, AuditAction.MEMBER_UPDATE)
+            body = await self._visible_body(uow, actor, member_id, AuditAction.MEMBER_UPDATE)
+        nulls = sorted(name for name, value in fields.items() if value is None)
+        if nulls:
+            # Every attribute always has a value: null cannot mean "unset" (it would
+            # hit the store's NOT NULL constraint); leaving a field out keeps it.
+            raise InvalidInput(
+                f"{nulls[0]} cannot be null: send a value, or leave the field out to keep it",
+                field=nulls[0],
+            )
         if not actor.is_coordinator_admin:
+            await self._require(
+                actor, body, tlp.AdminAct.CHANGE_SETTINGS, AuditAction.MEMBER_UPDATE
+            )
             outside = sorted(set(fields) - SELF_SERVICE_FIELDS)
-            if not actor.admin_of(member_id) or outside:
+            if outside:
                 raise await auditor.deny(
                     Forbidden(
                         "only the coordinator may change "
@@ -183,17 +201,7 @@ class MemberService:
         auditor = self._auditor
         async with self._store.read() as uow:
             body = await self._visible_body(uow, actor, member_id, AuditAction.USER_CREATE)
-        if not actor.admin_of(member_id):
-            raise await auditor.deny(
-                Forbidden("only the member's administrators or the coordinator create users"),
-                auditor.draft(
-                    actor,
-                    AuditAction.USER_CREATE,
-                    "denied",
-                    subject_member_id=member_id,
-                    reason="not_admin",
-                ),
-            )
+        await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
         if role is Role.COMMITTEE and body.kind is BodyKind.MEMBER:
             raise InvalidInput(
                 "the committee role belongs to users of the coordinator or the secretariat",
@@ -222,28 +230,31 @@ class MemberService:
         """The users of a body, for its admins and the coordinator."""
         async with self._store.read() as uow:
             await self._visible_body(uow, actor, member_id, AuditAction.USER_LIST)
-            if not (actor.admin_of(member_id) or actor.is_coordinator):
-                raise Forbidden("only the member's administrators see its users")
-            return await uow.members.users_of(member_id)
+            allowed = actor.admin_of(member_id) or actor.is_coordinator
+            users = await uow.members.users_of(member_id) if allowed else []
+        if not allowed:
+            # Rule 10: a refusal is an audit event like any other decision.
+            raise await self._auditor.deny(
+                Forbidden("only the member's administrators see its users"),
+                self._auditor.draft(
+                    actor,
+                    AuditAction.USER_LIST,
+                    "denied",
+                    subject_member_id=member_id,
+                    reason="not_admin",
+                ),
+            )
+        return users
 
     async def revoke_user(self, actor: Actor, member_id: str, user_id: str) -> User:
         """Revoke a user's token at once; the user keeps its audit history."""
         auditor = self._auditor
         async with self._store.read() as uow:
-            await self._visible_body(uow, actor, member_id, AuditAction.USER_REVOKE)
-            user = await _user_of(uow, member_id, user_id)
-        if not actor.admin_of(member_id):
-            raise await auditor.deny(
-                Forbidden("only the member's administrators or the coordinator revoke users"),
-                auditor.draft(
-                    actor,
-                    AuditAction.USER_REVOKE,
-                    "denied",
-                    subject_member_id=member_id,
-                    reason="not_admin",
-                    details={"user_id": user_id},
-                ),
-            )
+            body = await self._visible_body(uow, actor, member_id, AuditAction.USER_REVOKE)
+            user = await self._user_of(uow, actor, member_id, user_id, AuditAction.USER_REVOKE)
+        await self._require(
+            actor, body, tlp.AdminAct.REVOKE_USER, AuditAction.USER_REVOKE, user_id=user_id
+        )
         now = self._clock()
         async with self._store.write() as uow:
             await uow.feed.append([_directory_changed(now)])
@@ -270,15 +281,27 @@ class MemberService:
         auditor = self._auditor
         now = self._clock()
         async with self._store.read() as uow:
-            await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_ADD)
-            user = await _user_of(uow, member_id, user_id)
-        if not actor.admin_of(member_id):
+            body = await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_ADD)
+            user = await self._user_of(uow, actor, member_id, user_id, AuditAction.HANDLER_ADD)
+        await self._require(
+            actor, body, tlp.AdminAct.ADD_HANDLER, AuditAction.HANDLER_ADD, user_id=user_id
+        )
+        if effective_from is not None and effective_from < now - CLOCK_SKEW:
             raise await auditor.deny(
-                Forbidden("only the member's administrators or the coordinator register handlers"),
-                _not_admin(auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id),
+                InvalidInput(
+                    "effective_from lies in the past: a registration takes effect now "
+                    "(leave it out) or later, never back-dated",
+                    field="effective_from",
+                ),
+                _refused(auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id, "backdated"),
             )
         if user.revoked_at is not None:
-            raise Conflict("a revoked user cannot become a handler", field="user_id")
+            raise await auditor.deny(
+                Conflict("a revoked user cannot become a handler", field="user_id"),
+                _refused(
+                    auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id, "user_revoked"
+                ),
+            )
         start = effective_from or now
         registration = HandlerRegistration(
             id=new_id(),
@@ -315,11 +338,19 @@ class MemberService:
         now = self._clock()
         end = effective_until or now
         async with self._store.read() as uow:
-            await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_REMOVE)
-        if not actor.admin_of(member_id):
+            body = await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_REMOVE)
+        await self._require(
+            actor, body, tlp.AdminAct.REMOVE_HANDLER, AuditAction.HANDLER_REMOVE, user_id=user_id
+        )
+        if effective_until is not None and effective_until < now - CLOCK_SKEW:
             raise await auditor.deny(
-                Forbidden("only the member's administrators or the coordinator remove handlers"),
-                _not_admin(auditor, actor, AuditAction.HANDLER_REMOVE, member_id, user_id),
+                InvalidInput(
+                    "effective_until lies in the past: a registration ends now or later",
+                    field="effective_until",
+                ),
+                _refused(
+                    auditor, actor, AuditAction.HANDLER_REMOVE, member_id, user_id, "backdated"
+                ),
             )
         async with self._store.write() as uow:
             await uow.feed.append([_directory_changed(now)])
@@ -346,6 +377,48 @@ class MemberService:
         async with self._store.read() as uow:
             await self._visible_body(uow, actor, member_id, AuditAction.HANDLER_LIST)
             return await uow.members.handlers_of(member_id)
+
+    async def _require(
+        self,
+        actor: Actor,
+        body: Member,
+        act: tlp.AdminAct,
+        action: AuditAction,
+        *,
+        user_id: str | None = None,
+    ) -> None:
+        """Ask the policy whether `actor` may do `act` to `body`; audit and raise if not."""
+        async with self._store.read() as uow:
+            users = await uow.members.users_of(body.id)
+        # Ever had an admin, revoked ones included: revoking a member's admins must
+        # not hand the member back to the coordinator (SPEC §3 rule 1).
+        has_admin = any(u.role is Role.MEMBER_ADMIN for u in users)
+        target = Body(id=body.id, kind=body.kind, status=body.status)
+        decision = tlp.may_administer(actor.reader, target, act, target_has_admin=has_admin)
+        if decision:
+            return
+        raise await self._auditor.deny(
+            Forbidden(_REFUSALS.get(decision.reasons[0], "you may not do this for this member")),
+            self._auditor.draft(
+                actor,
+                action,
+                "denied",
+                subject_member_id=body.id,
+                reason=",".join(str(r) for r in decision.reasons),
+                details={"user_id": user_id} if user_id is not None else None,
+            ),
+        )
+
+    async def _user_of(
+        self, uow: UnitOfWork, actor: Actor, member_id: str, user_id: str, action: AuditAction
+    ) -> User:
+        user = await uow.members.user(user_id, member_id)
+        if user is None:
+            raise await self._auditor.deny(
+                NotFound("no user with that id in this member", field="user_id"),
+                _refused(self._auditor, actor, action, member_id, user_id[:64], "no_such_user"),
+            )
+        return user
 
     async def _visible_body(
         self, uow: UnitOfWork, actor: Actor, member_id: str, action: AuditAction
@@ -385,22 +458,34 @@ async def _stored_handler(uow: UnitOfWork, handler_id: str) -> HandlerRegistrati
     return registration
 
 
-async def _user_of(uow: UnitOfWork, member_id: str, user_id: str) -> User:
-    user = await uow.members.user(user_id, member_id)
-    if user is None:
-        raise NotFound("no user with that id in this member", field="user_id")
-    return user
+_REFUSALS = {
+    tlp.Reason.NOT_ADMIN: "only the member's administrators may do this",
+    tlp.Reason.MEMBER_ADMINISTERS_ITSELF: (
+        "this member has its own administrators: only they may do this; "
+        "the coordinator may revoke a user or a handler"
+    ),
+    tlp.Reason.INACTIVE_MEMBER: (
+        "your member is restricted (charter art. 8(2)): it may read its audit log "
+        "and withdraw, nothing else"
+    ),
+}
+"""What a refused caller is told, by the policy's first reason (it may see the body)."""
 
 
-def _not_admin(
-    auditor: Auditor, actor: Actor, action: AuditAction, member_id: str, user_id: str
+def _refused(
+    auditor: Auditor,
+    actor: Actor,
+    action: AuditAction,
+    member_id: str,
+    user_id: str,
+    reason: str,
 ) -> AuditDraft:
     return auditor.draft(
         actor,
         action,
         "denied",
         subject_member_id=member_id,
-        reason="not_admin",
+        reason=reason,
         details={"user_id": user_id},
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from broker import tlp
 from broker.crypto import canonical_json, random_secret, seal
 from broker.domain import Actor, AuditAction
 from broker.domain.webhooks import Webhook, WebhookRegistration
@@ -52,9 +53,27 @@ class WebhookService:
                 ),
             )
 
+    async def _require_unrestricted(
+        self, actor: Actor, member_id: str, action: AuditAction
+    ) -> None:
+        # Charter art. 8(2): a restricted member reads its audit and withdraws, nothing else.
+        allowed = tlp.may_act(actor.reader)
+        if not allowed:
+            raise await self._auditor.deny(
+                Forbidden("your member is restricted (charter art. 8(2)): it may not do this"),
+                self._auditor.draft(
+                    actor,
+                    action,
+                    "denied",
+                    subject_member_id=member_id,
+                    reason=",".join(str(r) for r in allowed.reasons),
+                ),
+            )
+
     async def register(self, actor: Actor, member_id: str, url: str) -> WebhookRegistration:
         """A new webhook from now on; its signing secret is shown once and stored sealed."""
         await self._require_admin(actor, member_id, AuditAction.WEBHOOK_CREATE)
+        await self._require_unrestricted(actor, member_id, AuditAction.WEBHOOK_CREATE)
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise InvalidInput("the webhook URL must be http(s)://host/...", field="url")
@@ -101,6 +120,7 @@ class WebhookService:
     async def remove(self, actor: Actor, member_id: str, webhook_id: str) -> None:
         """Stop delivering to a webhook."""
         await self._require_admin(actor, member_id, AuditAction.WEBHOOK_DELETE)
+        await self._require_unrestricted(actor, member_id, AuditAction.WEBHOOK_DELETE)
         removed = self._auditor.draft(
             actor,
             AuditAction.WEBHOOK_DELETE,

@@ -17,6 +17,7 @@ Pure: no IO, no clock, no framework. The services load snapshots
     feedback     feedback_view                   SPEC §4 answer views by role
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
+    administering  may_administer, may_act       SPEC §3 rule 1, art. 8(2): who acts for a body
 """
 
 from broker.tlp._decision import Decision, Reason
@@ -27,6 +28,7 @@ from broker.tlp._routing import Routing, receives, recipients_for
 from broker.tlp._scope import in_scope
 from broker.tlp._stream import ITEM_EVENTS, may_see_event
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
+from broker.tlp.administering import AdminAct, may_act, may_administer
 from broker.tlp.consultations import (
     ConsultationRole,
     consultation_role,
@@ -41,6 +43,7 @@ from broker.tlp.feedback_views import FeedbackView, feedback_view
 
 __all__ = [
     "ITEM_EVENTS",
+    "AdminAct",
     "ConsultationRole",
     "Decision",
     "FeedbackView",
@@ -54,6 +57,8 @@ __all__ = [
     "handling_for",
     "in_scope",
     "is_addressee",
+    "may_act",
+    "may_administer",
     "may_break_glass",
     "may_change_scope",
     "may_consent",

@@ -84,6 +84,13 @@ class Reason(StrEnum):
     NOT_ADDRESSED = "not_addressed"
     """A member event (an obligation, a reminder) addressed to another member."""
 
+    NOT_ADMIN = "not_admin"
+    """Only an administrator of the body itself may do this for it (SPEC §1, rule 1)."""
+
+    MEMBER_ADMINISTERS_ITSELF = "member_administers_itself"
+    """The member has its own administrator: the coordinator may revoke, never act for it
+    (SPEC §3 rule 1)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from clients.sdk import Forbidden, NotFound
+from clients.sdk import Forbidden, Invalid, NotFound
 from tests.conftest import Broker
 from tests.council import draft, make_org
 
@@ -102,3 +102,46 @@ async def test_audit_checkpoint_is_signed_and_exposed(broker: Broker) -> None:
     org = await make_org(broker, "Vendor A", tier="tier_one")
     with pytest.raises(Forbidden):
         await org.admin.latest_checkpoint()
+
+
+async def test_the_coordinator_cannot_act_as_a_member_to_widen_its_scope(broker: Broker) -> None:
+    """SPEC §3 rule 1: no one, the coordinator included, widens a provider's scope
+    without its consent. Once v1 has its own admin, the coordinator's admin cannot
+    create a user inside v1 (nor register its handlers), so it cannot widen v1's
+    item to all members; the law-enforcement member v1 excluded still cannot read it."""
+    v1 = await make_org(broker, "Vendor One", tier="tier_one")
+    police = await make_org(broker, "Police", category="government", law_enforcement=True)
+    item = await v1.handler.submit(
+        draft(scope={"groups": ["tier_one_group"], "exclude_attributes": ["law_enforcement"]})
+    )
+    with pytest.raises(Forbidden):
+        await broker.admin.create_user(v1.id, "Puppet", "member_user")
+    with pytest.raises(Forbidden):
+        await broker.admin.add_handler(v1.id, v1.plain_user_id)
+    with pytest.raises(NotFound):
+        await police.handler.get_item(item.id)
+    users = await v1.admin._json("GET", f"/v1/members/{v1.id}/users")
+    assert "Puppet" not in {u["name"] for u in users["items"]}
+    denials = await broker.admin.audit(member=v1.id)
+    assert any(
+        e.action == "user.create"
+        and e.outcome == "denied"
+        and e.reason == "member_administers_itself"
+        for e in denials.items
+    )
+
+
+async def test_patch_with_null_and_backdated_handler_are_clear_422s(broker: Broker) -> None:
+    """docs/api.md errors, charter art. 6(8): a null attribute in PATCH and a handler
+    registration back-dated to 2000 are 422s naming the field, never a 500."""
+    org = await make_org(broker, "Vendor A", tier="tier_one")
+    with pytest.raises(Invalid) as null:
+        await broker.admin._json("PATCH", f"/v1/members/{org.id}", json={"name": None})
+    assert null.value.field == "name"
+    with pytest.raises(Invalid) as backdated:
+        await org.admin.add_handler(
+            org.id, org.plain_user_id, effective_from="2000-01-01T00:00:00Z"
+        )
+    assert backdated.value.field == "effective_from"
+    handlers = await org.admin.list_handlers(org.id)
+    assert org.plain_user_id not in {h.user_id for h in handlers.items}

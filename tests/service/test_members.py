@@ -320,3 +320,127 @@ async def test_roster_lists_only_active_listed_members_by_name(world: World) -> 
     zed = next(m for m in world.store.uow.members.members.values() if m.name == "Zed")
     await world.service.update_member(world.coordinator_admin, zed.id, {"status": "restricted"})
     assert [e.name for e in await world.service.roster()] == ["Alpha"]
+
+
+# --- who may act for a member (SPEC §3 rule 1), restriction (art. 8(2)), bad input ----
+
+
+def _restricted(actor: Actor) -> Actor:
+    """`actor` as signed in once its body is restricted (charter art. 8(2))."""
+    return dataclasses.replace(
+        actor, body=dataclasses.replace(actor.body, status=MemberStatus.RESTRICTED)
+    )
+
+
+async def test_coordinator_sets_up_a_member_only_until_its_first_admin_exists(
+    world: World,
+) -> None:
+    """SPEC §3 rule 1: no one, the coordinator included, acts for a provider. The
+    coordinator creates a member's first admin (and may set it up before); once
+    that admin exists, creating users and registering handlers is refused and
+    audited, while revoking (for security) stays open to the coordinator."""
+    coordinator = world.coordinator_admin
+    early = await world.service.create_user(coordinator, "VENDOR", "Early", Role.MEMBER_USER)
+    await world.service.create_user(coordinator, "VENDOR", "First admin", Role.MEMBER_ADMIN)
+    with pytest.raises(Forbidden):
+        await world.service.create_user(coordinator, "VENDOR", "Puppet", Role.MEMBER_USER)
+    denial = world.audit[-1]
+    assert (denial.action, denial.outcome, denial.reason, denial.subject_member_id) == (
+        AuditAction.USER_CREATE,
+        "denied",
+        "member_administers_itself",
+        "VENDOR",
+    )
+    with pytest.raises(Forbidden):
+        await world.service.add_handler(coordinator, "VENDOR", early.user.id, None)
+    assert (world.audit[-1].action, world.audit[-1].outcome) == (AuditAction.HANDLER_ADD, "denied")
+    assert world.store.uow.members.handlers == {}
+    assert {u.name for u in world.store.uow.members.users.values()} == {"Early", "First admin"}
+    revoked = await world.service.revoke_user(coordinator, "VENDOR", early.user.id)
+    assert revoked.revoked_at is not None
+    # The member's own admin still does everything.
+    mine = await world.service.create_user(world.member_admin, "VENDOR", "Own", Role.MEMBER_USER)
+    await world.service.add_handler(world.member_admin, "VENDOR", mine.user.id, None)
+
+
+async def test_revoking_every_admin_does_not_hand_the_member_back(world: World) -> None:
+    """SPEC §3 rule 1: the coordinator cannot revoke a member's admins and then act
+    for it: an admin once created counts, revoked or not."""
+    first = await world.service.create_user(
+        world.coordinator_admin, "VENDOR", "First admin", Role.MEMBER_ADMIN
+    )
+    await world.service.revoke_user(world.coordinator_admin, "VENDOR", first.user.id)
+    with pytest.raises(Forbidden):
+        await world.service.create_user(
+            world.coordinator_admin, "VENDOR", "Replacement", Role.MEMBER_ADMIN
+        )
+
+
+async def test_refused_user_listing_is_audited(world: World) -> None:
+    """SPEC §3 rule 10: every denial is an audit event — a plain user refused its
+    member's user list (403) included, with its reason."""
+    with pytest.raises(Forbidden):
+        await world.service.list_users(world.member_user, "VENDOR")
+    denial = world.audit[-1]
+    assert (denial.action, denial.outcome, denial.reason, denial.subject_member_id) == (
+        AuditAction.USER_LIST,
+        "denied",
+        "not_admin",
+        "VENDOR",
+    )
+
+
+async def test_handler_registration_cannot_be_backdated(world: World) -> None:
+    """Charter art. 6(8): a handler registration takes effect from its notification,
+    never before: an effective time earlier than the request (beyond a small clock
+    skew) is a 422 naming the field, audited, and nothing is stored."""
+    created = await world.service.create_user(world.member_admin, "VENDOR", "H", Role.MEMBER_USER)
+    with pytest.raises(InvalidInput) as refused:
+        await world.service.add_handler(
+            world.member_admin, "VENDOR", created.user.id, datetime(2000, 1, 1, tzinfo=UTC)
+        )
+    assert refused.value.field == "effective_from"
+    assert (world.audit[-1].outcome, world.audit[-1].reason) == ("denied", "backdated")
+    assert world.store.uow.members.handlers == {}
+    # A clock a minute behind ours is fine.
+    skewed = world.clock() - timedelta(minutes=1)
+    await world.service.add_handler(world.member_admin, "VENDOR", created.user.id, skewed)
+    with pytest.raises(InvalidInput) as ended_early:
+        await world.service.remove_handler(
+            world.member_admin, "VENDOR", created.user.id, datetime(2000, 1, 1, tzinfo=UTC)
+        )
+    assert ended_early.value.field == "effective_until"
+
+
+async def test_restricted_member_admin_changes_nothing(world: World) -> None:
+    """Charter art. 8(2): restriction stops every action but reading the audit of
+    it and withdrawing: the member's admin creates no user, registers and ends
+    no handler, revokes nobody and changes no setting — each refusal audited."""
+    user = await world.service.create_user(world.member_admin, "VENDOR", "U", Role.MEMBER_USER)
+    await world.service.update_member(world.coordinator_admin, "VENDOR", {"status": "restricted"})
+    admin = _restricted(world.member_admin)
+    attempts = [
+        world.service.create_user(admin, "VENDOR", "New", Role.MEMBER_USER),
+        world.service.add_handler(admin, "VENDOR", user.user.id, None),
+        world.service.revoke_user(admin, "VENDOR", user.user.id),
+        world.service.update_member(admin, "VENDOR", {"listed": True}),
+    ]
+    for attempt in attempts:
+        before = len(world.audit)
+        with pytest.raises(Forbidden):
+            await attempt
+        [denial] = world.audit[before:]
+        assert (denial.outcome, denial.reason) == ("denied", "inactive_member")
+    assert len(world.store.uow.members.users) == 1
+    assert world.store.uow.members.handlers == {}
+    assert not world.store.uow.members.members["VENDOR"].listed
+
+
+async def test_patch_with_null_is_a_clear_422(world: World) -> None:
+    """docs/api.md errors: a null for an attribute is bad input (422 naming the
+    field and how to fix it), never a NOT NULL failure; nothing changes."""
+    with pytest.raises(InvalidInput) as refused:
+        await world.service.update_member(world.coordinator_admin, "VENDOR", {"name": None})
+    assert refused.value.field == "name"
+    assert "leave the field out" in refused.value.message
+    assert world.store.uow.members.members["VENDOR"].name == "Vendor"
