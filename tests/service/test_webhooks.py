@@ -133,12 +133,15 @@ async def test_another_members_admin_is_told_the_member_does_not_exist(
     assert store.uow.audit.drafts[0].details == {"member_id": "power"}
 
 
-async def test_the_coordinators_admin_manages_any_members_webhooks(
+async def test_the_coordinators_admin_cannot_run_a_members_webhooks(
     service: WebhookService, store: FakeStore
 ) -> None:
-    """The coordinator runs the system: its admins register for any member (SPEC §1)."""
-    registered = await service.register(COORDINATOR_ADMIN, "power", URL)
-    assert store.uow.webhooks.webhooks[registered.id].member_id == "power"
+    """SPEC §3 rule 1: the coordinator never acts for a member; a webhook sends the
+    member's deliveries elsewhere, so only the member's own admins choose one."""
+    with pytest.raises(Forbidden):
+        await service.register(COORDINATOR_ADMIN, "power", URL)
+    assert not store.uow.webhooks.webhooks
+    assert store.uow.audit.drafts[-1].outcome == "denied"
 
 
 @pytest.mark.parametrize("url", ["ftp://host/x", "https:///nohost", "not a url"])
