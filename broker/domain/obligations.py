@@ -111,7 +111,9 @@ class ItemFeedback:
     """The answers on an item as one reader may see them (SPEC §4).
 
     `individual`: the counts and every answer; `aggregate`: the counts and
-    one's own answer; `own`: one's own answer only. What a view does not show
+    one's own answer; `counts`: the counts without category cells small enough
+    to name a member (a tier-two provider); `own`: one's own answer only. What a
+    view does not show
     is None.
     """
 

@@ -12,7 +12,8 @@ what they return.
 - `sweep` / `apply` — reminders before the deadline, the overdue mark after.
 - `ledger` / `parse_period` / `ContributionPolicy` — the contribution ledger
   and the free-rider rule.
-- `aggregate_answers` — the counts the tier-one group sees.
+- `aggregate_answers` — the counts the tier-one group sees;
+  `without_small_cells` — those counts with no cell small enough to name a member.
 
 Errors are drawn in `broker.feedback._errors`.
 """
@@ -22,6 +23,7 @@ from broker.feedback._aggregate import (
     ExpertFeedbackCounts,
     QuickAnswerCounts,
     aggregate_answers,
+    without_small_cells,
 )
 from broker.feedback._due import DEFAULT_URGENT_DUE, parse_duration, resolve_due
 from broker.feedback._errors import AnswerLocked, FeedbackError, InvalidVerdict, ObligationClosed
@@ -92,4 +94,5 @@ __all__ = [
     "parse_period",
     "resolve_due",
     "sweep",
+    "without_small_cells",
 ]

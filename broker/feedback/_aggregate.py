@@ -20,7 +20,13 @@ from broker.feedback._obligations import ObligationKind, Verdict
 from broker.feedback._state import Obligation, ObligationStatus
 from broker.feedback._time import require_aware
 
-__all__ = ["AnswerSummary", "ExpertFeedbackCounts", "QuickAnswerCounts", "aggregate_answers"]
+__all__ = [
+    "AnswerSummary",
+    "ExpertFeedbackCounts",
+    "QuickAnswerCounts",
+    "aggregate_answers",
+    "without_small_cells",
+]
 
 # Counter keys besides the verdicts themselves (which are strings too).
 _LATE, _MISSING, _PENDING = "late", "missing", "pending"
@@ -47,6 +53,11 @@ class QuickAnswerCounts:
         """Answers given, late ones included."""
         return self.came + self.not_came + self.unknown
 
+    @property
+    def counted(self) -> int:
+        """The obligations counted: answered, missing or pending."""
+        return self.answered + self.missing + self.pending
+
 
 @dataclass(frozen=True, slots=True)
 class ExpertFeedbackCounts:
@@ -63,6 +74,11 @@ class ExpertFeedbackCounts:
     def answered(self) -> int:
         """Feedback given, late feedback included."""
         return self.confirm + self.refute + self.additional_info
+
+    @property
+    def counted(self) -> int:
+        """The obligations counted: answered, missing or pending."""
+        return self.answered + self.missing + self.pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +168,23 @@ def aggregate_answers(
         quick_answers_by_category=MappingProxyType({c: _quick(n) for c, n in ordered(quick)}),
         expert_feedback=_expert(totals[expert]),
         expert_feedback_by_category=MappingProxyType({c: _expert(n) for c, n in ordered(expert)}),
+    )
+
+
+def without_small_cells(summary: AnswerSummary, minimum: int) -> AnswerSummary:
+    """`summary` with every category cell of fewer than `minimum` counted members left out.
+
+    The totals stay: they are what the reader may know. A cell of one member is
+    that member's answer (SPEC §4: tier-two answers are never shown to another
+    tier-two member), so small cells are dropped, not rounded.
+    """
+    return AnswerSummary(
+        quick_answers=summary.quick_answers,
+        quick_answers_by_category=MappingProxyType(
+            {c: n for c, n in summary.quick_answers_by_category.items() if n.counted >= minimum}
+        ),
+        expert_feedback=summary.expert_feedback,
+        expert_feedback_by_category=MappingProxyType(
+            {c: n for c, n in summary.expert_feedback_by_category.items() if n.counted >= minimum}
+        ),
     )

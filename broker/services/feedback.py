@@ -20,7 +20,7 @@ from typing import Any
 
 from broker import tlp
 from broker.crypto import Envelope, IntegrityFailure, canonical_json, open_envelope, seal
-from broker.domain import Actor, AuditAction, EventDraft, EventKind, ItemFacts, ItemStatus, Tlp
+from broker.domain import Actor, AuditAction, EventDraft, EventKind, ItemFacts, ItemStatus
 from broker.domain.obligations import (
     Answer,
     AnswerChange,
@@ -41,6 +41,7 @@ from broker.feedback import (
     aggregate_answers,
     answer,
     is_overdue,
+    without_small_cells,
 )
 from broker.services.auditor import Auditor
 from broker.services.clock import Clock
@@ -95,7 +96,7 @@ class FeedbackService:
                 for ob in owed:
                     position = (ob.due_at, ob.id)
                     stored = found.get(ob.item_id)
-                    if stored is None or not _may_list(actor, stored.facts):
+                    if stored is None or not tlp.may_list_obligation(actor.reader, stored.facts):
                         continue
                     page.append(OwedObligation(ob, self._title(stored), is_overdue(ob, now)))
                     if len(page) == limit:
@@ -256,8 +257,12 @@ class FeedbackService:
         answers: tuple[MemberAnswer, ...] | None = None
         own: Answer | None = None
         try:
-            if view in ("individual", "aggregate"):
+            if view in ("individual", "aggregate", "counts"):
                 summary = aggregate_answers([s.obligation for s in owed], owing, now)
+            if view == "counts" and summary is not None:
+                # SPEC §4: a tier-two provider learns how many answered what, never
+                # a category cell small enough to name whose answer it is.
+                summary = without_small_cells(summary, tlp.MIN_CATEGORY_CELL)
             if view == "individual":
                 answers = tuple(
                     MemberAnswer(
@@ -342,19 +347,6 @@ def _feedback_due(stored: StoredItem) -> datetime | None:
 def _read_reasons(actor: Actor, facts: ItemFacts) -> str:
     decision = tlp.may_read(actor.reader, facts)
     return ",".join(str(r) for r in decision.reasons) or "no_feedback_view"
-
-
-def _may_list(actor: Actor, facts: ItemFacts) -> bool:
-    """Whether an obligation on `facts` shows in this user's list.
-
-    A live item: if the user may open it. A withdrawn one (its obligations
-    cancelled): if the user could have opened it by its labels — the member
-    received it, so only the handler rule (art. 18(4), TLP:RED) still applies.
-    """
-    if facts.status is ItemStatus.ACTIVE:
-        return bool(tlp.may_read(actor.reader, facts))
-    needs_handler = facts.effective_secret or facts.effective_tlp is Tlp.RED
-    return actor.is_handler or not needs_handler
 
 
 def _decode_position(cursor: str | None) -> tuple[datetime, str] | None:

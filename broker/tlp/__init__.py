@@ -14,7 +14,8 @@ Pure: no IO, no clock, no framework. The services load snapshots
                  constraints_for_derived, needs_consent
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
     stream       may_see_event                   docs/api.md live delivery = the inbox
-    feedback     feedback_view                   SPEC §4 answer views by role
+    feedback     feedback_view,                  SPEC §4 answer views by role,
+                 may_list_obligation             rule 3, 7: what an obligation list shows
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
     administering  may_administer, may_act       SPEC §3 rule 1, art. 8(2): who acts for a body
@@ -39,10 +40,16 @@ from broker.tlp.consultations import (
     may_see_consultation,
     shows_consulter,
 )
-from broker.tlp.feedback_views import FeedbackView, feedback_view
+from broker.tlp.feedback_views import (
+    MIN_CATEGORY_CELL,
+    FeedbackView,
+    feedback_view,
+    may_list_obligation,
+)
 
 __all__ = [
     "ITEM_EVENTS",
+    "MIN_CATEGORY_CELL",
     "AdminAct",
     "ConsultationRole",
     "Decision",
@@ -64,6 +71,7 @@ __all__ = [
     "may_consent",
     "may_consult",
     "may_derive",
+    "may_list_obligation",
     "may_read",
     "may_reply",
     "may_reveal",

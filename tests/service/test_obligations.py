@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,8 @@ from broker.domain import (
     Group,
     ItemFacts,
     ItemKind,
+    ItemStatus,
+    MemberStatus,
     Role,
     Scope,
     Tier,
@@ -307,3 +310,43 @@ async def test_the_sweeper_reminds_once_before_the_deadline_and_marks_overdue_on
     assert sent == [(EventKind.REMINDER, WATER.id), (EventKind.OVERDUE, WATER.id)]
     (overdue,) = [d for d in store.uow.audit.drafts if d.action is AuditAction.OBLIGATION_OVERDUE]
     assert (overdue.actor_member_id, overdue.subject_member_id) == (None, WATER.id)
+
+
+async def test_a_tier_two_provider_sees_counts_without_cells_that_name_a_member(
+    clock: ManualClock,
+) -> None:
+    """SPEC §4: tier two sees its own answer only; the tier-two provider of an item
+    sees the counts, never a per-category cell of fewer than three members — here
+    the one local-government member's answer would be named by its cell."""
+    store = FakeStore()
+    facts = dataclasses.replace(_facts(ItemKind.COUNTERMEASURE), provider_id=POWER.id)
+    store.uow.items = _Items(facts)  # type: ignore[assignment]
+    store.uow.members = _Members()
+    await _create(store, facts, START)
+    service = FeedbackService(
+        store=store,  # type: ignore[arg-type]
+        clock=clock,
+        keys=Keys(KeyRing.generate()),
+        auditor=Auditor(store, clock),  # type: ignore[arg-type]
+    )
+    await service.answer(_actor(WATER), facts.id, "came", None)
+    seen = await service.feedback(_actor(POWER), facts.id)
+    assert seen.view == "counts" and seen.answers is None and seen.own is None
+    assert seen.summary is not None
+    assert seen.summary.quick_answers.came == 1
+    assert dict(seen.summary.quick_answers_by_category) == {}
+    assert dict(seen.summary.expert_feedback_by_category) == {}
+
+
+async def test_a_restricted_member_lists_no_obligation_on_a_withdrawn_item(
+    answering: tuple[FakeStore, FeedbackService, ItemFacts],
+) -> None:
+    """SPEC §3 rule 7, charter art. 8(2): a restricted member learns nothing, not even
+    the obligations it had on items since withdrawn; an active one still lists them."""
+    store, service, facts = answering
+    gone = dataclasses.replace(facts, status=ItemStatus.WITHDRAWN)
+    store.uow.items = _Items(gone)  # type: ignore[assignment]
+    active = await service.obligations(_actor(POWER), 10, None, "all")
+    assert [e.obligation.item_id for e in active.items] == [facts.id]
+    restricted = _actor(dataclasses.replace(POWER, status=MemberStatus.RESTRICTED))
+    assert (await service.obligations(restricted, 10, None, "all")).items == ()

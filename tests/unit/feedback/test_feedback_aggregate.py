@@ -15,6 +15,7 @@ from broker.feedback import (
     answer,
     cancel_for_withdrawal,
     close_for_departure,
+    without_small_cells,
 )
 
 DUE = T0 + 4 * HOUR
@@ -103,3 +104,20 @@ def test_a_naive_now_is_refused() -> None:
     """A naive now is a ValueError."""
     with pytest.raises(ValueError, match="timezone-aware"):
         aggregate_answers([], BODIES, T0.replace(tzinfo=None))
+
+
+def test_small_category_cells_are_left_out_for_a_tier_two_provider() -> None:
+    """SPEC §4: tier-two answers are never shown to another tier-two member; a cell of
+    fewer than three counted members would name them, so it is dropped while the
+    totals stay whole."""
+    obligations = [
+        answer(obligation("o1", "power", due_at=DUE), "came", None, T0),
+        answer(obligation("o2", "rail", due_at=DUE), "came", None, T0),
+        obligation("o3", "hospital", due_at=DUE + 5 * HOUR),  # pending: still counted
+        answer(obligation("o4", "city", due_at=DUE), "not_came", None, T0),
+    ]
+    full = aggregate_answers(obligations, BODIES, DUE)
+    shown = without_small_cells(full, 3)
+    assert shown.quick_answers == full.quick_answers
+    assert dict(shown.quick_answers_by_category) == {CI: QuickAnswerCounts(came=2, pending=1)}
+    assert LOCAL in full.quick_answers_by_category

@@ -39,7 +39,7 @@ from broker.domain.model import (
     Tlp,
 )
 from broker.tlp import Decision
-from broker.tlp.feedback_views import FeedbackView, feedback_view
+from broker.tlp.feedback_views import FeedbackView, feedback_view, may_list_obligation
 
 ANALYSIS = item(
     provider_id="vendor", kind=ItemKind.ANALYSIS, item_scope=scope(Group.TIER_ONE_GROUP)
@@ -231,7 +231,7 @@ def ref_feedback_view(user: Reader, facts: ItemFacts) -> FeedbackView | None:
         return "individual"
     if privileged:
         # Tier-two answers are never shown to another tier-two member, provider or not.
-        return "aggregate" if body.tier == Tier.TIER_TWO else "individual"
+        return "counts" if body.tier == Tier.TIER_TWO else "individual"
     if body.tier == Tier.TIER_ONE:
         return "aggregate"
     if body.tier == Tier.TIER_TWO:
@@ -251,4 +251,48 @@ def test_feedback_view_agrees_with_the_reference_model(user: Reader, facts: Item
     # counts ("the provider always gets feedback"), never the individual answers.
     if user.body.kind == BodyKind.MEMBER and user.body.tier == Tier.TIER_TWO:
         own_item = user.body.id == facts.provider_id
-        assert view in (("aggregate", None) if own_item else ("own", None))
+        assert view in (("counts", None) if own_item else ("own", None))
+
+
+def ref_may_list_obligation(user: Reader, facts: ItemFacts) -> bool:
+    """Rules 3 and 7, naively: a live item if the user may open it; a withdrawn one
+    only for an active member, and for a handler if it was secret or RED."""
+    if facts.status == ItemStatus.ACTIVE:
+        return ref_may_open(user, facts)
+    if user.body.status != MemberStatus.ACTIVE:
+        return False
+    if facts.effective_secret or facts.effective_tlp == Tlp.RED:
+        return user.is_handler
+    return True
+
+
+@settings(deadline=None, database=None)
+@given(user=READERS, facts=ITEMS_OFTEN_OPEN)
+def test_may_list_obligation_agrees_with_the_reference_model(
+    user: Reader, facts: ItemFacts
+) -> None:
+    """SPEC §3 rules 3 and 7: the obligation list shows what the naive model shows; a
+    restricted member never lists one, withdrawn item or not."""
+    decision = may_list_obligation(user, facts)
+    assert bool(decision) == ref_may_list_obligation(user, facts)
+    if user.body.status is MemberStatus.RESTRICTED:
+        assert not decision
+
+
+def test_rule7_a_restricted_member_lists_nothing_on_a_withdrawn_item() -> None:
+    """SPEC §3 rule 7: restriction hides even the history of withdrawn items."""
+    gone = withdrawn(EARLY_COUNTERMEASURE)
+    assert may_list_obligation(reader(tier_two("utility")), gone)
+    restricted = reader(tier_two("utility", status=MemberStatus.RESTRICTED))
+    assert may_list_obligation(restricted, gone).reasons[0] == "inactive_member"
+
+
+def test_spec4_a_tier_two_provider_gets_counts() -> None:
+    """SPEC §4: a tier-two provider gets the counts view, with small cells suppressed."""
+    own = item(
+        provider_id="utility",
+        kind=ItemKind.COUNTERMEASURE,
+        confidence=Confidence.LOW,
+        item_scope=scope(Group.TIER_TWO),
+    )
+    assert feedback_view(reader(tier_two("utility")), own) == "counts"
