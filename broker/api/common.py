@@ -76,10 +76,23 @@ def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
+_UNATTRIBUTED_PATHS = ("/v1/consultations",)
+"""Routes whose log lines never name the caller: charter art. 16(3) keeps who
+asked a consultation from everyone but the coordinator, and the operator's log
+(the access-log line included) must not undo that by tying a request about a
+consultation to a member or user."""
+
+
 async def actor(request: web.Request) -> Actor:
-    """The authenticated caller, bound into this request's log context."""
+    """The authenticated caller, bound into this request's log context.
+
+    Except on consultation routes (`_UNATTRIBUTED_PATHS`): there no log line of
+    the request carries the caller's member or user id.
+    """
     caller = await services(request).auth.authenticate(request.headers.get("Authorization"))
-    structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
+    path = request.rel_url.path
+    if not any(path == p or path.startswith(p + "/") for p in _UNATTRIBUTED_PATHS):
+        structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 
 

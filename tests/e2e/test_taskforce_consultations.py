@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,3 +242,39 @@ async def test_consultation_list_pages_newest_first(circle: Circle) -> None:
         if cursor is None:
             break
     assert seen == list(reversed(made))
+
+
+async def test_no_log_line_ties_an_asker_to_a_consultation(circle: Circle) -> None:
+    """Charter art. 16(3): who asked is known to the coordinator alone, so the
+    broker's own log never ties an asker to a consultation: no line of a
+    consultation request (the access-log line included) carries the asker's
+    member or user id. Elsewhere the operator's request log still names the caller."""
+    from broker.logging import configure_logging
+
+    captured = io.StringIO()
+    configure_logging("info", captured)
+    try:
+        asked = await circle.maker.plain.consult(QUESTION, "since this morning")
+        await circle.maker.plain.get_consultation(asked.id)
+        await circle.vendor.handler.reply_consultation(asked.id, ANSWER)
+        await circle.maker.plain.reply_consultation(asked.id, FOLLOW_UP)
+        await circle.maker.plain._json("GET", "/v1/consultations")
+        await circle.maker.plain.list_members()
+    finally:
+        configure_logging("warning", sys.stderr)
+    lines = [json.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
+    about = {
+        line["request_id"]
+        for line in lines
+        if str(line.get("route", "")).startswith("/v1/consultations") or "consultation_id" in line
+    }
+    assert about, "the consultation requests were logged"
+    maker = {circle.maker.id, circle.maker.plain_user_id}
+    for line in lines:
+        if line.get("request_id") in about:
+            assert "member_id" not in line and "user_id" not in line, line
+            assert not maker & set(json.dumps(line).split('"')), line
+    assert any(
+        line.get("event") == "request" and line.get("member_id") == circle.maker.id
+        for line in lines
+    ), "the operator's request log still names callers elsewhere"
