@@ -302,6 +302,16 @@ class MemberService:
                     auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id, "user_revoked"
                 ),
             )
+        async with self._store.read() as uow:
+            standing = await uow.members.unended_handler(member_id, user_id, now)
+        if standing is not None:
+            # Rule 10: audited here; the check in the write below only guards a race.
+            raise await auditor.deny(
+                Conflict("this user is already a registered handler", field="user_id"),
+                _refused(
+                    auditor, actor, AuditAction.HANDLER_ADD, member_id, user_id, "already_handler"
+                ),
+            )
         start = effective_from or now
         registration = HandlerRegistration(
             id=new_id(),
@@ -350,6 +360,21 @@ class MemberService:
                 ),
                 _refused(
                     auditor, actor, AuditAction.HANDLER_REMOVE, member_id, user_id, "backdated"
+                ),
+            )
+        async with self._store.read() as uow:
+            standing = await uow.members.unended_handler(member_id, user_id, now)
+        if standing is None:
+            # Rule 10: audited here; the check in the write below only guards a race.
+            raise await auditor.deny(
+                NotFound("no registered handler with that user id", field="user_id"),
+                _refused(
+                    auditor,
+                    actor,
+                    AuditAction.HANDLER_REMOVE,
+                    member_id,
+                    user_id[:64],
+                    "no_such_handler",
                 ),
             )
         async with self._store.write() as uow:

@@ -444,3 +444,22 @@ async def test_patch_with_null_is_a_clear_422(world: World) -> None:
     assert refused.value.field == "name"
     assert "leave the field out" in refused.value.message
     assert world.store.uow.members.members["VENDOR"].name == "Vendor"
+
+
+async def test_state_refusals_on_handlers_are_audited(world: World) -> None:
+    """SPEC §3 rule 10: every denial is an audit event — registering a handler twice
+    (409), ending a registration that does not stand (404) and naming a user the
+    member does not have (404) included."""
+    created = await world.service.create_user(world.member_admin, "VENDOR", "H", Role.MEMBER_USER)
+    await world.service.add_handler(world.member_admin, "VENDOR", created.user.id, None)
+    refusals = [
+        (world.service.add_handler(world.member_admin, "VENDOR", created.user.id, None), Conflict),
+        (world.service.remove_handler(world.member_admin, "VENDOR", "nobody"), NotFound),
+        (world.service.add_handler(world.member_admin, "VENDOR", "nobody", None), NotFound),
+    ]
+    for attempt, error in refusals:
+        before = len(world.audit)
+        with pytest.raises(error):
+            await attempt
+        [denial] = world.audit[before:]
+        assert denial.outcome == "denied" and denial.reason
