@@ -84,6 +84,12 @@ class Reason(StrEnum):
     NOT_ADDRESSED = "not_addressed"
     """A member event (an obligation, a reminder) addressed to another member."""
 
+    CONTENT_MARKED_STRICTER = "content_marked_stricter"
+    """The content carries a TLP marking stricter than the item's label (TLP 2.0)."""
+
+    REASON_NOT_WRITTEN = "reason_not_written"
+    """A break-glass reason needs at least 10 visible characters (art. 14(3))."""
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
