@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from broker import tlp
@@ -52,12 +53,21 @@ def item_event(
     )
 
 
-def pending_view(facts: ItemFacts, providers: list[str]) -> tuple[PendingConsent, ...]:
-    """The consents a derived item waits for, one per provider and source (art. 17(3))."""
+def pending_view(
+    facts: ItemFacts, providers: list[str], seen: Collection[str]
+) -> tuple[PendingConsent, ...]:
+    """The consents a derived item waits for, one per provider and source (art. 17(3)),
+    as the caller may be told them: only the sources in `seen`, those it may open.
+
+    A ceiling inherited through another derived item may come from a source the
+    caller cannot open; naming it or its provider would tell what the caller may
+    not know (SPEC §3 rule 10). The consent is still asked for.
+    """
     return tuple(
         PendingConsent(source_item_id=source_id, provider_id=provider_id)
         for provider_id in providers
         for source_id in sources_of(facts, provider_id)
+        if source_id in seen
     )
 
 
