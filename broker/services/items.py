@@ -9,6 +9,7 @@ answers 404 — revealing nothing — whenever the caller may not see an item.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -48,6 +49,7 @@ from broker.services.clock import Clock
 from broker.services.item_records import (
     NOT_FOUND,
     item_event,
+    pad_denial,
     pending_view,
     reasons,
     sources_of,
@@ -140,12 +142,13 @@ class ItemService:
                     reason=reasons(written),
                 ),
             )
+        started = time.perf_counter()
         async with self._store.read() as uow:
             stored = await uow.items.get(item_id)
         decision = _decide(tlp.may_break_glass, actor, stored)
         if stored is None or not decision:
             raise await self._not_found(
-                actor, AuditAction.ITEM_BREAK_GLASS, item_id, _why(stored, decision)
+                actor, AuditAction.ITEM_BREAK_GLASS, item_id, _why(stored, decision), started
             )
         content = await self._open(actor, stored)
         await auditor.record(
@@ -179,9 +182,11 @@ class ItemService:
         )
 
     async def _not_found(
-        self, actor: Actor, action: AuditAction, item_id: str, reason: str
+        self, actor: Actor, action: AuditAction, item_id: str, reason: str, started: float
     ) -> BrokerError:
-        # One answer for "absent" and "not yours" (docs/api.md); the reason is only audited.
+        # One answer for "absent" and "not yours" (docs/api.md), at one time after
+        # the lookup began; the reason is only audited.
+        await pad_denial(started)
         return await self._auditor.deny(
             NotFound(NOT_FOUND, field="id"),
             self._auditor.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),
@@ -474,8 +479,8 @@ class ItemService:
         (SPEC §3 rule 2: the ceiling is live); the ids whose key failed to rebind.
 
         Each clipped item gets a new scope version, audited as a scope change by
-        the actor whose change of the source caused it, and a `scope_changed`
-        event so that live connections decide again. Ceilings are flattened onto
+        the system (the version row keeps the user whose change caused it), and
+        a `scope_changed` event so that live connections decide again. Ceilings are flattened onto
         every item built on a source, however indirectly, so one pass finds all.
         """
         auditor = self._auditor
@@ -516,8 +521,12 @@ class ItemService:
             )
             await uow.audit.append(
                 [
+                    # By the system: the derived item's access log, which its provider
+                    # reads, must not name who is behind a ceiling it may not see
+                    # (rule 10); the source's own event, in this same transaction,
+                    # records who changed the source.
                     auditor.draft(
-                        actor,
+                        None,
                         AuditAction.ITEM_SCOPE_CHANGE,
                         item_id=clipped.id,
                         details={
@@ -638,6 +647,7 @@ class ItemService:
         # One query, one decision and one audited denial whether the id is absent
         # or only not the caller's: neither the answer nor the work tells them
         # apart (docs/api.md, SPEC §3 rule 10).
+        started = time.perf_counter()
         async with self._store.read() as uow:
             stored = await uow.items.get(item_id)
         decision = _decide(tlp.may_read, actor, stored)
@@ -649,7 +659,7 @@ class ItemService:
         ):
             return stored
         if stored is None or not decision:
-            raise await self._not_found(actor, action, item_id, _why(stored, decision))
+            raise await self._not_found(actor, action, item_id, _why(stored, decision), started)
         return stored
 
 

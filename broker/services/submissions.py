@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from broker.services.ids import new_id
 from broker.services.item_records import (
     NOT_FOUND,
     item_event,
+    pad_denial,
     pending_view,
     reasons,
     submission_error,
@@ -101,6 +103,7 @@ class SubmissionService:
         item_id = new_id()
         bodies = await self._directory.bodies()
         sources: dict[str, StoredItem] = {}
+        started = time.perf_counter()
         if draft.derived_from:
             async with self._store.read() as uow:
                 sources = await uow.items.get_many(draft.derived_from)
@@ -112,6 +115,8 @@ class SubmissionService:
                 else tlp.Decision.deny(tlp.Reason.CANNOT_READ_SOURCE)
             )
             if not decision:
+                # The same answer, at the same time, for an absent and a hidden source.
+                await pad_denial(started)
                 raise await auditor.deny(
                     NotFound(NOT_FOUND, field=f"derived_from[{index}]"),
                     auditor.draft(
