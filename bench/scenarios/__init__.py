@@ -57,7 +57,7 @@ class Scenario:
 
 
 def _registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit_verify, cross_replica, fanout, ingest, read
+    from bench.scenarios import audit_verify, cross_replica, denial, fanout, ingest, read
 
     return {
         name: Scenario(module.run, module.TARGET, module.UNIT)
@@ -67,6 +67,7 @@ def _registry() -> dict[str, Scenario]:
             ("cross-replica", cross_replica),
             ("read", read),
             ("audit", audit_verify),
+            ("denial", denial),
         )
     }
 

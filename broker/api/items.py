@@ -18,7 +18,7 @@ from broker.api.views.items import (
     withdrawal_view,
 )
 from broker.errors import InvalidInput
-from broker.services.submissions import SubmitDraft
+from broker.services.submissions import SubmitDraft, check_idempotency_key
 
 __all__ = ["routes"]
 
@@ -39,8 +39,8 @@ async def submit(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, ItemSubmit)
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 200:
-        raise InvalidInput("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+    if key is not None:
+        check_idempotency_key(key)  # the same rule the use case applies, before any work
     stix = body.stix.model_dump(mode="json") if body.stix is not None else None
     victim = body.victim.model_dump(mode="json") if body.victim is not None else None
     draft = SubmitDraft(

@@ -23,6 +23,7 @@ from broker.domain import (
     Tier,
     Tlp,
 )
+from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
 __all__ = [
     "BreakGlassIn",
@@ -183,9 +184,21 @@ class ConsentIn(Strict):
 
 
 class BreakGlassIn(Strict):
-    """`POST /v1/items/{id}/break-glass`: a written reason is required (art. 14(3))."""
+    """`POST /v1/items/{id}/break-glass`: a written reason is required (art. 14(3)):
+    at least 10 visible characters once normalised (`broker.tlp.is_written_reason`)."""
 
     reason: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
+
+    @field_validator("reason")
+    @classmethod
+    def _written(cls, value: str) -> str:
+        # The same rule the use case applies, so the edge answers the same 422.
+        if not is_written_reason(value):
+            raise ValueError(
+                f"reason must state why, in at least {WRITTEN_REASON_MIN} visible characters "
+                "(blanks and invisible characters do not count)"
+            )
+        return value
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class VersionChange(StrEnum):
     WIDENED = "widened"
     NARROWED = "narrowed"
     CONSENT = "consent"
+    CEILING = "ceiling"
+    """A source's scope changed, and with it the ceiling it puts on this item (rule 2)."""
 
 
 @dataclass(frozen=True, slots=True)

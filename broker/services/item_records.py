@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Collection
 from datetime import datetime
 
 from broker import tlp
@@ -11,8 +14,10 @@ from broker.domain.timestamps import rfc3339
 from broker.errors import BrokerError, Forbidden, InvalidInput
 
 __all__ = [
+    "DENIAL_FLOOR_S",
     "NOT_FOUND",
     "item_event",
+    "pad_denial",
     "pending_view",
     "reasons",
     "sources_of",
@@ -20,6 +25,24 @@ __all__ = [
 ]
 
 NOT_FOUND = "no item with that id"
+
+DENIAL_FLOOR_S = 0.002
+"""How long after the lookup began an item-id denial is answered, at the earliest."""
+
+
+async def pad_denial(started: float, floor: float = DENIAL_FLOOR_S) -> None:
+    """Wait until `floor` seconds after `started` (a `time.perf_counter()` reading).
+
+    SPEC §3 rule 10, docs/api.md: a 404 must not tell an absent id from one the
+    caller may not see, and neither may its timing. The two paths make the same
+    query, decision and audit event, but a stored row still costs more to read
+    and decode than a miss; answering both no earlier than a fixed time after
+    the lookup began hides that difference (it is well under the floor).
+    """
+    remaining = started + floor - time.perf_counter()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
+
 
 # Policy refusals of a submission that are about the request itself (422),
 # as opposed to the caller's standing (403).
@@ -52,12 +75,21 @@ def item_event(
     )
 
 
-def pending_view(facts: ItemFacts, providers: list[str]) -> tuple[PendingConsent, ...]:
-    """The consents a derived item waits for, one per provider and source (art. 17(3))."""
+def pending_view(
+    facts: ItemFacts, providers: list[str], seen: Collection[str]
+) -> tuple[PendingConsent, ...]:
+    """The consents a derived item waits for, one per provider and source (art. 17(3)),
+    as the caller may be told them: only the sources in `seen`, those it may open.
+
+    A ceiling inherited through another derived item may come from a source the
+    caller cannot open; naming it or its provider would tell what the caller may
+    not know (SPEC §3 rule 10). The consent is still asked for.
+    """
     return tuple(
         PendingConsent(source_item_id=source_id, provider_id=provider_id)
         for provider_id in providers
         for source_id in sources_of(facts, provider_id)
+        if source_id in seen
     )
 
 

@@ -9,6 +9,8 @@ answers 404 — revealing nothing — whenever the caller may not see an item.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
@@ -18,11 +20,14 @@ from broker.domain import (
     Actor,
     AuditAction,
     Body,
+    Confidence,
     EventKind,
     ItemFacts,
+    ItemKind,
     ItemStatus,
     Reader,
     Scope,
+    Tlp,
 )
 from broker.domain.audit import AuditFilter, AuditPage
 from broker.domain.items import (
@@ -31,18 +36,20 @@ from broker.domain.items import (
     ItemContent,
     ItemSummary,
     OpenedItem,
+    PendingConsent,
     Provenance,
     ScopeChangeResult,
     StoredItem,
     VersionChange,
     Withdrawal,
 )
-from broker.errors import BrokerError, Conflict, Forbidden, IntegrityAlarm, NotFound
+from broker.errors import BrokerError, Conflict, Forbidden, IntegrityAlarm, InvalidInput, NotFound
 from broker.services.auditor import Auditor
 from broker.services.clock import Clock
 from broker.services.item_records import (
     NOT_FOUND,
     item_event,
+    pad_denial,
     pending_view,
     reasons,
     sources_of,
@@ -52,7 +59,7 @@ from broker.services.keyring import Keys
 from broker.services.obligations import DuePeriods, cancel_for_item, reconcile_obligations
 from broker.services.paging import decode_id_cursor, encode_cursor
 from broker.services.sealing import open_content, rebind_key
-from broker.store.uow import Store
+from broker.store.uow import Store, UnitOfWork
 
 __all__ = ["ItemService"]
 
@@ -82,22 +89,20 @@ class ItemService:
     async def read(self, actor: Actor, item_id: str) -> OpenedItem:
         """Open one item for the caller, or 404 revealing nothing."""
         auditor = self._auditor
+        stored = await self._visible(actor, item_id, AuditAction.ITEM_READ, allow_withdrawn=True)
+        # Only what the caller may see is worth more IO: its sources' facts, to show
+        # the provenance it may see (after the decision, so a denial costs the same
+        # whether the id exists or not).
         async with self._store.read() as uow:
-            stored = await uow.items.get(item_id)
-            sources = await uow.items.get_many(stored.facts.derived_from) if stored else {}
-        if stored is None:
-            raise await self._not_found(actor, AuditAction.ITEM_READ, item_id, "not_found")
+            sources = await uow.items.get_many(stored.facts.derived_from)
         facts = stored.facts
-        if facts.status is ItemStatus.WITHDRAWN and _keeps_metadata(actor, facts):
+        if facts.status is ItemStatus.WITHDRAWN:
             await auditor.record(
                 auditor.draft(
                     actor, AuditAction.ITEM_READ, item_id=facts.id, details={"withdrawn": True}
                 )
             )
             return self._opened(actor, stored, None, sources)
-        decision = tlp.may_read(actor.reader, facts)
-        if not decision:
-            raise await self._not_found(actor, AuditAction.ITEM_READ, item_id, reasons(decision))
         content = await self._open(actor, stored)
         await auditor.record(
             auditor.draft(
@@ -120,14 +125,30 @@ class ItemService:
                     reason="not_secretariat",
                 ),
             )
+        written = tlp.is_written_reason(reason)
+        if not written:
+            # Charter art. 14(3): the reason is what makes the read accountable.
+            raise await auditor.deny(
+                InvalidInput(
+                    f"reason must state why, in at least {tlp.WRITTEN_REASON_MIN} visible "
+                    "characters (blanks and invisible characters do not count)",
+                    field="reason",
+                ),
+                auditor.draft(
+                    actor,
+                    AuditAction.ITEM_BREAK_GLASS,
+                    "denied",
+                    item_id=item_id[:64],
+                    reason=reasons(written),
+                ),
+            )
+        started = time.perf_counter()
         async with self._store.read() as uow:
             stored = await uow.items.get(item_id)
-        if stored is None:
-            raise await self._not_found(actor, AuditAction.ITEM_BREAK_GLASS, item_id, "not_found")
-        decision = tlp.may_break_glass(actor.reader, stored.facts)
-        if not decision:
+        decision = _decide(tlp.may_break_glass, actor, stored)
+        if stored is None or not decision:
             raise await self._not_found(
-                actor, AuditAction.ITEM_BREAK_GLASS, item_id, reasons(decision)
+                actor, AuditAction.ITEM_BREAK_GLASS, item_id, _why(stored, decision), started
             )
         content = await self._open(actor, stored)
         await auditor.record(
@@ -161,9 +182,11 @@ class ItemService:
         )
 
     async def _not_found(
-        self, actor: Actor, action: AuditAction, item_id: str, reason: str
+        self, actor: Actor, action: AuditAction, item_id: str, reason: str, started: float
     ) -> BrokerError:
-        # One answer for "absent" and "not yours" (docs/api.md); the reason is only audited.
+        # One answer for "absent" and "not yours" (docs/api.md), at one time after
+        # the lookup began; the reason is only audited.
+        await pad_denial(started)
         return await self._auditor.deny(
             NotFound(NOT_FOUND, field="id"),
             self._auditor.draft(actor, action, "denied", item_id=item_id[:64], reason=reason),
@@ -305,6 +328,7 @@ class ItemService:
             VersionChange.WIDENED if widened else VersionChange.NARROWED,
             now,
             reset_pending=pending,
+            follow_ceilings=True,
         )
 
     async def consent(
@@ -366,6 +390,7 @@ class ItemService:
         *,
         reset_pending: list[str] | None = None,
         consent_by: Actor | None = None,
+        follow_ceilings: bool = False,
     ) -> ScopeChangeResult:
         auditor = self._auditor
         version = stored.scope_version + 1
@@ -375,6 +400,10 @@ class ItemService:
             await self._alarm(actor, stored.id)
             raise
         routing = tlp.recipients_for(new, bodies.values())
+        # What the caller may be told of the sources whose consent is waited for
+        # (art. 17(3)): only those it may open (SPEC §3 rule 10).
+        seen = await self._seen_sources(actor, new)
+        alarms: list[str] = []
         async with self._store.write() as uow:
             if await uow.items.scope_version(new.id) != version - 1:
                 raise Conflict("the item's scope changed meanwhile; retry")
@@ -408,6 +437,7 @@ class ItemService:
             if reset_pending is not None:
                 await uow.items.request_consents(new.id, reset_pending, now)
             waiting = await uow.items.pending_consent_providers(new.id)
+            shown = pending_view(new, waiting, seen)
             await uow.audit.append(
                 [
                     auditor.draft(
@@ -418,19 +448,105 @@ class ItemService:
                             "version": version,
                             "change": change.value,
                             "recipients": len(routing.recipients),
-                            "pending_consents": waiting,
+                            # The item's access log shows this to its provider.
+                            "pending_consents": _providers(shown),
                         },
                     )
                 ]
             )
+            if follow_ceilings:
+                alarms = await self._follow_ceilings(uow, actor, new, bodies, now)
+        for item_id in alarms:
+            await self._alarm(actor, item_id)
         return ScopeChangeResult(
             id=new.id,
             version=version,
             change=change,
             recipients=len(routing.recipients),
-            dropped=dict(routing.dropped),
-            pending_consents=pending_view(new, waiting),
+            dropped=tlp.dropped_seen_by(actor.reader, new, bodies.values()),
+            pending_consents=shown,
         )
+
+    async def _follow_ceilings(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        source: ItemFacts,
+        bodies: dict[str, Body],
+        now: datetime,
+    ) -> list[str]:
+        """Clip every item built on `source` by its new scope, in the same transaction
+        (SPEC §3 rule 2: the ceiling is live); the ids whose key failed to rebind.
+
+        Each clipped item gets a new scope version, audited as a scope change by
+        the system (the version row keeps the user whose change caused it), and
+        a `scope_changed` event so that live connections decide again. Ceilings are flattened onto
+        every item built on a source, however indirectly, so one pass finds all.
+        """
+        auditor = self._auditor
+        alarms: list[str] = []
+        for derived in await uow.items.carrying_ceiling_of(source.id):
+            clipped = tlp.reclip(derived.facts, source)
+            if clipped is None:
+                continue  # consented away, or the id matched something else
+            version = derived.scope_version + 1
+            try:
+                wrapped, kek_version = rebind_key(self._keys, derived, clipped, version)
+            except IntegrityAlarm:
+                # A tampered item opens for no one anyway; alarm once committed.
+                alarms.append(derived.id)
+                continue
+            routing = tlp.recipients_for(clipped, bodies.values())
+            audience_id = await uow.items.ensure_audience(routing.recipients, now)
+            await uow.items.add_scope_version(
+                clipped,
+                version,
+                VersionChange.CEILING,
+                audience_id=audience_id,
+                wrapped_key=wrapped,
+                kek_version=kek_version,
+                by_user_id=actor.user_id,
+                at=now,
+            )
+            await uow.feed.append(
+                [item_event(EventKind.SCOPE_CHANGED, clipped, audience_id, version, now)]
+            )
+            await reconcile_obligations(
+                uow,
+                clipped,
+                {m: bodies[m] for m in routing.recipients},
+                derived.feedback_due,
+                self._due_defaults,
+                now,
+            )
+            await uow.audit.append(
+                [
+                    # By the system: the derived item's access log, which its provider
+                    # reads, must not name who is behind a ceiling it may not see
+                    # (rule 10); the source's own event, in this same transaction,
+                    # records who changed the source.
+                    auditor.draft(
+                        None,
+                        AuditAction.ITEM_SCOPE_CHANGE,
+                        item_id=clipped.id,
+                        details={
+                            "version": version,
+                            "change": VersionChange.CEILING.value,
+                            "recipients": len(routing.recipients),
+                        },
+                    )
+                ]
+            )
+        return alarms
+
+    async def _seen_sources(self, actor: Actor, facts: ItemFacts) -> frozenset[str]:
+        """The sources behind `facts`' ceilings that `actor` may open (art. 17(3))."""
+        ids = {c.source_id for c in facts.constraints}
+        if not ids:
+            return frozenset()
+        async with self._store.read() as uow:
+            found = await uow.items.get_many(ids)
+        return frozenset(i for i, s in found.items() if tlp.may_read(actor.reader, s.facts))
 
     async def pending_consents(self, actor: Actor) -> tuple[ConsentRequest, ...]:
         """Consent requests waiting for the caller's member, with what they ask for."""
@@ -528,20 +644,54 @@ class ItemService:
     async def _visible(
         self, actor: Actor, item_id: str, action: AuditAction, *, allow_withdrawn: bool = False
     ) -> StoredItem:
+        # One query, one decision and one audited denial whether the id is absent
+        # or only not the caller's: neither the answer nor the work tells them
+        # apart (docs/api.md, SPEC §3 rule 10).
+        started = time.perf_counter()
         async with self._store.read() as uow:
             stored = await uow.items.get(item_id)
-        if stored is None:
-            raise await self._not_found(actor, action, item_id, "not_found")
+        decision = _decide(tlp.may_read, actor, stored)
         if (
-            allow_withdrawn
+            stored is not None
+            and allow_withdrawn
             and stored.facts.status is ItemStatus.WITHDRAWN
             and _keeps_metadata(actor, stored.facts)
         ):
             return stored
-        decision = tlp.may_read(actor.reader, stored.facts)
-        if not decision:
-            raise await self._not_found(actor, action, item_id, reasons(decision))
+        if stored is None or not decision:
+            raise await self._not_found(actor, action, item_id, _why(stored, decision), started)
         return stored
+
+
+# What a decision about an absent id is taken on: the same rule runs on it, so the
+# denial of an absent id does the work of a forbidden one (SPEC §3 rule 10).
+_ABSENT = ItemFacts(
+    id="",
+    provider_id="",
+    kind=ItemKind.NOTICE,
+    confidence=Confidence.UNCONFIRMED,
+    tlp=Tlp.RED,
+    secret=True,
+    scope=Scope(),
+    status=ItemStatus.WITHDRAWN,
+)
+
+
+def _decide(
+    rule: Callable[[Reader, ItemFacts], tlp.Decision], actor: Actor, stored: StoredItem | None
+) -> tlp.Decision:
+    """`rule` on the stored item, or on `_ABSENT` for an absent id (always a denial)."""
+    return rule(actor.reader, stored.facts if stored is not None else _ABSENT)
+
+
+def _why(stored: StoredItem | None, decision: tlp.Decision) -> str:
+    """The audited reason of a denial: `not_found` for an absent id."""
+    return "not_found" if stored is None else reasons(decision)
+
+
+def _providers(pending: tuple[PendingConsent, ...]) -> list[str]:
+    """The providers of `pending`, sorted, once each."""
+    return sorted({p.provider_id for p in pending})
 
 
 def _keeps_metadata(actor: Actor, facts: ItemFacts) -> bool:

@@ -8,6 +8,8 @@ audited and stores nothing.
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +30,7 @@ from broker.services.ids import new_id
 from broker.services.item_records import (
     NOT_FOUND,
     item_event,
+    pad_denial,
     pending_view,
     reasons,
     submission_error,
@@ -38,7 +41,7 @@ from broker.services.sealing import seal_content
 from broker.store.submissions_repo import PreparedSubmission
 from broker.store.uow import Store
 
-__all__ = ["SubmissionService", "SubmitDraft"]
+__all__ = ["SubmissionService", "SubmitDraft", "check_idempotency_key"]
 
 log = structlog.get_logger("broker.items")
 
@@ -87,6 +90,8 @@ class SubmissionService:
     ) -> SubmitResult:
         """Store an item encrypted and route it exactly as far as the rules allow."""
         auditor = self._auditor
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         feedback_due = self._due_time(draft.kind, draft.feedback_due)
         # Only a keyed request can be replayed, so only it needs its digest.
         digest = None if idempotency_key is None else _digest(draft)
@@ -98,6 +103,7 @@ class SubmissionService:
         item_id = new_id()
         bodies = await self._directory.bodies()
         sources: dict[str, StoredItem] = {}
+        started = time.perf_counter()
         if draft.derived_from:
             async with self._store.read() as uow:
                 sources = await uow.items.get_many(draft.derived_from)
@@ -109,6 +115,8 @@ class SubmissionService:
                 else tlp.Decision.deny(tlp.Reason.CANNOT_READ_SOURCE)
             )
             if not decision:
+                # The same answer, at the same time, for an absent and a hidden source.
+                await pad_denial(started)
                 raise await auditor.deny(
                     NotFound(NOT_FOUND, field=f"derived_from[{index}]"),
                     auditor.draft(
@@ -131,6 +139,7 @@ class SubmissionService:
             constraints=tlp.constraints_for_derived(actor.member_id, ordered_sources),
             derived_from=draft.derived_from,
         )
+        await self._check_markings(actor, facts, draft)
         allowed = tlp.may_submit(actor.reader, facts, bodies)
         if not allowed:
             raise await auditor.deny(
@@ -145,6 +154,11 @@ class SubmissionService:
             )
         routing = self._directory.route(facts, bodies)
         pending = sorted(tlp.needs_consent(facts, bodies.values()))
+        # What the submitter is told: the total it reached, why bodies it may see
+        # were left out, and the consents asked of sources it may open (SPEC §3
+        # rule 10); the same goes into the audit event its access log shows.
+        dropped = tlp.dropped_seen_by(actor.reader, facts, bodies.values())
+        shown = pending_view(facts, pending, await self._seen_sources(actor, facts, sources))
         content = ItemContent(
             title=draft.title, body=draft.body, stix=draft.stix, victim=draft.victim
         )
@@ -153,8 +167,8 @@ class SubmissionService:
             id=item_id,
             version=1,
             recipients=len(routing.recipients),
-            dropped=dict(routing.dropped),
-            pending_consents=pending_view(facts, pending),
+            dropped=dropped,
+            pending_consents=shown,
         )
         audience_id = self._directory.audience_id(routing.recipients)
         owed, obligation_events = new_obligations(
@@ -188,8 +202,8 @@ class SubmissionService:
                     "tlp": str(facts.tlp),
                     "secret": facts.secret,
                     "recipients": len(routing.recipients),
-                    "dropped": dict(routing.dropped),
-                    "pending_consents": pending,
+                    "dropped": dropped,
+                    "pending_consents": sorted({p.provider_id for p in shown}),
                     "derived_from": list(facts.derived_from),
                 },
             ),
@@ -199,6 +213,52 @@ class SubmissionService:
         stored: SubmitResult = await self._store.write_submission(prepared)
         log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
         return stored
+
+    async def _check_markings(self, actor: Actor, facts: ItemFacts, draft: SubmitDraft) -> None:
+        """Refuse content marked with a stricter TLP than the item's own label (TLP 2.0)."""
+        stricter = tlp.stricter_markings(facts.tlp, draft.stix)
+        if not stricter:
+            return
+        first = stricter[0]
+        auditor = self._auditor
+        raise await auditor.deny(
+            InvalidInput(
+                f"the STIX object {first.object_id} is marked TLP:{first.tlp}, stricter than "
+                f"the item's tlp {facts.tlp}: label the item at least {first.tlp} "
+                "(an item's TLP is never weaker than a marking in its content)",
+                field=f"stix.objects[{first.index}].{first.path}",
+            ),
+            auditor.draft(
+                actor,
+                AuditAction.ITEM_SUBMIT,
+                "denied",
+                reason=str(tlp.Reason.CONTENT_MARKED_STRICTER),
+                details={
+                    "kind": str(draft.kind),
+                    "tlp": str(facts.tlp),
+                    "marked": str(first.tlp),
+                    "object": first.object_id[:300],
+                },
+            ),
+        )
+
+    async def _seen_sources(
+        self, actor: Actor, facts: ItemFacts, loaded: Mapping[str, StoredItem]
+    ) -> frozenset[str]:
+        """The sources behind `facts`' ceilings that `actor` may open (art. 17(3)).
+
+        The direct sources are loaded already; ceilings inherited through them
+        name sources further back, which are loaded only when there are any.
+        """
+        ids = {c.source_id for c in facts.constraints}
+        missing = ids - loaded.keys()
+        found = dict(loaded)
+        if missing:
+            async with self._store.read() as uow:
+                found.update(await uow.items.get_many(missing))
+        return frozenset(
+            i for i in ids if i in found and tlp.may_read(actor.reader, found[i].facts)
+        )
 
     def _due_time(self, kind: ItemKind, requested: str | None) -> datetime | None:
         # When feedback on a new item falls due: as asked, else the kind's default (SPEC §4).
@@ -221,6 +281,21 @@ class SubmissionService:
                 field="Idempotency-Key",
             )
         return result
+
+
+# docs/api.md: a key is 1 to 200 visible ASCII characters (the column is
+# String(200), and a key that is not ASCII cannot be stored safely everywhere).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def check_idempotency_key(key: str) -> None:
+    """Refuse an `Idempotency-Key` that is not 1 to 200 visible ASCII characters (422)."""
+    if _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters (letters, digits, "
+            "punctuation; no spaces), e.g. a UUID",
+            field="Idempotency-Key",
+        )
 
 
 def _digest(draft: SubmitDraft) -> str:

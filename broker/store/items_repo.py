@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Text, and_, cast, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.domain import (
@@ -177,6 +177,28 @@ class ItemRepository:
             return {}
         rows = (await self._conn.execute(_item_with_scope().where(items.c.id.in_(ids)))).all()
         return {r.id: _stored(r) for r in rows}
+
+    async def carrying_ceiling_of(self, source_id: str) -> list[StoredItem]:
+        """The live items whose current scope version may carry a ceiling of
+        `source_id` (art. 17(3)), by id.
+
+        Ceilings are flattened onto every item built on a source, however
+        indirectly, so one look at the current versions finds them all. The
+        match is on the JSON text, so it may also return items that merely
+        name the id elsewhere; the caller keeps those whose ceilings are the
+        source's (`broker.tlp.reclip`).
+        """
+        escaped = source_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            _item_with_scope()
+            .where(
+                items.c.status == ItemStatus.ACTIVE.value,
+                cast(scope_versions.c.constraints, Text).like(f'%"{escaped}"%', escape="\\"),
+            )
+            .order_by(items.c.id)
+        )
+        rows = (await self._conn.execute(query)).all()
+        return [_stored(r) for r in rows]
 
     async def delivered_to(
         self,

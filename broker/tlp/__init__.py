@@ -7,11 +7,14 @@ Pure: no IO, no clock, no framework. The services load snapshots
     scope        in_scope                        charter art. 17(1), 19(2)
     routing      receives, recipients_for        SPEC §3 rules 1-7
     reading      may_read, may_break_glass,      art. 18(4), 14(3), TLP 2.0
-                 victim_view                     charter annex
+                 is_written_reason, victim_view  charter annex
+    members      may_see_member, dropped_seen_by docs/api.md: a member sees itself
     submitting   may_submit, may_change_scope,   art. 17(1), 18(3), SPEC §2
                  may_withdraw, may_consent
-    deriving     may_derive,                     art. 17(3), TLP 2.0 RED
+    deriving     may_derive, reclip,             art. 17(3), TLP 2.0 RED, rule 2
                  constraints_for_derived, needs_consent
+    markings     stricter_markings,              TLP 2.0: the label travels with
+                 content_markings                the content it marks
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
     stream       may_see_event                   docs/api.md live delivery = the inbox
     feedback     feedback_view,                  SPEC §4 answer views by role,
@@ -22,10 +25,30 @@ Pure: no IO, no clock, no framework. The services load snapshots
 """
 
 from broker.tlp._decision import Decision, Reason
-from broker.tlp._deriving import constraints_for_derived, may_derive, needs_consent
+from broker.tlp._deriving import constraints_for_derived, may_derive, needs_consent, reclip
 from broker.tlp._handling import Handling, handling_for
-from broker.tlp._reading import VictimView, may_break_glass, may_read, victim_view
-from broker.tlp._routing import Routing, receives, recipients_for
+from broker.tlp._markings import (
+    TLP_MARKING_DEFINITIONS,
+    Marking,
+    content_markings,
+    stricter_markings,
+)
+from broker.tlp._reading import (
+    WRITTEN_REASON_MIN,
+    VictimView,
+    is_written_reason,
+    may_break_glass,
+    may_read,
+    victim_view,
+    visible_length,
+)
+from broker.tlp._routing import (
+    Routing,
+    dropped_seen_by,
+    may_see_member,
+    receives,
+    recipients_for,
+)
 from broker.tlp._scope import in_scope
 from broker.tlp._stream import ITEM_EVENTS, may_see_event
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
@@ -50,20 +73,26 @@ from broker.tlp.feedback_views import (
 __all__ = [
     "ITEM_EVENTS",
     "MIN_CATEGORY_CELL",
+    "TLP_MARKING_DEFINITIONS",
+    "WRITTEN_REASON_MIN",
     "AdminAct",
     "ConsultationRole",
     "Decision",
     "FeedbackView",
     "Handling",
+    "Marking",
     "Reason",
     "Routing",
     "VictimView",
     "constraints_for_derived",
     "consultation_role",
+    "content_markings",
+    "dropped_seen_by",
     "feedback_view",
     "handling_for",
     "in_scope",
     "is_addressee",
+    "is_written_reason",
     "may_act",
     "may_administer",
     "may_break_glass",
@@ -77,11 +106,15 @@ __all__ = [
     "may_reveal",
     "may_see_consultation",
     "may_see_event",
+    "may_see_member",
     "may_submit",
     "may_withdraw",
     "needs_consent",
     "receives",
     "recipients_for",
+    "reclip",
     "shows_consulter",
+    "stricter_markings",
     "victim_view",
+    "visible_length",
 ]

@@ -90,6 +90,11 @@ class Reason(StrEnum):
     MEMBER_ADMINISTERS_ITSELF = "member_administers_itself"
     """The member has its own administrator: the coordinator may revoke, never act for it
     (SPEC §3 rule 1)."""
+    CONTENT_MARKED_STRICTER = "content_marked_stricter"
+    """The content carries a TLP marking stricter than the item's label (TLP 2.0)."""
+
+    REASON_NOT_WRITTEN = "reason_not_written"
+    """A break-glass reason needs at least 10 visible characters (art. 14(3))."""
 
 
 @dataclass(frozen=True, slots=True)

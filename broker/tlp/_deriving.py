@@ -68,6 +68,30 @@ def constraints_for_derived(
     return tuple(dict.fromkeys(kept))
 
 
+def reclip(item: ItemFacts, source: ItemFacts) -> ItemFacts | None:
+    """`item` with every ceiling that `source` puts on it brought up to date, or None
+    when nothing changes.
+
+    SPEC §3 rule 2, charter art. 17(3): a source's ceiling is live. When its
+    provider changes the source's scope, every item built on it, directly or
+    through other derived items (ceilings are flattened, so a transitive one
+    sits on the item itself), is clipped by the source's scope as it is now.
+    A ceiling its provider consented away is gone and stays gone.
+    """
+    changed = False
+    updated: list[SourceConstraint] = []
+    for c in item.constraints:
+        if c.source_id == source.id:
+            fresh = dataclasses.replace(c, scope=source.scope, tlp=source.tlp, secret=source.secret)
+            changed = changed or fresh != c
+            updated.append(fresh)
+        else:
+            updated.append(c)
+    if not changed:
+        return None
+    return dataclasses.replace(item, constraints=tuple(dict.fromkeys(updated)))
+
+
 def needs_consent(item: ItemFacts, bodies: Iterable[Body]) -> frozenset[str]:
     """The providers whose consent `item` still needs to reach what it asks for.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 from broker.domain.model import BodyKind, ItemFacts, ItemStatus, MemberStatus, Reader, Tlp
@@ -9,6 +10,9 @@ from broker.tlp._decision import Decision, Reason
 from broker.tlp._routing import receives
 
 VictimView = Literal["full", "damage_only"]
+
+WRITTEN_REASON_MIN = 10
+"""The fewest visible characters a break-glass reason must have (art. 14(3))."""
 
 
 def may_read(reader: Reader, item: ItemFacts) -> Decision:
@@ -44,6 +48,28 @@ def may_break_glass(reader: Reader, item: ItemFacts) -> Decision:
     if _needs_handler(item) and not reader.is_handler:
         reasons.append(Reason.NOT_HANDLER)  # charter art. 13: binds the secretariat's staff
     return Decision.from_reasons(reasons)
+
+
+def visible_length(text: str) -> int:
+    """How many visible characters `text` has: after NFKC normalisation, without
+    whitespace (spaces, newlines, ideographic spaces) and format characters
+    (Unicode category Cf: zero-width spaces and joiners, bidi controls)."""
+    normalised = unicodedata.normalize("NFKC", text)
+    return sum(
+        1 for ch in normalised if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")
+    )
+
+
+def is_written_reason(reason: str) -> Decision:
+    """Whether `reason` is a written reason a break-glass read may rest on.
+
+    Charter art. 14(3): the secretariat states why it opens an item; a reason
+    of blanks or invisible characters states nothing, so it needs at least
+    `WRITTEN_REASON_MIN` visible characters (`visible_length`).
+    """
+    if visible_length(reason) < WRITTEN_REASON_MIN:
+        return Decision.deny(Reason.REASON_NOT_WRITTEN)
+    return Decision.allow()
 
 
 def victim_view(reader: Reader, item: ItemFacts) -> VictimView:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from broker.domain.model import Body, BodyKind, ItemFacts, ItemStatus, MemberStatus
+from broker.domain.model import Body, BodyKind, ItemFacts, ItemStatus, MemberStatus, Reader
 from broker.tlp._decision import Decision, Reason
 from broker.tlp._reach import task_force_reach
 from broker.tlp._scope import in_scope
@@ -37,8 +37,10 @@ def receives(item: ItemFacts, body: Body) -> Decision:
         # each source whose provider has not consented.
         reasons.append(Reason.OUTSIDE_CEILING)
     if item.effective_secret:
-        # These bind the provider and the coordinator as much as anyone (art. 13).
-        if body.refuses_secrets:
+        # These bind the coordinator as much as anyone (art. 13). Refusing secrets
+        # is about receiving others' (art. 18(5)): the provider's handlers keep
+        # access to what their own body submitted (SPEC §2, art. 17(1)).
+        if body.refuses_secrets and body.id != item.provider_id:
             reasons.append(Reason.REFUSES_SECRETS)  # charter art. 18(5)
         if not body.has_handler:
             reasons.append(Reason.NO_HANDLER)  # charter art. 18(3)
@@ -71,3 +73,34 @@ def recipients_for(item: ItemFacts, bodies: Iterable[Body]) -> Routing:
         elif Reason.OUT_OF_SCOPE not in decision.reasons:
             dropped[decision.reasons[0]] += 1
     return Routing(frozenset(recipients), MappingProxyType(dict(dropped)))
+
+
+def may_see_member(reader: Reader, body_id: str) -> bool:
+    """Whether `reader` may learn facts about the body `body_id` (its status, its
+    attributes, its handlers, whether it refuses secrets).
+
+    docs/api.md `GET /v1/members`: the coordinator and the secretariat see
+    every body; a member sees only itself (the public roster says no more
+    than who is listed).
+    """
+    if reader.body.kind in (BodyKind.COORDINATOR, BodyKind.SECRETARIAT):
+        return True
+    return reader.body.id == body_id
+
+
+def dropped_seen_by(reader: Reader, item: ItemFacts, bodies: Iterable[Body]) -> dict[str, int]:
+    """`recipients_for(item, bodies).dropped` as `reader` may be told it.
+
+    Only the bodies `reader` may see (`may_see_member`) are counted: why
+    another member was left out (restricted, law enforcement, no handler,
+    refusing secrets) is that member's business, not the submitter's
+    (SPEC §3 rule 10: a denial reveals nothing).
+    """
+    dropped: Counter[str] = Counter()
+    for body in bodies:
+        if not may_see_member(reader, body.id):
+            continue
+        decision = receives(item, body)
+        if not decision and Reason.OUT_OF_SCOPE not in decision.reasons:
+            dropped[decision.reasons[0]] += 1
+    return dict(dropped)

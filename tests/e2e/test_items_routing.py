@@ -63,9 +63,21 @@ async def test_rule4_art18_5_and_rule5_art19_2_countermeasure_to_all_members(
             scope={"groups": ["all_members"], "exclude_attributes": ["law_enforcement"]},
         )
     )
-    assert item.dropped.get("refuses_secrets") == 1
-    assert item.dropped.get("no_handler") == 1
-    assert item.dropped.get("excluded_attribute") == 1
+    # SPEC §3 rule 10: why other members were left out is not the submitter's to learn;
+    # the coordinator, who sees every body, is told.
+    assert item.dropped == {}
+    told = await council.coordinator.submit(
+        draft(
+            kind="countermeasure",
+            confidence="high",
+            secret=True,
+            tlp="GREEN",
+            scope={"groups": ["all_members"], "exclude_attributes": ["law_enforcement"]},
+        )
+    )
+    assert told.dropped.get("refuses_secrets") == 1
+    assert told.dropped.get("no_handler") == 1
+    assert told.dropped.get("excluded_attribute") == 1
     for org in (council.vendor_b, council.power, council.rail, council.general):
         assert await _opens(org.handler, item.id), org.name
     for org in (council.refuser, council.no_handler, council.police):
@@ -276,3 +288,67 @@ async def test_inbox_pages_newest_first_and_oldest_first(council: Council) -> No
     assert newest == ids[::-1]
     oldest = await council.vendor_b.handler.inbox(limit=50, order="oldest")
     assert [i.id for i in oldest.items] == ids
+
+
+async def test_rule2_art17_3_a_narrowed_source_narrows_what_was_derived_from_it(
+    council: Council,
+) -> None:
+    """SPEC §3 rule 2, charter art. 17(3): v2 derives D from v1's A; v1 narrows A to
+    exclude v3; v3 loses D at once, as a new audited scope version of D."""
+    a = await council.vendor_a.handler.submit(draft())
+    d = await council.vendor_b.handler.submit(draft(derived_from=[a.id], title="derived"))
+    assert await _opens(council.vendor_c.handler, d.id)
+    await council.vendor_a.handler.change_scope(
+        a.id, {"groups": ["tier_one_group"], "exclude_members": [council.vendor_c.id]}
+    )
+    assert not await _opens(council.vendor_c.handler, a.id)
+    assert not await _opens(council.vendor_c.handler, d.id)
+    assert await _opens(council.vendor_b.handler, d.id)
+    log = await council.coordinator.audit(item=d.id, action="item.scope_change", outcome="allowed")
+    assert [e.details["change"] for e in log.items] == ["ceiling"]
+
+
+async def test_spec2_a_member_refusing_secrets_opens_its_own_secret_item(
+    council: Council,
+) -> None:
+    """SPEC §2, charter art. 18(5): refusing secrets is about receiving; the provider's
+    handlers keep access to their own body's items."""
+    item = await council.refuser.handler.submit(
+        draft(
+            kind="countermeasure",
+            confidence="high",
+            secret=True,
+            scope={"groups": ["all_members"]},
+        )
+    )
+    assert await _opens(council.refuser.handler, item.id)
+    assert not await _opens(council.refuser.plain, item.id)  # still a secret (art. 18(4))
+
+
+async def test_tlp2_content_marked_red_is_refused_under_a_weaker_label(council: Council) -> None:
+    """TLP 2.0: a STIX bundle marked TLP:RED is not accepted as a TLP:CLEAR item; the
+    422 names the marked object and nothing reaches anyone."""
+    indicator = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+        "objects": [
+            {
+                "type": "indicator",
+                "id": indicator,
+                "object_marking_refs": ["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"],
+            }
+        ],
+    }
+    with pytest.raises(Invalid) as refused:
+        await council.vendor_a.handler.submit(
+            draft(
+                kind="countermeasure",
+                confidence="high",
+                tlp="CLEAR",
+                scope={"groups": ["all_members"]},
+                stix=bundle,
+            )
+        )
+    assert indicator in str(refused.value)
+    assert not await _in_inbox(council.vendor_b.handler, indicator)

@@ -343,9 +343,10 @@ async def test_the_worm_scenario_steps_1_to_9(broker: Broker, tmp_path: Path) ->
             "body": "Apply the patch offline before switching unpatched PCs on.",
         }
     )
-    assert detailed.dropped == {"excluded_attribute": 1, "refuses_secrets": 1, "no_handler": 1}
+    # SPEC §3 rule 10: who else was left out, and why, is not the submitter's to learn.
+    assert detailed.dropped == {}
     assert detailed.recipients == 11
-    assert public.dropped == {"excluded_attribute": 1}
+    assert public.dropped == {}
     assert public.recipients == 13
     for org in (b, cast.power, cast.water, cast.maker, cast.university):
         assert await _opens(org.handler, detailed.id), org.name

@@ -54,6 +54,18 @@ class FakeItemRepository:
         """The items of `item_ids` that exist, by id."""
         return {i: self.items[i] for i in dict.fromkeys(item_ids) if i in self.items}
 
+    async def carrying_ceiling_of(self, source_id: str) -> list[StoredItem]:
+        """Live items whose current scope version carries a ceiling of `source_id`."""
+        return sorted(
+            (
+                s
+                for s in self.items.values()
+                if s.facts.status is ItemStatus.ACTIVE
+                and any(c.source_id == source_id for c in s.facts.constraints)
+            ),
+            key=lambda s: s.id,
+        )
+
     async def delivered_to(
         self,
         member_id: str,

@@ -106,7 +106,8 @@ def ref_first_refusal(item: ItemFacts, body: Body) -> str | None:
     for c in item.constraints:
         if c.secret:
             secret = True
-    if secret and body.refuses_secrets:
+    # SPEC §2: refusing secrets is about receiving others'; the provider keeps its own.
+    if secret and body.refuses_secrets and not is_provider:
         return "refuses_secrets"
     if secret and not body.has_handler:
         return "no_handler"

@@ -246,7 +246,7 @@ def ref_may_open(user: Reader, facts: ItemFacts) -> bool:
     A live item; never the secretariat (art. 14(3)); an active body (rule 7);
     inside the scope and every unconsented ceiling, where the provider and the
     coordinator always are (art. 17(1), 17(3), 14(2)); secrets only to bodies
-    that take them and have a handler, and secret or RED items only to handlers
+    that take them (or provided them) and have a handler, and secret or RED items only to handlers
     (art. 18(3)-(5), TLP 2.0); and the task-force reach of SPEC rule 6.
     """
     body = user.body
@@ -285,7 +285,9 @@ def ref_may_open(user: Reader, facts: ItemFacts) -> bool:
         return False
     secret = facts.secret or any(c.secret for c in facts.constraints)
     red = facts.tlp == Tlp.RED or any(c.tlp == Tlp.RED for c in facts.constraints)
-    if secret and (body.refuses_secrets or not body.has_handler):
+    # SPEC §2: refusing secrets is about receiving others'; the provider keeps its own.
+    refuses = body.refuses_secrets and body.id != facts.provider_id
+    if secret and (refuses or not body.has_handler):
         return False
     if (secret or red) and not user.is_handler:
         return False
