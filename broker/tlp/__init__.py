@@ -14,6 +14,8 @@ Pure: no IO, no clock, no framework. The services load snapshots
                  constraints_for_derived, needs_consent
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
     stream       may_see_event                   docs/api.md live delivery = the inbox
+                 rights_changed, rights_until,   SPEC §3 rules 3, 7: open connections
+                 may_keep_stream                 follow every change of rights
     feedback     feedback_view                   SPEC §4 answer views by role
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
@@ -25,7 +27,13 @@ from broker.tlp._handling import Handling, handling_for
 from broker.tlp._reading import VictimView, may_break_glass, may_read, victim_view
 from broker.tlp._routing import Routing, receives, recipients_for
 from broker.tlp._scope import in_scope
-from broker.tlp._stream import ITEM_EVENTS, may_see_event
+from broker.tlp._stream import (
+    ITEM_EVENTS,
+    may_keep_stream,
+    may_see_event,
+    rights_changed,
+    rights_until,
+)
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
 from broker.tlp.consultations import (
     ConsultationRole,
@@ -59,6 +67,7 @@ __all__ = [
     "may_consent",
     "may_consult",
     "may_derive",
+    "may_keep_stream",
     "may_read",
     "may_reply",
     "may_reveal",
@@ -69,6 +78,8 @@ __all__ = [
     "needs_consent",
     "receives",
     "recipients_for",
+    "rights_changed",
+    "rights_until",
     "shows_consulter",
     "victim_view",
 ]
