@@ -16,6 +16,8 @@ Pure: no IO, no clock, no framework. The services load snapshots
     stream       may_see_event                   docs/api.md live delivery = the inbox
                  rights_changed, rights_until,   SPEC §3 rules 3, 7: open connections
                  may_keep_stream                 follow every change of rights
+    webhook      webhook_target_refusal          webhooks reach public addresses
+    targets                                      only, unless allow-listed
     feedback     feedback_view                   SPEC §4 answer views by role
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
@@ -35,6 +37,12 @@ from broker.tlp._stream import (
     rights_until,
 )
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
+from broker.tlp._webhook_targets import (
+    TargetAllowList,
+    TargetRefusal,
+    address_refusal,
+    webhook_target_refusal,
+)
 from broker.tlp.consultations import (
     ConsultationRole,
     consultation_role,
@@ -55,7 +63,10 @@ __all__ = [
     "Handling",
     "Reason",
     "Routing",
+    "TargetAllowList",
+    "TargetRefusal",
     "VictimView",
+    "address_refusal",
     "constraints_for_derived",
     "consultation_role",
     "feedback_view",
@@ -82,4 +93,5 @@ __all__ = [
     "rights_until",
     "shows_consulter",
     "victim_view",
+    "webhook_target_refusal",
 ]
