@@ -145,6 +145,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         keys=services.keys,
         clock=services.clock,
         poll_interval=settings.webhook_poll_interval,
+        targets=services.webhooks.targets.allow,
     )
     services.store.on_commit(dispatcher.wake)
 

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # sets them). Members below either are flagged in the ledger for review.
     contribution_min_original_submissions: int = Field(default=1, ge=0)
     contribution_min_on_time_ratio: float = Field(default=0.8, ge=0.0, le=1.0)
+    # Webhooks carry members' events out, so they reach public addresses only:
+    # loopback, link-local (cloud metadata), private and unresolvable targets are
+    # refused at registration and at delivery, or a member could make the broker
+    # probe its own network. The operator may allow chosen host names, addresses
+    # or networks (CIDR), as JSON (`["siem.internal", "10.1.0.0/16"]`), and
+    # private networks as a whole (never loopback or link-local that way).
+    webhook_allow_hosts: list[str] = Field(default_factory=list)
+    webhook_allow_private: bool = False
 
     @property
     def resolved_database_url(self) -> str:

@@ -190,6 +190,8 @@ async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> Async
         key_ring=SecretStr(ring.to_env_value()),
         # Retries fall due on the manual clock; notice them promptly in real time.
         webhook_poll_interval=timedelta(milliseconds=20),
+        # Test receivers listen on this machine only: allow exactly that.
+        webhook_allow_hosts=["127.0.0.1", "::1"],
     )
     first = await initialise(settings, clock)
     server = TestServer(create_app(settings, clock=clock, ring=ring), host="127.0.0.1")

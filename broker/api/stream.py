@@ -9,6 +9,7 @@ from aiohttp import WSCloseCode, web
 
 from broker.api.common import actor, operation, services
 from broker.api.keys import HUB
+from broker.delivery.hub import ACCESS_CHANGED
 from broker.delivery.model import FeedEvent
 from broker.delivery.stream import Follow, WriteNow
 from broker.domain import AuditAction
@@ -53,10 +54,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
     cursor = _cursor(request)
     wired = services(request)
     auditor = wired.auditor
-    follow = Follow(wired.store, request.app[HUB], caller.reader)
+    follow = Follow(wired.store, request.app[HUB], caller.reader, clock=wired.clock)
     await auditor.record(auditor.draft(caller, AuditAction.STREAM_OPEN, details={"cursor": cursor}))
     reason = "client_closed"
     try:
+        # After subscribing: a change of rights from now on closes the connection.
+        await follow.load_rights()
         if "text/event-stream" in request.headers.get("Accept", ""):
             response, reason = await _serve_sse(request, follow, cursor)
         else:
@@ -64,9 +67,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         follow.close()
+        # Ended because the caller's rights changed: a denial, audited as one.
+        denied = reason == ACCESS_CHANGED
         await auditor.record(
             auditor.draft(
-                caller, AuditAction.STREAM_CLOSE, details={"sent": follow.sent, "reason": reason}
+                caller,
+                AuditAction.STREAM_CLOSE,
+                "denied" if denied else "allowed",
+                reason=reason if denied else None,
+                details={"sent": follow.sent, "reason": reason},
             )
         )
 

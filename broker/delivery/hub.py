@@ -8,9 +8,11 @@ connection's bounded queue, behind what is already there, so order holds.
 Slow consumers never slow the others: a connection whose socket is backed up
 gets its events queued, and a queue that fills up closes its connection with a
 reason; the client resumes from its cursor. A control message (a member
-restricted, withdrawn or expelled, charter art. 7, 8) empties that member's
-queues at once and closes them, so nothing already queued is delivered after
-the decision.
+restricted, withdrawn or expelled, charter art. 7, 8; or one user's rights
+changed: revoked, handler registration added or ended, SPEC §3 rules 3, 7)
+empties the queues it concerns at once and closes them, so nothing already
+queued is delivered after the decision; the client reconnects and is decided
+afresh.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ SHUTTING_DOWN = "shutting_down"
 
 # What the policy decides on: connections that share it see the same events.
 AudienceKey = tuple[Body, bool, Role]
+# Internal events after which some connections must be re-decided (closed).
+_RIGHTS_EVENTS = frozenset({EventKind.MEMBER_STATUS, EventKind.USER_ACCESS})
 # Delivers an event at once; False when it cannot right now, and it is queued.
 DeliverNow = Callable[[FeedEvent], bool]
 
@@ -136,8 +140,8 @@ class Hub:
         connections close, withdrawn items are remembered. Alone, for when nobody is
         subscribed (the poller then loads no facts for them); first, in `publish`."""
         for event in events:
-            if event.kind == EventKind.MEMBER_STATUS and event.member_id is not None:
-                self.control(event.member_id, ACCESS_CHANGED)
+            if event.kind in _RIGHTS_EVENTS and event.member_id is not None:
+                self._rights_changed(event, event.member_id)
             elif event.kind == EventKind.WITHDRAWN and event.item_id is not None:
                 self.withdrawn.add(event.item_id)
 
@@ -163,6 +167,28 @@ class Hub:
                 if _may_see(next(iter(group)).reader, event):
                     for subscription in tuple(group):
                         subscription.offer(event)
+
+    def _rights_changed(self, event: FeedEvent, member_id: str) -> None:
+        """Close the connections whose reader the policy says this change concerns."""
+        named = event.payload.get("user_id")
+        # Without a payload (only what the hub tracks was read: nobody was
+        # subscribed then) a user change is taken to concern every user.
+        user_id = named if isinstance(named, str) else None
+        closed = 0
+        for subscription in self._subscriptions_of(member_id):
+            if tlp.rights_changed(
+                subscription.reader, event.kind, member_id=member_id, user_id=user_id
+            ):
+                subscription.close(ACCESS_CHANGED)
+                closed += 1
+        if closed:
+            log.info(
+                "stream_access_changed",
+                member_id=member_id,
+                user_id=user_id,
+                change=str(event.kind),
+                closed=closed,
+            )
 
     def close_all(self, reason: str) -> None:
         """Close every connection, and any that subscribes later (the server is stopping)."""

@@ -7,6 +7,11 @@ client drops duplicates by id and resumes with the last id it saw.
 
 While live and idle, the connection lets the hub write events to it directly
 (`WriteNow`, see broker.delivery.hub); the same checks apply on both paths.
+
+A connection keeps the reader it signed in with, so it ends when that reader's
+rights change (SPEC §3 rules 3, 7): at once when the change is announced (the
+hub closes it), and, for changes that come with time (a handler registration
+ending), when they fall due: nothing is sent from that moment, on either path.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from broker import tlp
-from broker.delivery.hub import DeliverNow, Hub, Subscription
+from broker.delivery.hub import ACCESS_CHANGED, DeliverNow, Hub, Subscription
 from broker.delivery.model import Control, FeedEvent
 from broker.delivery.poller import load_feed_events
 from broker.domain import EventKind, Reader
+from broker.services.clock import Clock
 from broker.store.uow import Store
 
 __all__ = ["KEEPALIVE_SECONDS", "Follow", "Keepalive", "Send", "WriteNow"]
@@ -36,7 +43,7 @@ _REPLAY_BATCH = 500
 class Follow:
     """One connection's delivery loop, independent of WebSocket or SSE framing."""
 
-    def __init__(self, store: Store, hub: Hub, reader: Reader) -> None:
+    def __init__(self, store: Store, hub: Hub, reader: Reader, clock: Clock | None = None) -> None:
         self.store = store
         self.hub = hub
         self.reader = reader
@@ -44,6 +51,36 @@ class Follow:
         self.last = 0
         self.sent = 0
         self._audiences: dict[str, frozenset[str]] = {}
+        self.clock = clock
+        # When the reader's rights next change by themselves (tlp.rights_until);
+        # None: not until a change is announced.
+        self.rights_until: datetime | None = None
+
+    async def load_rights(self) -> None:
+        """Learn, after subscribing, when this reader's rights next change with time;
+        end the connection at once if they changed since sign-in (a change committed
+        before the subscription, which the hub could not announce to it)."""
+        if self.clock is None:
+            return
+        async with self.store.read() as uow:
+            user = await uow.members.user(self.reader.user_id, self.reader.body.id)
+            registrations = await uow.members.handlers_of(self.reader.body.id)
+        self.rights_until = tlp.rights_until(
+            self.reader,
+            now=self.clock(),
+            revoked=user is None or user.revoked_at is not None,
+            registrations=registrations,
+        )
+        self._rights_hold()
+
+    def _rights_hold(self) -> bool:
+        """Whether the reader's rights still hold; if not, the connection closes now."""
+        if self.clock is None or self.rights_until is None:
+            return True  # changes announced in the feed close it in the hub
+        if not tlp.may_keep_stream(self.rights_until, self.clock()):
+            self.subscription.close(ACCESS_CHANGED)
+            return False
+        return True
 
     async def replay(self, cursor: int | None, send: Send) -> None:
         """Send what was committed after `cursor` (from now on if None)."""
@@ -61,6 +98,8 @@ class Follow:
                     return
                 batch = await load_feed_events(uow, rows, self._audiences)
             for event in batch:
+                if self.subscription.closed is not None:
+                    return  # rights changed (or closing): follow() ends it
                 if self._visible(event):
                     await send(event)
                     self.sent += 1
@@ -96,19 +135,33 @@ class Follow:
         """The next queued message (the queue is empty now), None after a keepalive;
         meanwhile the hub may `deliver` to the connection directly."""
         queue = self.subscription.queue
+        rights = self._seconds_of_rights()
         self.subscription.deliver_now = deliver
         try:
-            if keepalive is None:
+            if keepalive is None and rights is None:
                 return await queue.get()  # no timer to arm and cancel
+            delays = [KEEPALIVE_SECONDS] if keepalive is not None else []
+            if rights is not None:
+                delays.append(rights)
             try:
-                async with asyncio.timeout(KEEPALIVE_SECONDS):
+                async with asyncio.timeout(min(delays)):
                     return await queue.get()
             except TimeoutError:
-                await keepalive()
+                if not self._rights_hold():
+                    return None  # closed: the control message is queued
+                if keepalive is not None:
+                    await keepalive()
                 return None
         finally:
             # Busy (or gone) from here on: what comes meanwhile queues behind.
             self.subscription.deliver_now = None
+
+    def _seconds_of_rights(self) -> float | None:
+        # How long until the rights change by themselves, to close on time even
+        # when no event comes (the event checks catch it on any clock).
+        if self.clock is None or self.rights_until is None:
+            return None
+        return max(0.0, (self.rights_until - self.clock()).total_seconds())
 
     def _deliver_now(self, write_now: WriteNow, event: FeedEvent) -> bool:
         """The hub's direct path: True when `event` is dealt with (written or not due)."""
@@ -123,6 +176,8 @@ class Follow:
         return written
 
     def _due(self, event: FeedEvent) -> bool:
+        if not self._rights_hold():
+            return False  # rule 7: nothing from the moment the rights changed
         if event.seq <= self.last:
             return False  # already replayed
         # Withdrawn while queued: never delivered after the decision.
@@ -133,7 +188,7 @@ class Follow:
         self.last = event.seq
 
     def _visible(self, event: FeedEvent) -> bool:
-        if event.internal:
+        if event.internal or not self._rights_hold():
             return False
         return bool(
             tlp.may_see_event(

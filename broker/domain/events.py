@@ -27,10 +27,16 @@ class EventKind(StrEnum):
     # Internal: they change who may see what, on every replica, and are never delivered.
     DIRECTORY_CHANGED = "directory_changed"
     MEMBER_STATUS = "member_status"
+    # One user's rights changed (revoked, handler registration added or ended,
+    # role changed): its open connections are re-decided on every replica at
+    # once (SPEC §3 rules 3, 7). The payload names the user.
+    USER_ACCESS = "user_access"
 
 
 ITEM_EVENTS = frozenset({EventKind.ITEM, EventKind.SCOPE_CHANGED, EventKind.WITHDRAWN})
-DIRECTORY_EVENTS = frozenset({EventKind.DIRECTORY_CHANGED, EventKind.MEMBER_STATUS})
+DIRECTORY_EVENTS = frozenset(
+    {EventKind.DIRECTORY_CHANGED, EventKind.MEMBER_STATUS, EventKind.USER_ACCESS}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["DeadLetter", "Webhook", "WebhookRegistration"]
+__all__ = ["DeadLetter", "Webhook", "WebhookRegistration", "redact_url"]
+
+REDACTED = "redacted"
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for logs and the audit trail: its userinfo (credentials) and query
+    string (often a token) replaced by a marker, its fragment dropped."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+        query = REDACTED if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return REDACTED  # not even a URL: nothing of it is kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,7 +257,18 @@ class MemberService:
         )
         now = self._clock()
         async with self._store.write() as uow:
-            await uow.feed.append([_directory_changed(now)])
+            # The user's open connections are re-decided on every replica (rules 3, 7).
+            await uow.feed.append(
+                [
+                    _directory_changed(now),
+                    EventDraft(
+                        kind=EventKind.USER_ACCESS,
+                        created_at=now,
+                        member_id=member_id,
+                        payload={"user_id": user_id},
+                    ),
+                ]
+            )
             if user.revoked_at is None:
                 await uow.members.revoke_user(user_id, now)
             await uow.audit.append(
@@ -322,7 +333,18 @@ class MemberService:
             created_at=now,
         )
         async with self._store.write() as uow:
-            await uow.feed.append([_directory_changed(now)])
+            # The user's open connections are re-decided on every replica (rules 3, 7).
+            await uow.feed.append(
+                [
+                    _directory_changed(now),
+                    EventDraft(
+                        kind=EventKind.USER_ACCESS,
+                        created_at=now,
+                        member_id=member_id,
+                        payload={"user_id": user_id},
+                    ),
+                ]
+            )
             if await uow.members.unended_handler(member_id, user_id, now) is not None:
                 raise Conflict("this user is already a registered handler", field="user_id")
             await uow.members.add_handler(registration)
@@ -378,7 +400,18 @@ class MemberService:
                 ),
             )
         async with self._store.write() as uow:
-            await uow.feed.append([_directory_changed(now)])
+            # The user's open connections are re-decided on every replica (rules 3, 7).
+            await uow.feed.append(
+                [
+                    _directory_changed(now),
+                    EventDraft(
+                        kind=EventKind.USER_ACCESS,
+                        created_at=now,
+                        member_id=member_id,
+                        payload={"user_id": user_id},
+                    ),
+                ]
+            )
             current = await uow.members.unended_handler(member_id, user_id, now)
             if current is None:
                 raise NotFound("no registered handler with that user id", field="user_id")

@@ -18,7 +18,7 @@ from broker.services.members import MemberService
 from broker.services.obligations import due_periods
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
-from broker.services.webhooks import WebhookService
+from broker.services.webhooks import WebhookService, WebhookTargets
 from broker.settings import Settings
 from broker.store.uow import Store
 
@@ -61,7 +61,15 @@ class Services:
             auditor=self.auditor,
             checkpoint_every=settings.checkpoint_every_events,
         )
-        self.webhooks = WebhookService(store=store, keys=keys, clock=clock, auditor=self.auditor)
+        self.webhooks = WebhookService(
+            store=store,
+            keys=keys,
+            clock=clock,
+            auditor=self.auditor,
+            targets=WebhookTargets.from_settings(
+                settings.webhook_allow_hosts, settings.webhook_allow_private
+            ),
+        )
         self.feedback = FeedbackService(store=store, clock=clock, keys=keys, auditor=self.auditor)
         self.ledger = LedgerService(
             store=store, clock=clock, auditor=self.auditor, policy=contribution_policy(settings)

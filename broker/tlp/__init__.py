@@ -16,7 +16,11 @@ Pure: no IO, no clock, no framework. The services load snapshots
     markings     stricter_markings,              TLP 2.0: the label travels with
                  content_markings                the content it marks
     handling     handling_for                    TLP 2.0, art. 19(4), 24(4)
-    stream       may_see_event                   docs/api.md live delivery = the inbox
+    stream       may_see_event,                  docs/api.md live delivery = the inbox;
+                 rights_changed, rights_until,   SPEC §3 rules 3, 7: open connections
+                 may_keep_stream                 follow every change of rights
+    webhook      webhook_target_refusal          webhooks reach public addresses
+    targets                                      only, unless allow-listed
     feedback     feedback_view,                  SPEC §4 answer views by role,
                  may_list_obligation             rule 3, 7: what an obligation list shows
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
@@ -50,8 +54,20 @@ from broker.tlp._routing import (
     recipients_for,
 )
 from broker.tlp._scope import in_scope
-from broker.tlp._stream import ITEM_EVENTS, may_see_event
+from broker.tlp._stream import (
+    ITEM_EVENTS,
+    may_keep_stream,
+    may_see_event,
+    rights_changed,
+    rights_until,
+)
 from broker.tlp._submitting import may_change_scope, may_consent, may_submit, may_withdraw
+from broker.tlp._webhook_targets import (
+    TargetAllowList,
+    TargetRefusal,
+    address_refusal,
+    webhook_target_refusal,
+)
 from broker.tlp.administering import AdminAct, may_act, may_administer
 from broker.tlp.consultations import (
     ConsultationRole,
@@ -83,7 +99,10 @@ __all__ = [
     "Marking",
     "Reason",
     "Routing",
+    "TargetAllowList",
+    "TargetRefusal",
     "VictimView",
+    "address_refusal",
     "constraints_for_derived",
     "consultation_role",
     "content_markings",
@@ -100,6 +119,7 @@ __all__ = [
     "may_consent",
     "may_consult",
     "may_derive",
+    "may_keep_stream",
     "may_list_obligation",
     "may_read",
     "may_reply",
@@ -113,8 +133,11 @@ __all__ = [
     "receives",
     "recipients_for",
     "reclip",
+    "rights_changed",
+    "rights_until",
     "shows_consulter",
     "stricter_markings",
     "victim_view",
     "visible_length",
+    "webhook_target_refusal",
 ]

@@ -108,7 +108,10 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
 ) -> None:
     """Not only items: feedback comments, consultations, their replies and webhook
     signing secrets move to the new key version too, and still open afterwards."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # The webhook below names a local port: allowed here as the operator would.
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, webhook_allow_hosts=["127.0.0.1"]
+    )
     first = await initialise(settings, clock)
     server = TestServer(create_app(settings, clock=clock), host="127.0.0.1")
     await server.start_server()

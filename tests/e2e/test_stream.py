@@ -279,3 +279,69 @@ async def test_stream_and_inbox_agree_for_every_user_after_a_random_run(
                             streamed.add(event["data"]["id"])
             await stream.ws.close()
             assert streamed == inbox, (org.name, handler)
+
+
+async def _until_closed(stream: Stream, never: set[str]) -> aiohttp.WSMessage:
+    """Read until the broker closes `stream`, failing on any frame naming an id in `never`."""
+    while True:  # what was sent before the decision may still be in flight
+        message = await asyncio.wait_for(stream.ws.receive(), 5)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            return message
+        assert not any(item_id in message.data for item_id in never), message.data
+
+
+async def test_rule7_revoking_a_user_closes_its_open_websocket_and_sse_streams(
+    council: Council, session: aiohttp.ClientSession
+) -> None:
+    """SPEC §3 rule 7: a revoked token's open streams end at once (4403 / `closed:
+    access_changed`) and carry nothing committed after the revocation; the user's
+    colleagues' streams go on."""
+    broker = council.broker
+    org = council.vendor_b
+    revoked = await _connect(session, broker, _token(org))
+    colleague = await _connect(session, broker, _token(org, handler=False))
+    headers = {"Authorization": f"Bearer {_token(org)}", "Accept": "text/event-stream"}
+    async with session.get(broker.url + "/v1/stream", headers=headers) as sse:
+        first = await council.vendor_a.handler.submit(draft())
+        await revoked.until(first.id)
+        await org.admin.revoke_user(org.id, org.handler_user_id)
+        later = await council.vendor_a.handler.submit(draft(title="after the revocation"))
+        message = await _until_closed(revoked, {later.id})
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert revoked.ws.close_code == 4403
+        lines: list[str] = []
+        async with asyncio.timeout(5):
+            while not lines or lines[-1] != "data: access_changed":
+                line = (await sse.content.readline()).decode().strip()
+                assert later.id not in line
+                if line:
+                    lines.append(line)
+        assert "event: closed" in lines
+    assert later.id in [
+        e["data"]["id"] for e in await colleague.until(later.id) if e["event"] == "item"
+    ]
+
+
+async def test_rule3_removing_a_handler_closes_its_stream_before_any_red_or_secret_item(
+    council: Council, session: aiohttp.ClientSession
+) -> None:
+    """SPEC §3 rules 3 and 7, charter art. 18(4): once a user's handler registration
+    ends, its open stream carries no event for a RED or secret item (it closes with
+    4403); reconnecting, it is offered only what it may now open."""
+    broker = council.broker
+    org = council.vendor_b
+    stream = await _connect(session, broker, _token(org))
+    first = await council.vendor_a.handler.submit(draft())
+    cursor = (await stream.until(first.id))[-1]["id"]
+    await org.admin.remove_handler(org.id, org.handler_user_id)
+    red = await council.vendor_a.handler.submit(draft(title="red", tlp="RED"))
+    secret = await council.vendor_a.handler.submit(draft(title="secret", secret=True))
+    message = await _until_closed(stream, {red.id, secret.id})
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert stream.ws.close_code == 4403
+    marker = await council.vendor_a.handler.submit(draft(title="marker"))
+    again = await _connect(session, broker, _token(org), cursor=cursor)
+    offered = [e["data"]["id"] for e in await again.until(marker.id) if e["event"] == "item"]
+    assert offered == [marker.id]
+    inbox = {i.id async for i in org.handler.iter_inbox()}
+    assert red.id not in inbox and secret.id not in inbox

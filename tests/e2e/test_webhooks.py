@@ -149,3 +149,44 @@ async def test_failures_back_off_then_dead_letter_for_the_admin(
     assert lost.id not in ids()
     with pytest.raises(Forbidden):
         await council.vendor_b.plain._json("GET", f"/v1/members/{council.vendor_b.id}/webhooks")
+
+
+async def test_a_silent_webhook_delays_only_itself(
+    broker: Broker, receiver: tuple[Receiver, str]
+) -> None:
+    """Charter art. 15 (timely warning for every member): three webhooks of one member
+    pointing at an endpoint that never answers do not hold up another member's
+    healthy webhook; each is delivered concurrently, bounded per webhook."""
+    council = await make_council(broker)
+    release = asyncio.Event()
+    silent_hits: list[str] = []
+
+    async def silent(request: web.Request) -> web.Response:
+        silent_hits.append(request.headers["X-Council-Event-Id"])
+        await release.wait()  # never answers while the test runs
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/silent", silent)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        for _ in range(3):
+            await _register(council, str(server.make_url("/silent")))
+        sink, url = receiver
+        await council.vendor_c.admin._json(
+            "POST", f"/v1/members/{council.vendor_c.id}/webhooks", json={"url": url}
+        )
+        notice = await council.vendor_a.handler.submit(
+            draft(kind="notice", title="meeting", scope={"groups": ["all_members"]})
+        )
+
+        def healthy_got_it() -> bool:
+            return notice.id in json.dumps([r["event"] for r in sink.received])
+
+        await _eventually(lambda: len(silent_hits) >= 3, "the silent webhooks' first POSTs")
+        # Well inside one silent POST's 10 s timeout: nobody waited for them.
+        await _eventually(healthy_got_it, "the healthy webhook's delivery", timeout=3.0)
+    finally:
+        release.set()
+        await server.close()

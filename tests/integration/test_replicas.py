@@ -121,6 +121,8 @@ async def cluster(tmp_path: Path, procs: Processes) -> AsyncIterator[Cluster]:
             SWEEP_INTERVAL="PT0.5S",
             REMINDER_LEAD="PT4S",
             LOG_LEVEL="info",
+            # The test's webhook receiver listens on this machine only: allow exactly that.
+            WEBHOOK_ALLOW_HOSTS='["127.0.0.1"]',
         )
         for name in ("a", "b"):
             (tmp_path / name).mkdir()

@@ -12,13 +12,29 @@ from broker.domain import Actor, AuditAction, Body, BodyKind, Role
 from broker.errors import Forbidden, InvalidInput, NotFound
 from broker.services.auditor import Auditor
 from broker.services.keyring import Keys
-from broker.services.webhooks import WebhookService, secret_aad
+from broker.services.webhooks import WebhookService, WebhookTargets, secret_aad
+from broker.tlp import TargetAllowList
 from tests.conftest import ManualClock
 from tests.service.fakes import FakeStore
 from tests.service.fakes.feed import FakeFeedRepository
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 URL = "https://siem.power.example/hook"
+PUBLIC = "93.184.216.34"
+# The DNS these tests see: nothing is looked up for real.
+DNS = {
+    "siem.power.example": [PUBLIC],
+    "ticketing.power.example": [PUBLIC],
+    "localhost": ["127.0.0.1", "::1"],
+    "inward.power.example": ["10.1.2.3"],
+    "metadata.power.example": ["169.254.169.254"],
+    "mixed.power.example": [PUBLIC, "127.0.0.1"],
+}
+
+
+async def fake_dns(host: str, port: int) -> list[str]:
+    """`resolve_addresses` over `DNS`: unknown names do not resolve."""
+    return DNS.get(host, [])
 
 
 class Feed(FakeFeedRepository):
@@ -66,14 +82,21 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-def service(store: FakeStore, ring: KeyRing, clock: ManualClock) -> WebhookService:
+def _service(
+    store: FakeStore, ring: KeyRing, clock: ManualClock, allow: TargetAllowList | None = None
+) -> WebhookService:
     return WebhookService(
         store=store,  # type: ignore[arg-type]
         keys=Keys(ring),
         clock=clock,
         auditor=Auditor(store, clock),  # type: ignore[arg-type]
+        targets=WebhookTargets(allow or TargetAllowList(), resolve=fake_dns),
     )
+
+
+@pytest.fixture
+def service(store: FakeStore, ring: KeyRing, clock: ManualClock) -> WebhookService:
+    return _service(store, ring, clock)
 
 
 def _audited(store: FakeStore) -> list[tuple[AuditAction, Outcome, str | None]]:
@@ -223,3 +246,77 @@ async def test_removing_another_members_webhook_is_not_found(
         await service.remove(POWER_ADMIN, "power", theirs.id)
     assert store.uow.webhooks.webhooks[theirs.id].active
     assert [d.action for d in store.uow.audit.drafts] == [AuditAction.WEBHOOK_CREATE]
+
+
+INWARD = [
+    ("http://127.0.0.1:8080/hook", "target_loopback"),
+    ("http://[::1]/hook", "target_loopback"),
+    ("http://localhost:9/hook", "target_loopback"),
+    ("http://[::ffff:127.0.0.1]/hook", "target_loopback"),
+    ("http://169.254.169.254/latest/meta-data", "target_link_local"),
+    ("http://metadata.power.example/", "target_link_local"),
+    ("http://[fe80::1]/hook", "target_link_local"),
+    ("http://10.0.0.5/hook", "target_private"),
+    ("http://192.168.1.1/hook", "target_private"),
+    ("http://[fd00::1]/hook", "target_private"),
+    ("http://inward.power.example/hook", "target_private"),
+    ("http://mixed.power.example/hook", "target_loopback"),
+    ("http://0.0.0.0:8080/hook", "target_not_public"),
+    ("http://no-such-host.invalid/hook", "target_unresolvable"),
+    ("http://2130706433/hook", "target_unresolvable"),
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), INWARD)
+async def test_a_webhook_may_not_target_the_brokers_own_network(
+    service: WebhookService, store: FakeStore, url: str, reason: str
+) -> None:
+    """SPEC §3 rule 10, charter art. 17(1): a webhook carries a member's events out to
+    its own system, never into the broker's network: loopback, link-local, private,
+    non-public and unresolvable targets are refused with one answer that says how to
+    fix it (and reveals nothing of the broker's DNS), audited with the real reason."""
+    with pytest.raises(InvalidInput) as refused:
+        await service.register(POWER_ADMIN, "power", url)
+    assert refused.value.field == "url" and "public" in str(refused.value)
+    assert not store.uow.webhooks.webhooks
+    assert _audited(store) == [(AuditAction.WEBHOOK_CREATE, "denied", reason)]
+
+
+async def test_the_operator_may_allow_chosen_hosts_and_private_networks(
+    store: FakeStore, ring: KeyRing, clock: ManualClock
+) -> None:
+    """SPEC §3 rule 10: only what the operator allow-lists is let through: named hosts
+    and networks, or private networks as a whole (never loopback or link-local so)."""
+    allow = TargetAllowList.parse(["127.0.0.1", "inward.power.example"], allow_private=True)
+    service = _service(store, ring, clock, allow)
+    for url in ("http://127.0.0.1:8080/hook", "http://inward.power.example/", "http://10.9.9.9/"):
+        await service.register(POWER_ADMIN, "power", url)
+    for url in ("http://[::1]/hook", "http://169.254.169.254/", "http://localhost/"):
+        with pytest.raises(InvalidInput):
+            await service.register(POWER_ADMIN, "power", url)
+    assert len(store.uow.webhooks.webhooks) == 3
+
+
+async def test_credentials_and_query_strings_never_reach_the_audit_trail(
+    service: WebhookService, store: FakeStore
+) -> None:
+    """SPEC §5, charter art. 23: a webhook URL's userinfo and query (credentials,
+    tokens) are redacted in the audit details, registered or refused; the stored
+    URL keeps them, for delivery."""
+    url = "https://bot:hunter2@siem.power.example/hook?token=s3cr3t#frag"
+    registered = await service.register(POWER_ADMIN, "power", url)
+    with pytest.raises(InvalidInput):
+        await service.register(POWER_ADMIN, "power", "http://bot:hunter2@10.0.0.5/?token=s3cr3t")
+    created, refused = store.uow.audit.drafts
+    assert created.details["url"] == "https://redacted@siem.power.example/hook?redacted"
+    assert refused.details["url"] == "http://redacted@10.0.0.5/?redacted"
+    for draft in (created, refused):
+        assert "hunter2" not in str(draft) and "s3cr3t" not in str(draft)
+    assert store.uow.webhooks.webhooks[registered.id].url == url
+
+
+@pytest.mark.parametrize("url", ["http://[::1/hook", "http://host:99999/hook"])
+async def test_a_malformed_webhook_url_is_a_clear_422(service: WebhookService, url: str) -> None:
+    """docs/api.md errors: a URL that cannot be parsed is refused with a 4xx, never a 500."""
+    with pytest.raises(InvalidInput):
+        await service.register(POWER_ADMIN, "power", url)

@@ -270,3 +270,94 @@ def test_may_see_event_agrees_with_the_reference_model(
     assert decision.allowed is shown
     if reason is not None:
         assert decision.reasons == (reason,)
+
+
+# --- open connections after a change of rights ----------------------------------------
+
+RIGHTS_CHANGES = ("revoked", "handler_removed", "handler_added")
+
+
+def _after(user: Reader, change: str) -> Reader | None:
+    """Reference: the user as it now is (None: revoked, it may open nothing)."""
+    if change == "revoked":
+        return None
+    if change == "handler_removed":
+        return dataclasses.replace(user, is_handler=False)
+    body = dataclasses.replace(user.body, has_handler=True)
+    return dataclasses.replace(user, body=body, is_handler=True)
+
+
+@settings(deadline=None, database=None)  # examples: the dev or ci profile (tests/conftest.py)
+@given(
+    users=st.lists(READERS, min_size=1, max_size=4),
+    target=st.integers(min_value=0, max_value=3),
+    change=st.sampled_from(RIGHTS_CHANGES),
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(("item", "scope_changed", "withdrawn", *MEMBER_EVENTS)),
+            st.sampled_from((None, *NAMES)),
+            st.sampled_from(subsets(NAMES, 3)),
+            st.one_of(st.none(), ITEMS_OFTEN_OPEN),
+        ),
+        max_size=6,
+    ),
+)
+def test_rule3_rule7_after_a_rights_change_a_connection_is_sent_what_the_user_may_now_open(
+    users: list[Reader],
+    target: int,
+    change: str,
+    events: list[tuple[str, str | None, frozenset[str], ItemFacts | None]],
+) -> None:
+    """SPEC §3 rules 3, 7: for generated councils, once a user is revoked, loses or
+    gains its handler registration, what its open connection (or, closed, its new one)
+    is still sent is exactly what the user may now open; others are unaffected."""
+    from broker.delivery.hub import Hub
+    from broker.delivery.model import FeedEvent
+    from broker.domain import EventKind
+
+    users = [dataclasses.replace(u, user_id=f"u{n}") for n, u in enumerate(users)]
+    changed = users[target % len(users)]
+    hub = Hub()
+    connections = [hub.subscribe(u) for u in users]
+    announced = FeedEvent(
+        seq=1,
+        kind=EventKind.USER_ACCESS,
+        item_id=None,
+        member_id=changed.body.id,
+        audience=frozenset(),
+        facts=None,
+        payload={"user_id": changed.user_id},
+    )
+    hub.publish([announced])
+    now = _after(changed, change)
+    reconnected = hub.subscribe(now) if now is not None else None
+    feed = [
+        FeedEvent(seq=n, kind=EventKind(kind), item_id=None if facts is None else facts.id,
+                  member_id=member_id, audience=audience, facts=facts)
+        for n, (kind, member_id, audience, facts) in enumerate(events, start=2)
+    ]  # fmt: skip
+    hub.publish(feed)
+
+    def sent(subscription: object) -> set[int]:
+        queue = getattr(subscription, "queue")  # noqa: B009 - typed loosely here
+        out = set()
+        while not queue.empty():
+            message = queue.get_nowait()
+            if isinstance(message, FeedEvent):
+                out.add(message.seq)
+        return out
+
+    def may_now(user: Reader | None) -> set[int]:
+        if user is None:
+            return set()
+        return {
+            e.seq for e in feed if ref_may_see(user, e.kind, e.member_id, e.audience, e.facts)[0]
+        }
+
+    for user, connection in zip(users, connections, strict=True):
+        if user is changed:
+            still = sent(connection) | (sent(reconnected) if reconnected is not None else set())
+            event(f"change: {change}, closed: {connection.closed is not None}")
+            assert still == may_now(now), change
+        else:
+            assert sent(connection) == may_now(user)
