@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # sets them). Members below either are flagged in the ledger for review.
     contribution_min_original_submissions: int = Field(default=1, ge=0)
     contribution_min_on_time_ratio: float = Field(default=0.8, ge=0.0, le=1.0)
+    # How deeply a request body may nest arrays and objects: checked before
+    # parsing, since the JSON parser, validation and serialisation all recurse.
+    max_json_depth: int = Field(default=64, ge=1, le=500)
+    # The bearer token `GET /metrics` requires (per-route counts say who is
+    # active); without one the metrics endpoint is not served at all.
+    metrics_token: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:
