@@ -83,6 +83,7 @@ def create_app(
     # Before the server waits for running handlers: end every live stream, or a
     # quiet subscriber would hold the shutdown until its next keepalive.
     app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(_security_headers)
     for module in (
         ops,
         members,
@@ -184,6 +185,19 @@ async def _checkpoint_loop(services: Services, settings: Settings) -> None:
             await services.audit.checkpoint(force=True)
         except Exception:
             log.exception("audit_checkpoint_failed")
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response carries: no version banner, no caching, no sniffing.
+
+    Responses hold tokens shown once, audit records and item contents: no
+    shared or browser cache may keep them, and a browser must not guess a
+    content type other than the one declared. `Server` is set (aiohttp would
+    otherwise add its own with the Python and aiohttp versions).
+    """
+    response.headers["Server"] = "council-broker"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 @web.middleware
