@@ -245,9 +245,13 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if http.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
-        return web.json_response(
+        response = web.json_response(
             {"error": {"code": code, "message": http.reason}}, status=http.status
         )
+        # RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
+        if "Allow" in http.headers:
+            response.headers["Allow"] = http.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled_error")
         return web.json_response(

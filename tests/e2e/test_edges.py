@@ -209,3 +209,11 @@ async def test_the_checkpoint_public_keys_are_published(council: Council) -> Non
     header = json.loads(export.splitlines()[0])
     assert header["type"] == "keys"
     assert {key["key_id"] for key in header["keys"]} == set(ring.public_keys())
+
+
+async def test_a_wrong_method_is_a_405_that_names_the_allowed_ones(council: Council) -> None:
+    """RFC 9110 §15.5.6 (docs/api.md error shape): a 405 carries Allow and the JSON error."""
+    status, headers, raw = await _call(council, "DELETE", "/v1/inbox", token=_member_token(council))
+    assert status == 405
+    assert "GET" in headers.get("Allow", "")
+    assert json.loads(raw)["error"]["code"] == "method_not_allowed"
