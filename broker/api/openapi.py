@@ -76,6 +76,67 @@ _MEDIA = {
     "/v1/audit/export": "application/x-ndjson",
     "/v1/stream": "text/event-stream",
 }
+_ID_TIME = {"type": "string", "minLength": 1}
+_MEMBER = {
+    "type": "object",
+    "required": ["id", "name", "kind", "category", "tier", "status", "created_at"],
+    "properties": {
+        "id": _ID_TIME,
+        "name": {"type": "string"},
+        "kind": {"type": "string"},
+        "category": {"type": "string"},
+        "tier": {"enum": ["none", "tier_one", "tier_two"]},
+        "status": {"type": "string"},
+        "created_at": _ID_TIME,
+        "regulator": {"type": "boolean"},
+        "law_enforcement": {"type": "boolean"},
+        "foreign": {"type": "boolean"},
+        "mutual_aid": {"type": "boolean"},
+        "listed": {"type": "boolean"},
+        "refuses_secrets": {"type": "boolean"},
+        "early_warning": {"type": "boolean"},
+    },
+}
+_USER = {
+    "type": "object",
+    "required": ["id", "member_id", "name", "role", "created_at"],
+    "properties": {
+        "id": _ID_TIME,
+        "member_id": _ID_TIME,
+        "name": {"type": "string"},
+        "role": {"enum": ["member_user", "member_admin", "committee"]},
+        "created_at": _ID_TIME,
+    },
+}
+_SUBMITTED = {
+    "type": "object",
+    "required": ["id", "version", "recipients", "dropped", "pending_consents"],
+    "properties": {
+        "id": _ID_TIME,
+        "version": {"type": "integer", "minimum": 1},
+        "recipients": {"type": "integer", "minimum": 0},
+        "dropped": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "pending_consents": {"type": "array"},
+    },
+}
+# The views' typed results, for the operations whose answer is one of them.
+_OPERATION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/items"): _SUBMITTED,
+    ("post", "/v1/members"): _MEMBER,
+    ("get", "/v1/members/{id}"): _MEMBER,
+    ("patch", "/v1/members/{id}"): _MEMBER,
+    ("get", "/v1/members"): {
+        "allOf": [
+            {"$ref": "#/components/schemas/Page"},
+            {"properties": {"items": {"items": _MEMBER}}},
+        ]
+    },
+    ("post", "/v1/members/{id}/users"): {
+        "type": "object",
+        "required": ["user", "token"],
+        "properties": {"user": _USER, "token": {"type": "string"}},
+    },
+}
 # 2xx bodies with a schema of their own; every other JSON operation answers an
 # object, a paged list answers the page shape of docs/api.md "Conventions".
 _BODIES: dict[str, dict[str, Any]] = {
@@ -109,7 +170,9 @@ def _success(op: Operation, status: int, description: str) -> dict[str, Any]:
             "description": description,
             "content": {_MEDIA[op.path]: {"schema": {"type": "string"}}},
         }
-    if op.path in _BODIES:
+    if (op.method, op.path) in _OPERATION_BODIES:
+        schema = _OPERATION_BODIES[op.method, op.path]
+    elif op.path in _BODIES:
         schema = _BODIES[op.path]
     elif op.method == "get" and "cursor" in op.query:
         schema = {"$ref": "#/components/schemas/Page"}
