@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= council-data
 POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres lint typecheck check bench clean
+.PHONY: run test test-postgres lint typecheck check bench fuzz-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ test-postgres: $(STAMP)
 
 ## lint: ruff, and the import contract that keeps the core pure
 lint: $(STAMP)
-	$(BIN)/ruff check broker clients tests bench
-	$(BIN)/ruff format --check broker clients tests bench
+	$(BIN)/ruff check broker clients tests bench fuzz
+	$(BIN)/ruff format --check broker clients tests bench fuzz
 	$(BIN)/lint-imports
 
 ## typecheck: mypy --strict on the broker and the clients
@@ -41,6 +41,12 @@ check: lint typecheck test
 ## bench: the benchmark harness (not part of the tests)
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## fuzz-api: schemathesis over /openapi.json against a real broker on 127.0.0.1
+## (a member's token, then the coordinator's; FUZZ_SECONDS each)
+FUZZ_SECONDS ?= 75
+fuzz-api: $(STAMP)
+	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

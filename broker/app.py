@@ -83,6 +83,7 @@ def create_app(
     # Before the server waits for running handlers: end every live stream, or a
     # quiet subscriber would hold the shutdown until its next keepalive.
     app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(_security_headers)
     for module in (
         ops,
         members,
@@ -187,6 +188,19 @@ async def _checkpoint_loop(services: Services, settings: Settings) -> None:
             log.exception("audit_checkpoint_failed")
 
 
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response carries: no version banner, no caching, no sniffing.
+
+    Responses hold tokens shown once, audit records and item contents: no
+    shared or browser cache may keep them, and a browser must not guess a
+    content type other than the one declared. `Server` is set (aiohttp would
+    otherwise add its own with the Python and aiohttp versions).
+    """
+    response.headers["Server"] = "council-broker"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
     """Request id, one access-log line and metrics per request."""
@@ -232,9 +246,13 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if http.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
-        return web.json_response(
+        response = web.json_response(
             {"error": {"code": code, "message": http.reason}}, status=http.status
         )
+        # RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
+        if "Allow" in http.headers:
+            response.headers["Allow"] = http.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled_error")
         return web.json_response(

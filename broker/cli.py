@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser("verify", help="check the hash chain and checkpoints")
     data_dir(verify)
     verify.add_argument("--export", type=Path, help="a JSON Lines export to check instead")
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        help="with --export: the saved GET /v1/audit/keys document; no key ring needed",
+    )
     verify.set_defaults(run=_verify)
     return parser
 
@@ -184,8 +189,11 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from broker.services.audit_verify import verify_database, verify_export
 
+    if args.public_key is not None and args.export is None:
+        print("error: --public-key checks an export: give --export FILE too", file=sys.stderr)
+        return 2
     if args.export is not None:
-        return verify_export(settings, args.export)
+        return verify_export(settings, args.export, args.public_key)
     return asyncio.run(verify_database(settings))
 
 

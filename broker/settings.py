@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # private networks as a whole (never loopback or link-local that way).
     webhook_allow_hosts: list[str] = Field(default_factory=list)
     webhook_allow_private: bool = False
+    # How deeply a request body may nest arrays and objects: checked before
+    # parsing, since the JSON parser, validation and serialisation all recurse.
+    max_json_depth: int = Field(default=64, ge=1, le=500)
+    # The bearer token `GET /metrics` requires (per-route counts say who is
+    # active); without one the metrics endpoint is not served at all.
+    metrics_token: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:

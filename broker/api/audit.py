@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, page_params, respond, seq_cursor, services
-from broker.api.views.audit import audit_page_view, checkpoint_view, export_line
+from broker.api.views.audit import (
+    audit_page_view,
+    checkpoint_view,
+    export_line,
+    keys_line,
+    keys_view,
+)
 from broker.domain.audit import AuditFilter
 from broker.errors import InvalidInput, NotFound
 
@@ -42,7 +48,7 @@ async def query(request: web.Request) -> web.Response:
 @operation(
     "get",
     "/v1/audit/export",
-    "The whole log as JSON Lines, streamed",
+    "The whole log as JSON Lines, streamed: a keys line, checkpoints, events",
     tag=TAG,
     responses={200: "application/x-ndjson"},
 )
@@ -50,8 +56,11 @@ async def export(request: web.Request) -> web.StreamResponse:
     """The whole log as JSON Lines: checkpoints, then every event in chain order."""
     caller = await actor(request)
     records = await services(request).audit.export(caller)
+    audit = services(request).audit
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
+    # The header line: the public keys, so the file says what verifies it.
+    await response.write(keys_line(audit.public_keys(caller), audit.signing_key_id()))
     async for record in records:
         await response.write(export_line(record))
     await response.write_eof()
@@ -67,3 +76,17 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     if checkpoint is None:
         raise NotFound("no checkpoint yet")
     return respond(checkpoint_view(checkpoint))
+
+
+@routes.get("/v1/audit/keys")
+@operation(
+    "get",
+    "/v1/audit/keys",
+    "The public keys that verify the signed checkpoints (save for audit verify --public-key)",
+    tag=TAG,
+)
+async def public_keys(request: web.Request) -> web.Response:
+    """The checkpoint-signing public keys, for offline verification of an export."""
+    caller = await actor(request)
+    audit = services(request).audit
+    return respond(keys_view(audit.public_keys(caller), audit.signing_key_id()))

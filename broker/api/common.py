@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,12 +21,14 @@ __all__ = [
     "Handler",
     "Operation",
     "actor",
+    "nests_deeper_than",
     "operation",
     "page_params",
     "parse",
     "respond",
     "seq_cursor",
     "services",
+    "whole_number",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -104,8 +107,17 @@ async def parse(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
+    max_depth = request.app[SETTINGS].max_json_depth
+    # Bounded before parsing: json.loads, pydantic and model_dump all recurse,
+    # and a body of a hundred thousand `[` would end in a RecursionError (a 500).
+    if nests_deeper_than(raw, max_depth):
+        raise InvalidInput(
+            f"the body nests arrays and objects more than {max_depth} levels deep; flatten it"
+        )
     try:
         data = json.loads(raw or b"null")
+    except RecursionError:
+        raise InvalidInput("the body is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(
             f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
@@ -126,11 +138,12 @@ def page_params(request: web.Request) -> tuple[int, str | None]:
     raw = request.query.get("limit")
     limit = settings.default_page_size
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= settings.max_page_size:
+        number = whole_number(raw, max_digits=6)
+        if number is None or not 1 <= number <= settings.max_page_size:
             raise InvalidInput(
                 f"limit must be a whole number from 1 to {settings.max_page_size}", field="limit"
             )
-        limit = int(raw)
+        limit = number
     cursor = request.query.get("cursor") or None
     return limit, cursor
 
@@ -139,9 +152,46 @@ def seq_cursor(cursor: str | None) -> int | None:
     """An audit cursor: the last seq seen."""
     if cursor is None:
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    number = whole_number(cursor, max_digits=18)
+    if number is None:
         raise InvalidInput("bad cursor", field="cursor")
-    return int(cursor)
+    return number
+
+
+def whole_number(text: str, *, max_digits: int) -> int | None:
+    """`text` as a non-negative integer written in ASCII digits, or None.
+
+    `str.isdigit()` alone is not enough: it accepts superscripts and other
+    Unicode digits ("²") that `int()` then refuses with a ValueError, a 500.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+# A JSON string, escapes included: brackets inside strings do not nest.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def nests_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether arrays and objects in the JSON text `raw` nest more than `limit` deep.
+
+    A scan of the bytes, no parsing, so it is safe on any input (the parser
+    refuses malformed JSON afterwards); it stops at the first level too many.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _JSON_STRING.sub(b'""', raw):
+        if byte in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in _CLOSERS:
+            depth -= 1
+    return False
 
 
 def respond(data: Any, status: int = 200) -> web.Response:

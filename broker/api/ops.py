@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from broker.api.common import operation, respond, services
-from broker.api.keys import METRICS
+from broker.api.keys import METRICS, SETTINGS
 from broker.api.openapi import openapi_document
+from broker.crypto import constant_time_equals
+from broker.errors import NotFound, Unauthorized
 
 __all__ = ["TAG", "healthz", "metrics", "openapi", "readyz", "routes"]
 
+log = structlog.get_logger("broker.http")
 routes = web.RouteTableDef()
 TAG = "operations"
 
@@ -41,8 +45,28 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-@operation("get", "/metrics", "Prometheus metrics", tag=TAG, public=True)
+@operation(
+    "get",
+    "/metrics",
+    "Prometheus metrics (Authorization: Bearer <COUNCIL_METRICS_TOKEN>)",
+    tag=TAG,
+    public=True,
+    responses={200: "Prometheus text format", 401: "bad or missing metrics token"},
+)
 async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus metrics, for the holder of the metrics token only.
+
+    Per-route counts tell who is active (consultations, break-glass denials):
+    without a configured token the endpoint is not served (404); with one, a
+    request without it is a 401 that says nothing more.
+    """
+    expected = request.app[SETTINGS].metrics_token
+    if expected is None:
+        raise NotFound()
+    given = request.headers.get("Authorization", "")
+    if not constant_time_equals(given, f"Bearer {expected.get_secret_value()}"):
+        log.warning("metrics_denied", reason="bad_or_missing_metrics_token")
+        raise Unauthorized("the metrics token is missing or wrong")
     response = web.Response(body=generate_latest(request.app[METRICS].registry))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response

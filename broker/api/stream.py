@@ -7,13 +7,12 @@ import contextlib
 
 from aiohttp import WSCloseCode, web
 
-from broker.api.common import actor, operation, services
+from broker.api.common import actor, operation, seq_cursor, services
 from broker.api.keys import HUB
 from broker.delivery.hub import ACCESS_CHANGED
 from broker.delivery.model import FeedEvent
 from broker.delivery.stream import Follow, WriteNow
 from broker.domain import AuditAction
-from broker.errors import InvalidInput
 
 __all__ = ["routes"]
 
@@ -33,9 +32,7 @@ def _cursor(request: web.Request) -> int | None:
     raw = request.query.get("cursor") or request.headers.get("Last-Event-ID")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInput("bad cursor", field="cursor")
-    return int(raw)
+    return seq_cursor(raw)
 
 
 @routes.get("/v1/stream")

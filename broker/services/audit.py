@@ -108,6 +108,20 @@ class AuditService:
             async for event in uow.audit.stream():
                 yield event
 
+    def public_keys(self, actor: Actor) -> dict[str, bytes]:
+        """The checkpoint-signing public keys by key id (docs/api.md `GET /v1/audit/keys`).
+
+        Public by nature: any authenticated caller may fetch them to verify an
+        export offline (`council-broker audit verify --public-key`), so there
+        is no decision to make or audit; `actor` proves the caller signed in.
+        """
+        del actor
+        return self._keys.ring.public_keys()
+
+    def signing_key_id(self) -> str:
+        """The id of the key that signs new checkpoints."""
+        return self._keys.ring.signing_key_id
+
     async def latest_checkpoint(self, actor: Actor) -> Checkpoint | None:
         """The newest signed checkpoint (docs/api.md `GET /v1/audit/checkpoints/latest`)."""
         await self._require_auditor(actor, AuditAction.AUDIT_CHECKPOINT)

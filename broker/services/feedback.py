@@ -360,7 +360,10 @@ def _decode_position(cursor: str | None) -> tuple[datetime, str] | None:
         raise InvalidInput("bad cursor", field="cursor") from None
     if due.tzinfo is None or len(ob_id) > 40 or not ob_id.isalnum():
         raise InvalidInput("bad cursor", field="cursor")
-    return as_utc(due), ob_id
+    try:
+        return as_utc(due), ob_id
+    except OverflowError:  # an offset that carries the time past year 9999 in UTC
+        raise InvalidInput("bad cursor", field="cursor") from None
 
 
 # -- sealing comments ---------------------------------------------------------------

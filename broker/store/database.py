@@ -22,9 +22,12 @@ row lock on its head instead (see `broker.store.audit_repo`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
@@ -56,6 +59,7 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         elif make_url(url).database not in (None, "", ":memory:"):
+            _make_private(Path(str(make_url(url).database)))
             # A file database: enough pooled connections that a burst of reads
             # (64 concurrent submitters) does not open a connection (a thread,
             # the file, the pragmas) and close it again each time: that churn
@@ -161,6 +165,27 @@ class Database:
             self._writer_thread.shutdown(wait=True)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+
+
+def _make_private(database: Path) -> None:
+    """The SQLite database and its WAL and SHM files readable by the broker's user only.
+
+    They hold the audit log, the members' token hashes and sealed contents:
+    0600 like the key ring. The database file is created 0600 before SQLite
+    opens it, and SQLite gives the -wal and -shm files it creates the
+    database file's mode; files left by an older broker are tightened here.
+    """
+    if not database.parent.is_dir():
+        return  # SQLite reports the missing directory itself
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for path in (
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+    ):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

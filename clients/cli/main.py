@@ -153,13 +153,49 @@ def _read_text(path: str, what: str) -> str:
 # -- commands ------------------------------------------------------------------------
 
 
+# The item body itself is an object (1) holding the bundle (2): the bundle may
+# nest 62 more levels within the broker's default limit of 64.
+_MAX_STIX_DEPTH = 62
+
+
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests arrays and objects more than `limit` deep (no parsing)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _draft(args: argparse.Namespace) -> ItemDraft:
     body = args.body if args.body is not None else _read_text(args.body_file, "body file")
     stix: dict[str, Any] | None = None
     if args.stix_file is not None:
+        text = _read_text(args.stix_file, "STIX file")
+        # The broker refuses bodies nested deeper than this (COUNCIL_MAX_JSON_DEPTH's
+        # default); checked first because parsing a deeper file recurses until it crashes.
+        if _nests_deeper_than(text, _MAX_STIX_DEPTH):
+            raise _UsageError(
+                f"STIX file {args.stix_file} nests objects and arrays more than "
+                f"{_MAX_STIX_DEPTH} levels deep; the broker refuses it"
+            )
         try:
-            stix = json.loads(_read_text(args.stix_file, "STIX file"))
-        except ValueError as exc:
+            stix = json.loads(text)
+        except (ValueError, RecursionError) as exc:
             raise _UsageError(f"STIX file {args.stix_file} is not JSON: {exc}") from exc
         if not isinstance(stix, dict):
             raise _UsageError(f"STIX file {args.stix_file} must hold a JSON object (a bundle)")

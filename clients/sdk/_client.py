@@ -493,6 +493,10 @@ class CouncilClient:
         """``GET /v1/audit/checkpoints/latest``: the newest signed checkpoint of the audit chain."""
         return _parse(Checkpoint, await self._json("GET", "/v1/audit/checkpoints/latest"))
 
+    async def audit_keys(self) -> dict[str, Any]:
+        """``GET /v1/audit/keys``: the checkpoint public keys; save it for ``--public-key``."""
+        return await self._object("GET", "/v1/audit/keys")
+
     # -- task force and feedback --------------------------------------------------
 
     async def obligations(self) -> list[Obligation]:

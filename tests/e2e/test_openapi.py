@@ -37,9 +37,9 @@ async def test_every_route_is_in_the_openapi_document(broker: Broker) -> None:
 
 
 async def test_health_and_readiness_are_public(broker: Broker) -> None:
-    """/healthz and /readyz answer without a token."""
+    """/healthz and /readyz answer without a token (/metrics wants the metrics token)."""
     async with aiohttp.ClientSession() as session:
-        for path in ("/healthz", "/readyz", "/metrics", "/v1/roster"):
+        for path in ("/healthz", "/readyz", "/v1/roster"):
             async with session.get(broker.url + path) as response:
                 assert response.status == 200, path
 
@@ -55,3 +55,29 @@ def test_every_route_is_listed_in_the_api_page() -> None:
     }
     missing = {entry for entry in served if entry not in page}
     assert not missing, missing
+
+
+def test_every_operation_describes_the_statuses_it_may_answer() -> None:
+    """docs/api.md "Conventions": 401 when authenticated, 404 by id, 413/422 on input."""
+    from broker.api.openapi import openapi_document
+
+    create_app(Settings())
+    document = openapi_document()
+    for path, methods in document["paths"].items():
+        for method, entry in methods.items():
+            statuses = set(entry["responses"])
+            where = f"{method} {path}"
+            if "security" in entry:
+                expected = {"401", "404"} if path == "/metrics" else {"401", "403", "404"}
+                assert expected <= statuses, where
+            if "{" in path:
+                assert {"404", "422"} <= statuses, where
+            if "requestBody" in entry:
+                assert {"413", "422"} <= statuses, where
+            if method in ("post", "patch", "delete"):
+                assert "409" in statuses, where
+            if any(p["in"] == "query" for p in entry.get("parameters", [])):
+                assert "422" in statuses, where
+            for status, response in entry["responses"].items():
+                if status.startswith("2") and path != "/v1/stream":
+                    assert response.get("content"), f"{where} {status} has no body schema"

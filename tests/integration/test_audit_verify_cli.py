@@ -193,3 +193,77 @@ async def test_reordered_export_lines_are_named(busy_broker: Broker, tmp_path: P
     result = _verify(busy_broker, "--export", str(export))
     assert result.returncode == 1
     assert "reordered at seq 5" in result.stdout or "reordered at seq 6" in result.stdout
+
+
+def _verify_without_ring(*args: str) -> subprocess.CompletedProcess[str]:
+    # Another machine: no key ring in the environment, an empty data directory.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_")}
+    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "broker.cli", "audit", "verify", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_an_export_verifies_with_the_published_public_key_alone(
+    busy_broker: Broker, tmp_path: Path
+) -> None:
+    """SPEC §5 (the log is verifiable offline): --public-key needs no key ring; edits are caught."""
+    import json
+
+    client = busy_broker.admin
+    lines = [line async for line in client.audit_export()]
+    assert lines[0]["type"] == "keys"  # the export's header names its keys
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(await client.audit_keys()))
+    export = tmp_path / "audit.jsonl"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    ok = _verify_without_ring(
+        "--data-dir", str(empty), "--export", str(export), "--public-key", str(keys)
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "signed checkpoints" in ok.stdout
+    events = [line for line in lines if line.get("type") == "event"]
+    events[2]["action"] = "item_read"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    bad = _verify_without_ring(
+        "--data-dir", str(empty), "--export", str(export), "--public-key", str(keys)
+    )
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+
+
+async def test_a_forged_public_key_file_does_not_verify_the_checkpoints(
+    busy_broker: Broker, tmp_path: Path
+) -> None:
+    """SPEC §5: checkpoint signatures are checked against the given key, not the export's."""
+    import base64
+    import json
+
+    from broker.crypto import KeyRing
+
+    lines = [line async for line in busy_broker.admin.audit_export()]
+    export = tmp_path / "audit.jsonl"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    other = KeyRing.generate().public_keys()
+    keys = tmp_path / "keys.json"
+    keys.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {"key_id": k, "public_key": base64.b64encode(v).decode()}
+                    for k, v in other.items()
+                ]
+            }
+        )
+    )
+    result = _verify_without_ring("--export", str(export), "--public-key", str(keys))
+    assert result.returncode == 1, result.stdout + result.stderr
+    keys.write_text("{nope")
+    unreadable = _verify_without_ring("--export", str(export), "--public-key", str(keys))
+    assert unreadable.returncode == 2
+    assert "GET /v1/audit/keys" in unreadable.stderr or "not JSON" in unreadable.stderr

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from broker.audit import AuditEvent, Checkpoint, checkpoint_to_json, event_to_json
 from broker.domain.audit import AuditPage
 
-__all__ = ["audit_page_view", "checkpoint_view", "export_line"]
+__all__ = ["audit_page_view", "checkpoint_view", "export_line", "keys_line", "keys_view"]
 
 
 def audit_page_view(page: AuditPage) -> dict[str, Any]:
@@ -34,3 +36,25 @@ def export_line(record: AuditEvent | Checkpoint) -> bytes:
     """One JSON Lines record of the export (`broker.audit.codec`'s objects, keys sorted)."""
     obj = checkpoint_to_json(record) if isinstance(record, Checkpoint) else event_to_json(record)
     return json.dumps(obj, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+
+def keys_view(public: Mapping[str, bytes], current: str) -> dict[str, Any]:
+    """The checkpoint public keys (`GET /v1/audit/keys`; saved, `audit verify --public-key`)."""
+    return {
+        "type": "keys",
+        "algorithm": "Ed25519",
+        "current": current,
+        "keys": [
+            {"key_id": key_id, "public_key": base64.b64encode(raw).decode()}
+            for key_id, raw in sorted(public.items())
+        ],
+    }
+
+
+def keys_line(public: Mapping[str, bytes], current: str) -> bytes:
+    """The export's first line: the public keys its checkpoints were signed with.
+
+    Informative only: a verifier checks signatures against keys it got another
+    way (`--public-key`, the key ring), never against keys a forger could edit.
+    """
+    return json.dumps(keys_view(public, current), sort_keys=True).encode() + b"\n"

@@ -150,3 +150,12 @@ def test_a_due_time_past_the_calendar_end_is_refused() -> None:
     """A duration that overflows the calendar is a ValueError, not an OverflowError."""
     with pytest.raises(ValueError, match="too long"):
         resolve_due(T0, "P3000000D", ItemKind.ANALYSIS, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00-01:00", "0001-01-01T00:00:00+01:00"]
+)
+def test_a_due_time_whose_utc_instant_overflows_is_refused(text: str) -> None:
+    """SPEC §4 (deadlines are instants in UTC): an offset past year 9999 is a ValueError."""
+    with pytest.raises(ValueError, match="outside the years"):
+        resolve_due(T0, text, ItemKind.ANALYSIS, DEFAULTS)
