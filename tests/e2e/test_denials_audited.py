@@ -31,7 +31,8 @@ CANNOT_DENY = {
     ("get", "/v1/roster"): "public",
     ("get", "/healthz"): "public",
     ("get", "/readyz"): "public",
-    ("get", "/metrics"): "public",
+    ("get", "/metrics"): "the operator's metrics token, not a member's access",
+    ("get", "/v1/audit/keys"): "the checkpoints' public keys: nothing to withhold",
     ("get", "/openapi.json"): "public",
 }
 
