@@ -93,8 +93,10 @@ class ItemService:
         # Only what the caller may see is worth more IO: its sources' facts, to show
         # the provenance it may see (after the decision, so a denial costs the same
         # whether the id exists or not).
-        async with self._store.read() as uow:
-            sources = await uow.items.get_many(stored.facts.derived_from)
+        sources: dict[str, StoredItem] = {}
+        if stored.facts.derived_from:
+            async with self._store.read() as uow:
+                sources = await uow.items.get_many(stored.facts.derived_from)
         facts = stored.facts
         if facts.status is ItemStatus.WITHDRAWN:
             await auditor.record(
