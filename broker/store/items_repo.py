@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.domain import (
@@ -20,7 +20,14 @@ from broker.domain import (
     Tlp,
 )
 from broker.domain.items import PendingConsent, StoredItem, SubmitResult, VersionChange
-from broker.store.tables import audience_members, audiences, consents, items, scope_versions
+from broker.store.tables import (
+    audience_members,
+    audiences,
+    consents,
+    item_ceilings,
+    items,
+    scope_versions,
+)
 from broker.store.upsert import insert_ignoring_duplicates
 
 __all__ = [
@@ -179,21 +186,20 @@ class ItemRepository:
         return {r.id: _stored(r) for r in rows}
 
     async def carrying_ceiling_of(self, source_id: str) -> list[StoredItem]:
-        """The live items whose current scope version may carry a ceiling of
-        `source_id` (art. 17(3)), by id.
+        """The live items that carry a ceiling of `source_id` (art. 17(3)), by id.
 
         Ceilings are flattened onto every item built on a source, however
-        indirectly, so one look at the current versions finds them all. The
-        match is on the JSON text, so it may also return items that merely
-        name the id elsewhere; the caller keeps those whose ceilings are the
-        source's (`broker.tlp.reclip`).
+        indirectly, and each is recorded with the item (`item_ceilings`), so one
+        indexed look-up finds them all. A ceiling since consented away is still
+        listed; the caller keeps the items whose ceilings are the source's
+        (`broker.tlp.reclip`).
         """
-        escaped = source_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = (
             _item_with_scope()
+            .join(item_ceilings, item_ceilings.c.item_id == items.c.id)
             .where(
+                item_ceilings.c.source_id == source_id,
                 items.c.status == ItemStatus.ACTIVE.value,
-                cast(scope_versions.c.constraints, Text).like(f'%"{escaped}"%', escape="\\"),
             )
             .order_by(items.c.id)
         )

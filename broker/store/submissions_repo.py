@@ -34,6 +34,7 @@ from broker.store.tables import (
     audience_members,
     audiences,
     consents,
+    item_ceilings,
     items,
     obligations,
     scope_versions,
@@ -175,6 +176,13 @@ def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
             for p in fresh
         ],
     )
+    ceiling_rows = [
+        {"source_id": source_id, "item_id": p.facts.id}
+        for p in fresh
+        for source_id in sorted({c.source_id for c in p.facts.constraints})
+    ]
+    if ceiling_rows:
+        conn.execute(insert(item_ceilings), ceiling_rows)
     consent_rows = [
         {"derived_item_id": p.facts.id, "provider_id": provider_id, "requested_at": p.created_at}
         for p in fresh

@@ -39,6 +39,7 @@ __all__ = [
     "consultations",
     "events",
     "handlers",
+    "item_ceilings",
     "items",
     "metadata",
     "obligations",
@@ -165,6 +166,19 @@ scope_versions = Table(
     Column("change", String(20), nullable=False),
     Column("created_at", Ts, nullable=False),
     Column("created_by", Id, nullable=False),
+)
+
+# Which live items carry a ceiling of which source (art. 17(3)): ceilings are
+# flattened onto every item built on a source, however indirectly, so a
+# source's scope change finds every item to re-clip with one indexed look-up
+# instead of a scan of every scope version under the write lock (SPEC §3
+# rule 2). Rows are written with the item; a superset is harmless (the policy
+# re-checks each candidate, `broker.tlp.reclip`).
+item_ceilings = Table(
+    "item_ceilings",
+    metadata,
+    Column("source_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
 )
 
 consents = Table(
