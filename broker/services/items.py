@@ -409,27 +409,16 @@ class ItemService:
         async with self._store.write() as uow:
             if await uow.items.scope_version(new.id) != version - 1:
                 raise Conflict("the item's scope changed meanwhile; retry")
-            audience_id = await uow.items.ensure_audience(routing.recipients, now)
-            await uow.items.add_scope_version(
+            await self._store_version(
+                uow,
                 new,
                 version,
                 change,
-                audience_id=audience_id,
-                wrapped_key=wrapped,
-                kek_version=kek_version,
-                by_user_id=actor.user_id,
-                at=now,
-            )
-            await uow.feed.append(
-                [item_event(EventKind.SCOPE_CHANGED, new, audience_id, version, now)]
-            )
-            # Task force (SPEC §4): newly reached members owe, dropped ones no longer do.
-            await reconcile_obligations(
-                uow,
-                new,
-                {m: bodies[m] for m in routing.recipients},
+                routing,
+                bodies,
+                (wrapped, kek_version),
                 stored.feedback_due,
-                self._due_defaults,
+                actor.user_id,
                 now,
             )
             if consent_by is not None:
@@ -469,6 +458,47 @@ class ItemService:
             pending_consents=shown,
         )
 
+    async def _store_version(
+        self,
+        uow: UnitOfWork,
+        facts: ItemFacts,
+        version: int,
+        change: VersionChange,
+        routing: tlp.Routing,
+        bodies: dict[str, Body],
+        key: tuple[bytes, int],
+        feedback_due: datetime | None,
+        by_user_id: str,
+        now: datetime,
+    ) -> None:
+        """Store `facts` as scope version `version` of its item with its rebound data
+        key, tell its audience (`scope_changed`: live connections decide again) and
+        bring the obligations in line (SPEC §4: newly reached members owe, dropped
+        ones no longer do)."""
+        audience_id = await uow.items.ensure_audience(routing.recipients, now)
+        wrapped, kek_version = key
+        await uow.items.add_scope_version(
+            facts,
+            version,
+            change,
+            audience_id=audience_id,
+            wrapped_key=wrapped,
+            kek_version=kek_version,
+            by_user_id=by_user_id,
+            at=now,
+        )
+        await uow.feed.append(
+            [item_event(EventKind.SCOPE_CHANGED, facts, audience_id, version, now)]
+        )
+        await reconcile_obligations(
+            uow,
+            facts,
+            {m: bodies[m] for m in routing.recipients},
+            feedback_due,
+            self._due_defaults,
+            now,
+        )
+
     async def _follow_ceilings(
         self,
         uow: UnitOfWork,
@@ -499,26 +529,16 @@ class ItemService:
                 alarms.append(derived.id)
                 continue
             routing = tlp.recipients_for(clipped, bodies.values())
-            audience_id = await uow.items.ensure_audience(routing.recipients, now)
-            await uow.items.add_scope_version(
+            await self._store_version(
+                uow,
                 clipped,
                 version,
                 VersionChange.CEILING,
-                audience_id=audience_id,
-                wrapped_key=wrapped,
-                kek_version=kek_version,
-                by_user_id=actor.user_id,
-                at=now,
-            )
-            await uow.feed.append(
-                [item_event(EventKind.SCOPE_CHANGED, clipped, audience_id, version, now)]
-            )
-            await reconcile_obligations(
-                uow,
-                clipped,
-                {m: bodies[m] for m in routing.recipients},
+                routing,
+                bodies,
+                (wrapped, kek_version),
                 derived.feedback_due,
-                self._due_defaults,
+                actor.user_id,
                 now,
             )
             await uow.audit.append(
