@@ -51,6 +51,7 @@ from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.uow import Store
+from broker.tlp.fixes import fix_for
 
 __all__ = ["create_app", "json_errors", "load_key_ring", "request_context"]
 
@@ -233,7 +234,7 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every error as `{"error": {code, message, field?}}` with its status."""
+    """Every error as `{"error": {code, message, fix, field?, ...}}` with its status."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -246,15 +247,12 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if http.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
-        response = web.json_response(
-            {"error": {"code": code, "message": http.reason}}, status=http.status
-        )
+        body = {"code": code, "message": http.reason, "fix": fix_for(code) or ""}
+        response = web.json_response({"error": body}, status=http.status)
         # RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
         if "Allow" in http.headers:
             response.headers["Allow"] = http.headers["Allow"]
         return response
     except Exception:
         log.exception("unhandled_error")
-        return web.json_response(
-            {"error": {"code": "internal", "message": "internal error"}}, status=500
-        )
+        return web.json_response(BrokerError().to_json(), status=500)

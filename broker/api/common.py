@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from broker.api.keys import SERVICES, SETTINGS
-from broker.errors import InvalidInput, PayloadTooLarge
+from broker.errors import InvalidInput, MalformedJson, PayloadTooLarge, Problem
 from broker.services import Actor, Services
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "respond",
     "seq_cursor",
     "services",
+    "validation_problems",
     "whole_number",
 ]
 
@@ -100,7 +101,12 @@ async def actor(request: web.Request) -> Actor:
 
 
 async def parse(request: web.Request, model: type[M]) -> M:
-    """The JSON body validated against `model`, or a 413/422 that changes nothing."""
+    """The JSON body validated against `model`, or an error that changes nothing.
+
+    400 `malformed_json` when the body is not JSON; 422 `invalid` when it is
+    JSON that breaks the schema, listing every problem at once, each named by
+    its JSON field (`field` is the first of them, for older clients).
+    """
     limit = request.app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
@@ -118,18 +124,32 @@ async def parse(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw or b"null")
     except RecursionError:
         raise InvalidInput("the body is nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(
-            f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except UnicodeDecodeError:
+        raise MalformedJson("the body is not valid JSON: it is not UTF-8 text") from None
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object", field="body")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{path or 'body'}: {first['msg']}", field=path or None) from None
+        problems = validation_problems(exc)
+        message = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidInput(message, field=problems[0].field, problems=problems) from None
+
+
+def validation_problems(exc: ValidationError) -> list[Problem]:
+    """Every problem pydantic found, each named by its dotted JSON field, in order."""
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        problems.append(Problem(field, message))
+    return problems
 
 
 def page_params(request: web.Request) -> tuple[int, str | None]:

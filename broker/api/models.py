@@ -43,6 +43,7 @@ __all__ = [
     "UserCreate",
     "VictimIn",
     "dump",
+    "tlp_label",
 ]
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -155,8 +156,22 @@ class StixBundle(Strict):
     objects: list[StixObject] = Field(default_factory=list, max_length=10_000)
 
 
+def tlp_label(value: object) -> object:
+    """A TLP label as people write it: any case, with or without the `TLP:` prefix;
+    `WHITE` (TLP 1.0) is read as `CLEAR`, its TLP 2.0 name (FIRST TLP 2.0: "TLP:CLEAR
+    replaces TLP:WHITE"). Anything that is not a string is left for validation."""
+    if not isinstance(value, str):
+        return value
+    label = value.strip().upper().removeprefix("TLP:").strip()
+    return "CLEAR" if label == "WHITE" else label
+
+
 class ItemSubmit(Strict):
-    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2))."""
+    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2)).
+
+    `tlp` is case-insensitive and may carry the `TLP:` prefix; `WHITE` is stored
+    and answered as `CLEAR`.
+    """
 
     kind: ItemKind
     title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
@@ -169,6 +184,11 @@ class ItemSubmit(Strict):
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
     victim: VictimIn | None = None
     feedback: FeedbackIn | None = None
+
+    @field_validator("tlp", mode="before")
+    @classmethod
+    def _tlp(cls, value: object) -> object:
+        return tlp_label(value)
 
 
 class ScopeChange(Strict):

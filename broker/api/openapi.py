@@ -18,11 +18,28 @@ _ERROR = {
     "properties": {
         "error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["code", "message", "fix"],
             "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": "string"},
+                "code": {"type": "string", "description": "snake_case, by HTTP status"},
+                "message": {"type": "string", "description": "what went wrong, for a person"},
+                "fix": {"type": "string", "description": "one line: what to do about it"},
+                "field": {"type": "string", "description": "the (first) JSON field at fault"},
+                "reason": {
+                    "type": "string",
+                    "description": "the sharing rule that refused the caller's own request",
+                },
+                "problems": {
+                    "type": "array",
+                    "description": "422: every problem of the body at once",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
             },
         }
     },
@@ -154,7 +171,7 @@ _AUTHENTICATED = {
 }
 _WRITES = {409: "the resource's state does not allow it"}
 _TAKES_INPUT = {422: "invalid input; `field` names the offending part"}
-_TAKES_BODY = {413: "body too large"}
+_TAKES_BODY = {400: "the body is not JSON (`malformed_json`)", 413: "body too large"}
 _BY_ID = {404: "absent or not visible to the caller"}
 
 

@@ -456,7 +456,10 @@ class MemberService:
         if decision:
             return
         raise await self._auditor.deny(
-            Forbidden(_REFUSALS.get(decision.reasons[0], "you may not do this for this member")),
+            Forbidden(
+                _REFUSALS.get(decision.reasons[0], "you may not do this for this member"),
+                reason=decision.reasons[0],
+            ),
             self._auditor.draft(
                 actor,
                 action,

@@ -227,6 +227,7 @@ class SubmissionService:
                 f"the item's tlp {facts.tlp}: label the item at least {first.tlp} "
                 "(an item's TLP is never weaker than a marking in its content)",
                 field=f"stix.objects[{first.index}].{first.path}",
+                reason=tlp.Reason.CONTENT_MARKED_STRICTER,
             ),
             auditor.draft(
                 actor,

@@ -51,14 +51,23 @@ class CouncilError(Exception):
         code: the server's snake_case error code (``http_<status>`` if it sent none).
         message: the explanation, for a person.
         field: the request field at fault (``"scope.groups"``), if the server named one.
+        fix: the server's one line on what to do about it, if it sent one.
     """
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.fix = fix
 
     def __str__(self) -> str:
         return self.message
@@ -115,8 +124,9 @@ class RateLimited(CouncilError):
         message: str,
         field: str | None = None,
         retry_after: float | None = None,
+        fix: str | None = None,
     ) -> None:
-        super().__init__(status, code, message, field)
+        super().__init__(status, code, message, field, fix)
         self.retry_after = retry_after
 
 
@@ -164,6 +174,7 @@ def error_from_response(response: Response) -> CouncilError:
     code = f"http_{status}"
     message = _reason(status)
     field: str | None = None
+    fix: str | None = None
     try:
         payload = json.loads(response.body) if response.body else None
     except ValueError:
@@ -176,10 +187,12 @@ def error_from_response(response: Response) -> CouncilError:
             message = error["message"]
         if isinstance(error.get("field"), str) and error["field"]:
             field = error["field"]
+        if isinstance(error.get("fix"), str) and error["fix"]:
+            fix = error["fix"]
     if status == 429:
         return RateLimited(
-            status, code, message, field, _retry_after(response.headers.get("retry-after"))
+            status, code, message, field, _retry_after(response.headers.get("retry-after")), fix
         )
     if status >= 500:
-        return ServerError(status, code, message, field)
-    return _BY_STATUS.get(status, CouncilError)(status, code, message, field)
+        return ServerError(status, code, message, field, fix)
+    return _BY_STATUS.get(status, CouncilError)(status, code, message, field, fix)
