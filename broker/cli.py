@@ -1,4 +1,8 @@
-"""`council-broker`: init, serve, migrate, keys rotate, audit verify."""
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify.
+
+Every failure is one line on stderr that says what to do, with a documented
+exit status (`EXIT_STATUSES`, shown by `--help`); never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,47 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from broker.services.bootstrap import AlreadyInitialised, initialise, is_initialised
+from pydantic import ValidationError
+
+from broker.crypto import KeyRingError
+from broker.services.bootstrap import (
+    NOT_INITIALISED,
+    UNREADABLE,
+    AlreadyInitialised,
+    DataDirProblem,
+    check_data_dir,
+    check_directory,
+    initialise,
+    is_initialised,
+)
 from broker.settings import Settings
 
-__all__ = ["main"]
+__all__ = ["EXIT_STATUSES", "main"]
+
+EXIT_STATUSES = {
+    0: "success",
+    1: "the operation failed (audit verification found a problem, already initialised, ...)",
+    2: "wrong usage (unknown option, missing argument, bad setting)",
+    NOT_INITIALISED: "no broker initialised in the data directory: run `council-broker init`",
+    UNREADABLE: "the data directory, its database or key ring cannot be read",
+    130: "interrupted",
+}
+"""`council-broker`'s exit statuses, as `--help` documents them."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `council-broker` command."""
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        name = "COUNCIL_" + "_".join(str(p) for p in problem["loc"]).upper()
+        print(f"error: {name}: {problem['msg']}", file=sys.stderr)
+        return 2
     from broker.logging import configure_logging
 
     configure_logging(settings.log_level)
@@ -27,27 +60,81 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args, settings)
     except KeyboardInterrupt:
         return 130
+    except DataDirProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
+    except KeyRingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return UNREADABLE
+    except OSError as exc:
+        # The data directory or a file named on the command line (permissions,
+        # a full disk, a path that is not a directory).
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return UNREADABLE
+    except Exception as exc:  # a user sees one line, never a traceback
+        if settings.log_level.lower() == "debug":
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"error: {type(exc).__name__}: {first_line} "
+            "(COUNCIL_LOG_LEVEL=debug shows the details)",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 
+def _require_initialised(settings: Settings, *, key_ring: bool = True) -> None:
+    """One line and `NOT_INITIALISED` / `UNREADABLE` unless the data directory is usable."""
+    asyncio.run(check_data_dir(settings, key_ring=key_ring))
+
+
+def _exit_statuses() -> str:
+    lines = [f"  {code:>3}  {meaning}" for code, meaning in EXIT_STATUSES.items()]
+    return "exit status:\n" + "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="council-broker", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="council-broker",
+        description=__doc__,
+        epilog=_exit_statuses(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    defaults = Settings.model_fields
 
     def data_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-dir", type=Path, help="where the database and key ring live")
+        p.add_argument(
+            "--data-dir",
+            type=Path,
+            help="where the database and key ring live "
+            f"(default: COUNCIL_DATA_DIR, else {defaults['data_dir'].default})",
+        )
 
     init = commands.add_parser("init", help="create the database, key ring and first admin")
     data_dir(init)
     init.add_argument("--json", action="store_true", help="print the result as JSON")
     init.set_defaults(run=_init)
 
-    serve = commands.add_parser("serve", help="run the broker")
+    serve = commands.add_parser("serve", help="run the broker", epilog=_exit_statuses())
+    serve.formatter_class = argparse.RawDescriptionHelpFormatter
     data_dir(serve)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
     serve.add_argument(
-        "--init", action="store_true", help="initialise the data directory on first start"
+        "--host",
+        help=f"address to listen on (default: COUNCIL_HOST, else {defaults['host'].default})",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on (default: COUNCIL_PORT, else {defaults['port'].default})",
+    )
+    serve.add_argument(
+        "--init",
+        action="store_true",
+        help="initialise the data directory on first start (default: off; without it an "
+        "uninitialised data directory is an error)",
     )
     serve.set_defaults(run=_serve)
 
@@ -89,10 +176,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
+    check_directory(settings)
     try:
         first = asyncio.run(initialise(settings))
     except AlreadyInitialised as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}: nothing was changed; `serve` starts it", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(first))
@@ -114,15 +202,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from broker.app import create_app
     from broker.store import Database
 
-    if not asyncio.run(is_initialised(settings)):
-        if not args.init:
-            print(
-                "error: the data directory is not initialised; run `council-broker init` "
-                "or `council-broker serve --init`",
-                file=sys.stderr,
-            )
-            return 1
+    check_directory(settings)
+    if args.init and not asyncio.run(is_initialised(settings)):
         _print_first_admin(asyncio.run(initialise(settings)))
+    _require_initialised(settings)
 
     async def migrate() -> None:
         db = Database(settings.resolved_database_url)
@@ -133,8 +216,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(migrate())
     print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
+    try:
+        _run_app(web, create_app(settings), settings)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; "
+            "choose another --port (COUNCIL_PORT) or stop what uses it",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _run_app(web: Any, app: Any, settings: Settings) -> None:
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,
@@ -144,7 +240,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # supervisor (systemd, the tests) must see the broker stop.
         shutdown_timeout=_HANDLERS_STOP_SECONDS,
     )
-    return 0
 
 
 _HANDLERS_STOP_SECONDS = 5.0
@@ -168,6 +263,8 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from broker.store import Database
 
+    _require_initialised(settings, key_ring=False)
+
     async def run() -> None:
         db = Database(settings.resolved_database_url)
         try:
@@ -183,6 +280,7 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     from broker.services.keys import rotate_and_rewrap
 
+    _require_initialised(settings)
     return asyncio.run(rotate_and_rewrap(settings))
 
 
@@ -193,7 +291,18 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         print("error: --public-key checks an export: give --export FILE too", file=sys.stderr)
         return 2
     if args.export is not None:
+        if args.public_key is None:
+            # The export is checked with the key ring's signing keys.
+            check_directory(settings)
+            if settings.key_ring is None and not settings.key_ring_path.exists():
+                raise DataDirProblem(
+                    f"no key ring in {settings.data_dir} to check the export with: give "
+                    "--public-key (the saved GET /v1/audit/keys document) or the broker's "
+                    "--data-dir; `council-broker init` creates a new broker",
+                    NOT_INITIALISED,
+                )
         return verify_export(settings, args.export, args.public_key)
+    _require_initialised(settings)
     return asyncio.run(verify_database(settings))
 
 
