@@ -177,8 +177,16 @@ class ItemSubmit(Strict):
     title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
     body: Annotated[StrictStr, Field(max_length=262_144)] | None = None
     stix: StixBundle | None = None
-    tlp: Tlp
-    secret: StrictBool
+    tlp: Annotated[
+        Tlp,
+        Field(
+            description="TLP 2.0 label, in any case, with or without `TLP:`; "
+            "`WHITE` (TLP 1.0) is read as `CLEAR`"
+        ),
+    ]
+    secret: Annotated[
+        StrictBool, Field(description="required: say whether it is secret (art. 18(1),(2))")
+    ]
     confidence: Confidence = Confidence.UNCONFIRMED
     scope: ScopeIn
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
