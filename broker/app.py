@@ -27,6 +27,7 @@ from aiohttp import web
 from broker.api import (
     audit,
     consultations,
+    docs,
     items,
     ledger,
     members,
@@ -95,6 +96,7 @@ def create_app(
         consultations,
         stream,
         webhooks,
+        docs,
     ):
         app.add_routes(module.routes)
     return app
@@ -198,7 +200,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     otherwise add its own with the Python and aiohttp versions).
     """
     response.headers["Server"] = "council-broker"
-    response.headers["Cache-Control"] = "no-store"
+    # Unless the handler chose otherwise (the API page's static assets may be cached).
+    response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 

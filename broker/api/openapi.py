@@ -56,10 +56,12 @@ _PAGE = {
     },
 }
 # 2xx bodies that are not one JSON object (their media type says what they are).
-_MEDIA = {
-    "/metrics": "text/plain",
-    "/v1/audit/export": "application/x-ndjson",
-    "/v1/stream": "text/event-stream",
+_MEDIA: dict[str, tuple[str, ...]] = {
+    "/metrics": ("text/plain",),
+    "/v1/audit/export": ("application/x-ndjson",),
+    "/v1/stream": ("text/event-stream",),
+    "/docs": ("text/html",),
+    "/docs/{name}": ("text/css", "text/javascript", "image/png"),
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # What any operation may answer, by what it takes (docs/api.md "Conventions"):
@@ -84,7 +86,7 @@ def _success(op: Operation, status: int, description: str) -> dict[str, Any]:
     if op.path in _MEDIA:
         return {
             "description": description,
-            "content": {_MEDIA[op.path]: {"schema": {"type": "string"}}},
+            "content": {media: {"schema": {"type": "string"}} for media in _MEDIA[op.path]},
         }
     # Every JSON answer has its schema (a test checks none is missing).
     schema = RESPONSE_SCHEMAS[op.method, op.path]

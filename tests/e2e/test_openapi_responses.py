@@ -22,7 +22,13 @@ from tests.conftest import Broker
 from tests.council import draft
 
 # Answers that are not one JSON object: their media type is documented instead.
-_NOT_JSON = {("get", "/metrics"), ("get", "/v1/audit/export"), ("get", "/v1/stream")}
+_NOT_JSON = {
+    ("get", "/metrics"),
+    ("get", "/v1/audit/export"),
+    ("get", "/v1/stream"),
+    ("get", "/docs"),
+    ("get", "/docs/{name}"),
+}
 
 
 def _document() -> dict[str, Any]:
