@@ -13,6 +13,7 @@ brokers that had not reloaded yet.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -83,7 +84,12 @@ SEALED: tuple[SealedRecords, ...] = (
 async def rotate_and_rewrap(settings: Settings) -> int:
     """Rotate the file-backed key ring and move every data key to the new version."""
     if settings.key_ring is not None:
-        print("error: a key ring from the environment is rotated in your secret store, not here")
+        print(
+            "error: COUNCIL_KEY_RING is set, and a ring from the environment cannot be "
+            "rotated in place: write it to DATA_DIR/keyring.json (mode 0600), unset "
+            "COUNCIL_KEY_RING, rotate, then store the new file's base64 in your secret store",
+            file=sys.stderr,
+        )
         return 1
     ring = KeyRing.load(settings.key_ring_path)
     version = ring.rotate()
@@ -98,7 +104,9 @@ async def rotate_and_rewrap(settings: Settings) -> int:
     if failed:
         print(
             f"error: {len(failed)} record(s) failed their integrity check and were left as "
-            f"they were: {', '.join(failed[:10])}"
+            f"they were: {', '.join(failed[:10])}; run `council-broker audit verify` and "
+            "restore them from a backup",
+            file=sys.stderr,
         )
         return 1
     print("every data key is wrapped with the new key version")
