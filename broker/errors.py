@@ -35,10 +35,16 @@ class BrokerError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str = "internal error", *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str = "internal error", *, field: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            # A more precise code than the class's, for a caller that acts on it
+            # (docs/api.md: 409 `already_voted`, `needs_task_force_exception`, ...).
+            self.code = code
 
     def to_json(self) -> dict[str, dict[str, str]]:
         """The docs/api.md error body."""
@@ -68,8 +74,10 @@ class NotFound(BrokerError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "not found", *, field: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(
+        self, message: str = "not found", *, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, field=field, code=code)
 
 
 class Conflict(BrokerError):

@@ -105,6 +105,7 @@ _USER = {
         "member_id": _ID_TIME,
         "name": {"type": "string"},
         "role": {"enum": ["member_user", "member_admin", "committee"]},
+        "chair": {"type": "boolean"},
         "created_at": _ID_TIME,
     },
 }
@@ -119,6 +120,110 @@ _SUBMITTED = {
         "pending_consents": {"type": "array"},
     },
 }
+_COUNT = {"type": "integer", "minimum": 0}
+_TALLY = {
+    "type": "object",
+    "required": ["yes", "no", "abstain", "recused", "seats", "entitled"],
+    "properties": {
+        name: _COUNT
+        for name in (
+            "yes",
+            "no",
+            "abstain",
+            "recused",
+            "seats",
+            "entitled",
+            "present",
+            "proxies",
+            "objections",
+        )
+    },
+}
+_RESOLUTION = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "body",
+        "title",
+        "subject_member_id",
+        "status",
+        "tally",
+        "decided_at",
+        "effective_at",
+    ],
+    "properties": {
+        "id": _ID_TIME,
+        "kind": {
+            "enum": [
+                "admission",
+                "restriction",
+                "lift_restriction",
+                "expulsion",
+                "task_force_exception",
+                "information_request",
+                "amendment",
+                "assembly_matter",
+            ]
+        },
+        "body": {"enum": ["committee", "assembly"]},
+        "title": {"type": "string"},
+        "text": {"type": ["string", "null"]},
+        "subject_member_id": {"type": ["string", "null"]},
+        "status": {"enum": ["open", "passed", "failed", "no_quorum", "refused"]},
+        "tally": _TALLY,
+        "decided_at": {"type": ["string", "null"]},
+        "effective_at": {"type": ["string", "null"]},
+        "published_at": {"type": ["string", "null"]},
+        "closes_at": {"type": ["string", "null"]},
+        "votes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id", "vote"],
+                "properties": {
+                    "user_id": _ID_TIME,
+                    "voter_id": _ID_TIME,
+                    "vote": {"enum": ["yes", "no", "abstain"]},
+                },
+            },
+        },
+        "recusals": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id"],
+                "properties": {"user_id": _ID_TIME, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+_INFORMATION_REQUEST = {
+    "type": "object",
+    "required": ["id", "title", "purpose", "scope", "member_id", "status", "requested_at"],
+    "properties": {
+        "id": _ID_TIME,
+        "title": {"type": "string"},
+        "purpose": {"type": "string"},
+        "scope": {"type": "object"},
+        "member_id": _ID_TIME,
+        "status": {"enum": ["open", "answered"]},
+        "requested_at": _ID_TIME,
+        "answered_at": {"type": ["string", "null"]},
+        "answer_item_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _page_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "allOf": [
+            {"$ref": "#/components/schemas/Page"},
+            {"properties": {"items": {"items": item}}},
+        ]
+    }
+
+
 # The views' typed results, for the operations whose answer is one of them.
 _OPERATION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/items"): _SUBMITTED,
@@ -131,6 +236,15 @@ _OPERATION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
             {"properties": {"items": {"items": _MEMBER}}},
         ]
     },
+    ("post", "/v1/resolutions"): _RESOLUTION,
+    ("get", "/v1/resolutions"): _page_of(_RESOLUTION),
+    ("get", "/v1/resolutions/{id}"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/votes"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/recusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/refusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/close"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/publish"): _RESOLUTION,
+    ("get", "/v1/information-requests"): _page_of(_INFORMATION_REQUEST),
     ("post", "/v1/members/{id}/users"): {
         "type": "object",
         "required": ["user", "token"],
