@@ -92,7 +92,7 @@ async def apply_status(
                 kind=EventKind.MEMBER_STATUS,
                 created_at=now,
                 member_id=member_id,
-                payload={"status": status.value},
+                payload={"member_id": member_id, "status": status.value},
             )
         ]
     )

@@ -181,6 +181,29 @@ async def test_art_6_1_admission_activates_an_applicant_that_received_nothing(
     assert after.id in inbox and before.id not in inbox
 
 
+async def test_an_admitted_applicant_is_told_its_new_status_on_its_stream(
+    broker: Broker, gov: Gov, session: aiohttp.ClientSession
+) -> None:
+    """The admission closes the applicant's open stream (its rights changed); resuming
+    from its cursor it receives `member_status` active."""
+    applicant = await make_org(broker, "Newcomer", category="other", status="applicant")
+    stream = await _stream(session, broker, applicant.handler)
+    admission = await _open(gov, "admission", applicant.id)
+    await _votes(gov, admission["id"], "yes", "yes", "yes")
+    await _close(gov, admission["id"])
+    await stream.drain(quiet=2.0)
+    assert stream.ws.closed and stream.ws.close_code == 4403
+    resumed = await session.ws_connect(
+        broker.url + "/v1/stream?cursor=0",
+        headers={"Authorization": f"Bearer {applicant.handler._token}"},
+    )
+    events = await Stream(resumed).drain()
+    statuses = [e["data"] for e in events if e["event"] == "member_status"]
+    assert statuses == [{"member_id": applicant.id, "status": "active"}]
+    decided = [e["data"]["status"] for e in events if e["event"] == "resolution"]
+    assert decided == ["passed"]  # the outcome, once decided; nothing while it was open
+
+
 async def test_art_6_4_a_foreign_member_gets_a_tier_only_after_a_task_force_exception(
     broker: Broker, gov: Gov
 ) -> None:

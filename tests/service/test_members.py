@@ -223,7 +223,7 @@ async def test_departure_closes_obligations_in_the_same_unit_of_work(world: Worl
     kinds = [(e.kind, e.member_id, e.payload) for e in world.events]
     assert kinds == [
         (EventKind.DIRECTORY_CHANGED, None, {}),
-        (EventKind.MEMBER_STATUS, "VENDOR", {"status": "expelled"}),
+        (EventKind.MEMBER_STATUS, "VENDOR", {"member_id": "VENDOR", "status": "expelled"}),
     ]
     assert world.store.uow.members.members["VENDOR"].status is MemberStatus.EXPELLED
 
