@@ -155,7 +155,10 @@ def may_vote(reader: Reader, facts: ResolutionFacts) -> Permission:
     if facts.body is ResolutionBody.COMMITTEE:
         if not (is_committee_seat(reader) and reader.user_id in facts.seats):
             return _deny(AccessReason.NOT_A_SEAT)
-    elif not is_committee_seat(reader):
+    elif is_committee_seat(reader):
+        if reader.user_id not in facts.seats:
+            return _deny(AccessReason.NOT_A_SEAT)  # a seat since the vote opened
+    else:
         if reader.body.kind is not BodyKind.MEMBER or reader.body.id not in facts.electorate:
             return _deny(AccessReason.NOT_IN_ELECTORATE)
         if reader.role is not Role.MEMBER_ADMIN:

@@ -192,6 +192,7 @@ def test_art_11_6_and_10_4_who_votes() -> None:
     )
     assert may_vote(BYSTANDER, assembly)
     assert may_vote(SEAT, assembly)
+    assert may_vote(other_seat, assembly).reason is AccessReason.NOT_A_SEAT
     plain = _reader(BodyKind.MEMBER, Role.MEMBER_USER, id="other")
     assert may_vote(plain, assembly).reason is AccessReason.NOT_MEMBER_ADMIN
     assert may_vote(SUSPECT, assembly).reason is AccessReason.NOT_IN_ELECTORATE
@@ -209,3 +210,24 @@ def test_the_secretariat_creates_closes_and_publishes() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert due_to_close(now, now) and not due_to_close(now + timedelta(seconds=1), now)
     assert not due_to_close(None, now)
+
+
+def test_every_refusal_names_its_reason() -> None:
+    """Each act refused by the rules says why: inactive voters, non-seats, closed
+    resolutions and callers outside the secretariat."""
+    assembly = facts(
+        kind=ResolutionKind.AMENDMENT,
+        body=ResolutionBody.ASSEMBLY,
+        subject_member_id=None,
+        electorate=frozenset({"other"}),
+    )
+    restricted = _reader(
+        BodyKind.MEMBER, Role.MEMBER_ADMIN, id="other", status=MemberStatus.RESTRICTED
+    )
+    assert may_vote(restricted, assembly).reason is AccessReason.INACTIVE_MEMBER
+    assert may_recuse(CLERK, facts()).reason is AccessReason.NOT_A_SEAT
+    assert may_recuse(SEAT, facts(status=ResolutionStatus.PASSED)).reason is AccessReason.CLOSED
+    assert may_close(SEAT, facts(status=ResolutionStatus.PASSED)).reason is AccessReason.CLOSED
+    assert may_publish(COORDINATOR, facts()).reason is AccessReason.NOT_SECRETARIAT
+    assert Outcome.PENDING.status is ResolutionStatus.OPEN
+    assert Outcome.NO_QUORUM.status is ResolutionStatus.NO_QUORUM
