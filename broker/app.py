@@ -33,6 +33,7 @@ from broker.api import (
     members,
     obligations,
     ops,
+    resolutions,
     stream,
     webhooks,
 )
@@ -48,6 +49,7 @@ from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
 from broker.services.keyring import Keys
+from broker.services.resolutions import resolution_loop
 from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
@@ -94,6 +96,7 @@ def create_app(
         obligations,
         ledger,
         consultations,
+        resolutions,
         stream,
         webhooks,
         docs,
@@ -154,8 +157,13 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     services.store.on_commit(dispatcher.wake)
 
     async def singletons() -> None:
-        # SPEC §4: reminders before the deadline, overdue marks after it.
-        await asyncio.gather(sweep_loop(app[SWEEPER], settings.sweep_interval), dispatcher.run())
+        # SPEC §4: reminders before the deadline, overdue marks after it; SPEC §6:
+        # resolutions close at their deadline.
+        await asyncio.gather(
+            sweep_loop(app[SWEEPER], settings.sweep_interval),
+            resolution_loop(services.resolutions, settings.sweep_interval),
+            dispatcher.run(),
+        )
 
     async with (
         _running(_checkpoint_loop(services, settings)),

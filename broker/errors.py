@@ -68,10 +68,15 @@ class BrokerError(Exception):
         reason: str | None = None,
         fix: str | None = None,
         problems: Sequence[Problem] = (),
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:
+            # A more precise code than the class's, for a caller that acts on it
+            # (docs/api.md: 409 `already_voted`, `needs_task_force_exception`, ...).
+            self.code = code
         self.reason = reason
         self.problems = tuple(problems)
         self.fix = fix or (fix_for(reason) if reason else None) or fix_for(self.code) or ""
@@ -109,9 +114,11 @@ class NotFound(BrokerError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "not found", *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str = "not found", *, field: str | None = None, code: str | None = None
+    ) -> None:
         # No reason and no custom fix: a 404 must read the same whatever its cause.
-        super().__init__(message, field=field)
+        super().__init__(message, field=field, code=code)
 
 
 class Conflict(BrokerError):

@@ -56,6 +56,7 @@ async def submit(request: web.Request) -> web.Response:
         victim=victim,
         feedback_due=body.feedback.due if body.feedback else None,
         as_sent=partial(body.model_dump, mode="json"),
+        information_request_id=body.information_request_id,
     )
     result = await services(request).submissions.submit(caller, draft, key)
     return respond(submit_view(result), 201)

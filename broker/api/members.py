@@ -16,6 +16,7 @@ from broker.api.views.members import (
     user_view,
     users_view,
 )
+from broker.domain import MemberStatus
 from broker.domain.members import NewMember
 
 __all__ = [
@@ -50,7 +51,8 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    member = await services(request).members.create_member(caller, NewMember(**body.model_dump()))
+    new = NewMember(**{**body.model_dump(), "status": MemberStatus(body.status)})
+    member = await services(request).members.create_member(caller, new)
     return respond(member_view(member), 201)
 
 
@@ -102,7 +104,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role
+        caller, request.match_info["id"], body.name, body.role, chair=body.chair
     )
     return respond(created_user_view(created), 201)
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from broker.domain import (
     Category,
@@ -23,6 +31,7 @@ from broker.domain import (
     Tier,
     Tlp,
 )
+from broker.domain.resolutions import ResolutionKind, Vote
 from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
 __all__ = [
@@ -35,6 +44,8 @@ __all__ = [
     "MemberCreate",
     "MemberPatch",
     "Name",
+    "ReasonIn",
+    "ResolutionCreate",
     "ScopeChange",
     "ScopeIn",
     "StixBundle",
@@ -42,6 +53,7 @@ __all__ = [
     "Strict",
     "UserCreate",
     "VictimIn",
+    "VoteIn",
     "dump",
     "tlp_label",
 ]
@@ -69,6 +81,7 @@ class MemberCreate(Strict):
     listed: StrictBool = False
     refuses_secrets: StrictBool = False
     early_warning: StrictBool = True
+    status: Literal["active", "applicant"] = "active"
 
 
 class MemberPatch(Strict):
@@ -92,6 +105,7 @@ class UserCreate(Strict):
 
     name: Name
     role: Role = Role.MEMBER_USER
+    chair: StrictBool = False  # the committee's chair (art. 11(5)): a committee seat only
 
 
 class HandlerCreate(Strict):
@@ -192,6 +206,8 @@ class ItemSubmit(Strict):
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
     victim: VictimIn | None = None
     feedback: FeedbackIn | None = None
+    # Art. 23: this item answers a passed information request and carries its scope.
+    information_request_id: Id | None = None
 
     @field_validator("tlp", mode="before")
     @classmethod
@@ -232,3 +248,50 @@ class BreakGlassIn(Strict):
 def dump(model: BaseModel) -> dict[str, Any]:
     """The fields a caller actually sent, as plain JSON values."""
     return model.model_dump(mode="json", exclude_unset=True)
+
+
+class ResolutionCreate(Strict):
+    """`POST /v1/resolutions` (SPEC §6): the matter put to the committee or the assembly."""
+
+    kind: ResolutionKind
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    text: Annotated[StrictStr, Field(max_length=65_536)] | None = None
+    subject_member_id: Id | None = None
+    closes_at: datetime | None = None
+    # Art. 23: an information request states its purpose and the scope answers get.
+    purpose: Annotated[StrictStr, Field(min_length=1, max_length=4000)] | None = None
+    scope: ScopeIn | None = None
+    target_member_ids: list[Id] = Field(default_factory=list, max_length=500)
+
+    @field_validator("closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("closes_at needs a time zone (RFC 3339)")
+        return value
+
+
+class VoteIn(Strict):
+    """`POST /v1/resolutions/{id}/votes`: a vote, or (assembly) a proxy to another member."""
+
+    vote: Vote | None = None
+    proxy_to: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> VoteIn:
+        if (self.vote is None) == (self.proxy_to is None):
+            raise ValueError("send either vote (yes, no or abstain) or proxy_to, not both")
+        return self
+
+
+class ReasonIn(Strict):
+    """`POST /v1/resolutions/{id}/recusal` and `/refusal`: why, in words."""
+
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+
+    @field_validator("reason")
+    @classmethod
+    def _written(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reason must say why")
+        return value

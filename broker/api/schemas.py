@@ -379,6 +379,102 @@ WEBHOOK = _object(
 )
 _STATUS = _object({"status": _STR})
 
+# Governance (SPEC §6)
+_COUNT = {"type": "integer", "minimum": 0}
+_TALLY = {
+    "type": "object",
+    "required": ["yes", "no", "abstain", "recused", "seats", "entitled"],
+    "properties": {
+        name: _COUNT
+        for name in (
+            "yes",
+            "no",
+            "abstain",
+            "recused",
+            "seats",
+            "entitled",
+            "present",
+            "proxies",
+            "objections",
+        )
+    },
+}
+_RESOLUTION = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "body",
+        "title",
+        "subject_member_id",
+        "status",
+        "tally",
+        "decided_at",
+        "effective_at",
+    ],
+    "properties": {
+        "id": _ID,
+        "kind": {
+            "enum": [
+                "admission",
+                "restriction",
+                "lift_restriction",
+                "expulsion",
+                "task_force_exception",
+                "information_request",
+                "amendment",
+                "assembly_matter",
+            ]
+        },
+        "body": {"enum": ["committee", "assembly"]},
+        "title": {"type": "string"},
+        "text": {"type": ["string", "null"]},
+        "subject_member_id": {"type": ["string", "null"]},
+        "status": {"enum": ["open", "passed", "failed", "no_quorum", "refused"]},
+        "tally": _TALLY,
+        "decided_at": {"type": ["string", "null"]},
+        "effective_at": {"type": ["string", "null"]},
+        "published_at": {"type": ["string", "null"]},
+        "closes_at": {"type": ["string", "null"]},
+        "votes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id", "vote"],
+                "properties": {
+                    "user_id": _ID,
+                    "voter_id": _ID,
+                    "vote": {"enum": ["yes", "no", "abstain"]},
+                },
+            },
+        },
+        "recusals": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id"],
+                "properties": {"user_id": _ID, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+_INFORMATION_REQUEST = {
+    "type": "object",
+    "required": ["id", "title", "purpose", "scope", "member_id", "status", "requested_at"],
+    "properties": {
+        "id": _ID,
+        "title": {"type": "string"},
+        "purpose": {"type": "string"},
+        "scope": {"type": "object"},
+        "member_id": _ID,
+        "status": {"enum": ["open", "answered"]},
+        "requested_at": _ID,
+        "answered_at": {"type": ["string", "null"]},
+        "answer_item_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
 RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     # Operations
     ("get", "/healthz"): _STATUS,
@@ -428,5 +524,15 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("delete", "/v1/members/{id}/webhooks/{webhook_id}"): _object(
         {"id": _ID, "active": {"const": False}}
     ),
+    # Governance
+    ("post", "/v1/resolutions"): _RESOLUTION,
+    ("get", "/v1/resolutions"): _page(_RESOLUTION),
+    ("get", "/v1/resolutions/{id}"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/votes"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/recusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/refusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/close"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/publish"): _RESOLUTION,
+    ("get", "/v1/information-requests"): _page(_INFORMATION_REQUEST),
 }
 """The 2xx JSON body of every operation that answers one (streams and text bodies aside)."""

@@ -40,7 +40,8 @@ def _cursor(request: web.Request) -> int | None:
     "get",
     "/v1/stream",
     "Live events (WebSocket; SSE with Accept: text/event-stream): item, obligation, "
-    "reminder, overdue, scope_changed, withdrawn; each with its cursor id",
+    "reminder, overdue, scope_changed, withdrawn, resolution, information_request, "
+    "member_status; each with its cursor id",
     tag=TAG,
     query=("cursor",),
     responses={101: "WebSocket", 200: "text/event-stream"},

@@ -26,6 +26,16 @@ class AuditAction(StrEnum):
     HANDLER_ADD = "handler.add"
     HANDLER_LIST = "handler.list"
     HANDLER_REMOVE = "handler.remove"
+    # Governance (SPEC §6; charter art. 6, 8, 10, 11, 23, 27).
+    RESOLUTION_CREATE = "resolution.create"
+    RESOLUTION_READ = "resolution.read"
+    RESOLUTION_LIST = "resolution.list"
+    RESOLUTION_VOTE = "resolution.vote"
+    RESOLUTION_RECUSAL = "resolution.recusal"
+    RESOLUTION_REFUSAL = "resolution.refusal"
+    RESOLUTION_DECIDE = "resolution.decide"
+    RESOLUTION_PUBLISH = "resolution.publish"
+    INFORMATION_REQUEST_LIST = "information_request.list"
     # Items (SPEC §2, §3).
     ITEM_SUBMIT = "item.submit"
     ITEM_DERIVE = "item.derive"

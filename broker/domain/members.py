@@ -46,6 +46,9 @@ class NewMember:
     listed: bool = False
     refuses_secrets: bool = False
     early_warning: bool = True
+    # Art. 6(1): an applicant until the committee admits it; a government agency
+    # that only notifies (art. 6(5)) is created active.
+    status: MemberStatus = MemberStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class User:
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
+    chair: bool = False  # the steering committee's chair (art. 11(5)): a committee seat
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from broker.domain import (
     EventKind,
     MemberStatus,
     Role,
+    Tier,
 )
 from broker.domain.members import (
     BODY_FLAGS,
@@ -37,7 +38,14 @@ from broker.services.ids import new_id
 from broker.services.obligations import DEPARTED_STATUSES, close_for_member
 from broker.store.uow import Store, UnitOfWork
 
-__all__ = ["CLOCK_SKEW", "SELF_SERVICE_FIELDS", "MemberService"]
+__all__ = [
+    "CLOCK_SKEW",
+    "RESOLVED_STATUSES",
+    "SELF_SERVICE_FIELDS",
+    "MemberService",
+    "apply_status",
+    "needs_task_force_exception",
+]
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far before the request a handler registration's effective time may lie:
@@ -47,6 +55,47 @@ back-dated (art. 6(8): a change takes effect from when it is notified)."""
 SELF_SERVICE_FIELDS = frozenset({"listed", "refuses_secrets", "early_warning"})
 """What a member's own admin may change about its body; the rest is the
 coordinator's (docs/api.md PATCH /v1/members/{id})."""
+
+
+RESOLVED_STATUSES = frozenset({MemberStatus.ACTIVE, MemberStatus.RESTRICTED, MemberStatus.EXPELLED})
+"""Statuses only a committee resolution sets (SPEC §6): admission and a lift
+(active), restriction (art. 8(2)), expulsion (art. 8(1)). The coordinator's
+PATCH may not set them by hand (409 `decided_by_resolution`)."""
+
+
+def needs_task_force_exception() -> Conflict:
+    """Art. 6(4): a foreign member joins the task force only by a passed committee
+    `task_force_exception`; the coordinator's tier change is refused without it."""
+    return Conflict(
+        "a foreign member joins the task force only after the steering committee passes a "
+        "task_force_exception resolution for it (charter art. 6(4))",
+        field="tier",
+        code="needs_task_force_exception",
+    )
+
+
+async def apply_status(
+    uow: UnitOfWork, member_id: str, status: MemberStatus, now: datetime
+) -> None:
+    """Set a member's status in `uow`, with what must happen in the same transaction:
+    every replica's directory is told, a member that leaves or is restricted owes
+    nothing more (SPEC §4), and its live connections close at once on every
+    replica (rule 7, art. 7, 8(2)). The caller drops its own directory cache
+    after the commit."""
+    await uow.feed.append([_directory_changed(now)])
+    await uow.members.change(member_id, {"status": status.value}, now)
+    if status in DEPARTED_STATUSES:
+        await close_for_member(uow, member_id, now)
+    await uow.feed.append(
+        [
+            EventDraft(
+                kind=EventKind.MEMBER_STATUS,
+                created_at=now,
+                member_id=member_id,
+                payload={"member_id": member_id, "status": status.value},
+            )
+        ]
+    )
 
 
 class MemberService:
@@ -70,6 +119,17 @@ class MemberService:
                     actor, AuditAction.MEMBER_CREATE, "denied", reason="not_coordinator_admin"
                 ),
             )
+        if new.foreign and new.tier is not Tier.NONE:
+            # A new member has no task_force_exception yet (art. 6(4)).
+            raise await auditor.deny(
+                needs_task_force_exception(),
+                auditor.draft(
+                    actor,
+                    AuditAction.MEMBER_CREATE,
+                    "denied",
+                    reason="needs_task_force_exception",
+                ),
+            )
         now = self._clock()
         member = Member(
             id=new_id(),
@@ -77,7 +137,7 @@ class MemberService:
             kind=BodyKind.MEMBER,
             category=new.category,
             tier=new.tier,
-            status=MemberStatus.ACTIVE,
+            status=new.status,
             **{flag: getattr(new, flag) for flag in BODY_FLAGS},
             created_at=now,
             updated_at=now,
@@ -86,6 +146,7 @@ class MemberService:
             "name": new.name,
             "category": new.category.value,
             "tier": new.tier.value,
+            "status": new.status.value,
             **{flag: getattr(new, flag) for flag in BODY_FLAGS},
         }
         async with self._store.write() as uow:
@@ -155,28 +216,50 @@ class MemberService:
                         details={"fields": sorted(fields)},
                     ),
                 )
+        if "status" in fields and fields["status"] != body.status.value:
+            status = MemberStatus(fields["status"])
+            if status in RESOLVED_STATUSES:
+                raise await auditor.deny(
+                    Conflict(
+                        f"a member becomes {status.value} only by a steering-committee "
+                        "resolution (POST /v1/resolutions; charter art. 6, 8)",
+                        field="status",
+                        code="decided_by_resolution",
+                    ),
+                    auditor.draft(
+                        actor,
+                        AuditAction.MEMBER_UPDATE,
+                        "denied",
+                        subject_member_id=member_id,
+                        reason="decided_by_resolution",
+                        details={"status": status.value},
+                    ),
+                )
+        foreign = fields.get("foreign", body.foreign)
+        tier = Tier(fields.get("tier", body.tier.value))
+        if ("tier" in fields or "foreign" in fields) and foreign and tier is not Tier.NONE:
+            async with self._store.read() as uow:
+                excepted = await uow.resolutions.passed_exception_for(member_id)
+            if not excepted:
+                raise await auditor.deny(
+                    needs_task_force_exception(),
+                    auditor.draft(
+                        actor,
+                        AuditAction.MEMBER_UPDATE,
+                        "denied",
+                        subject_member_id=member_id,
+                        reason="needs_task_force_exception",
+                        details={"tier": tier.value},
+                    ),
+                )
         now = self._clock()
+        changes = {name: value for name, value in fields.items() if name != "status"}
         async with self._store.write() as uow:
             await uow.feed.append([_directory_changed(now)])
-            if fields:
-                await uow.members.change(member_id, fields, now)
-            # Task force (SPEC §4): a member that leaves or is restricted owes nothing more.
-            if fields.get("status") is not None and MemberStatus(fields["status"]) in (
-                DEPARTED_STATUSES
-            ):
-                await close_for_member(uow, member_id, now)
+            if changes:
+                await uow.members.change(member_id, changes, now)
             if "status" in fields:
-                # Live connections of the member close at once (rule 7, art. 8(2)).
-                await uow.feed.append(
-                    [
-                        EventDraft(
-                            kind=EventKind.MEMBER_STATUS,
-                            created_at=now,
-                            member_id=member_id,
-                            payload={"status": fields["status"]},
-                        )
-                    ]
-                )
+                await apply_status(uow, member_id, MemberStatus(fields["status"]), now)
             await uow.audit.append(
                 [
                     auditor.draft(
@@ -196,8 +279,11 @@ class MemberService:
         async with self._store.read() as uow:
             return await uow.members.roster()
 
-    async def create_user(self, actor: Actor, member_id: str, name: str, role: Role) -> CreatedUser:
-        """A new user and its token, shown once (stored only as a hash)."""
+    async def create_user(
+        self, actor: Actor, member_id: str, name: str, role: Role, *, chair: bool = False
+    ) -> CreatedUser:
+        """A new user and its token, shown once (stored only as a hash); `chair` makes a
+        committee seat of the secretariat the committee's chair (art. 11(5))."""
         auditor = self._auditor
         async with self._store.read() as uow:
             body = await self._visible_body(uow, actor, member_id, AuditAction.USER_CREATE)
@@ -207,9 +293,29 @@ class MemberService:
                 "the committee role belongs to users of the coordinator or the secretariat",
                 field="role",
             )
+        if chair and not (role is Role.COMMITTEE and body.kind is BodyKind.SECRETARIAT):
+            raise InvalidInput(
+                "only a committee seat (role committee, on the secretariat) can be the chair",
+                field="chair",
+            )
+        if chair:
+            async with self._store.read() as uow:
+                seats = await uow.members.committee_seats(member_id)
+            if any(seat.chair for seat in seats):
+                # Art. 11(5): the committee has one chair.
+                raise Conflict(
+                    "the committee already has a chair; revoke that seat first",
+                    field="chair",
+                    code="chair_taken",
+                )
         token = new_token()
         user = User(
-            id=new_id(), member_id=member_id, name=name, role=role, created_at=self._clock()
+            id=new_id(),
+            member_id=member_id,
+            name=name,
+            role=role,
+            created_at=self._clock(),
+            chair=chair,
         )
         async with self._store.write() as uow:
             await uow.members.add_user(user, hash_token(token))
@@ -219,7 +325,7 @@ class MemberService:
                         actor,
                         AuditAction.USER_CREATE,
                         subject_member_id=member_id,
-                        details={"user_id": user.id, "role": role.value},
+                        details={"user_id": user.id, "role": role.value, "chair": chair},
                     )
                 ]
             )

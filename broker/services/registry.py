@@ -16,6 +16,7 @@ from broker.services.keyring import Keys
 from broker.services.ledger import LedgerService, contribution_policy
 from broker.services.members import MemberService
 from broker.services.obligations import due_periods
+from broker.services.resolutions import ResolutionService
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
 from broker.services.webhooks import WebhookService, WebhookTargets
@@ -76,6 +77,9 @@ class Services:
         )
         self.consultations = ConsultationService(
             store=store, clock=clock, keys=keys, auditor=self.auditor
+        )
+        self.resolutions = ResolutionService(
+            store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
         self.sweeper = Sweeper(
             store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -39,10 +40,13 @@ __all__ = [
     "consultations",
     "events",
     "handlers",
+    "information_request_answers",
     "item_ceilings",
     "items",
     "metadata",
     "obligations",
+    "resolution_ballots",
+    "resolutions",
     "scope_versions",
     "users",
     "webhook_dead_letters",
@@ -92,6 +96,8 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Ts, nullable=False),
     Column("revoked_at", Ts, nullable=True),
+    # The steering committee's chair (art. 11(5)): a `committee` user of the secretariat.
+    Column("chair", Boolean, nullable=False, server_default=false()),
 )
 
 handlers = Table(
@@ -372,4 +378,68 @@ consultation_messages = Table(
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("kek_version", Integer, nullable=False),
     Index("ix_consultation_messages_thread", "consultation_id", "id"),
+)
+
+# -- governance (SPEC §6) ---------------------------------------------------------
+
+# A resolution of the steering committee or the general assembly. `seats`
+# (committee user ids) and `electorate` (member ids) are fixed when it opens,
+# so a count never depends on when it is read. `tally` is the count it was
+# decided on. Proceedings are not public (art. 27): the services decide who
+# sees a row, and how much of it.
+resolutions = Table(
+    "resolutions",
+    metadata,
+    Column("id", Id, primary_key=True),  # ULID
+    Column("kind", String(30), nullable=False),
+    Column("body", String(20), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("subject_member_id", Id, ForeignKey("bodies.id"), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("closes_at", Ts, nullable=True),
+    Column("decided_at", Ts, nullable=True),
+    Column("effective_at", Ts, nullable=True),
+    Column("published_at", Ts, nullable=True),
+    Column("seats", JSON, nullable=False),
+    Column("electorate", JSON, nullable=False),
+    Column("purpose", Text, nullable=True),  # art. 23: what is asked, and why
+    Column("scope", JSON, nullable=True),  # art. 23: the scope answers get
+    Column("target_member_ids", JSON, nullable=False),
+    Column("refusal_reason", String(2000), nullable=True),
+    Column("tally", JSON, nullable=True),
+    # The leader's sweeper closes open resolutions by deadline.
+    Index("ix_resolutions_status_closes_at", "status", "closes_at"),
+    Index("ix_resolutions_subject_member_id", "subject_member_id"),
+)
+
+# One act per voter on a resolution: a vote, a recusal (art. 11(6)) or a proxy
+# (art. 10(5)). `voter_id` is the seat's user id (committee) or the member's
+# id (assembly); a committee seat speaking for the proviso of art. 10(6) is
+# recorded under its user id with `seat` set.
+resolution_ballots = Table(
+    "resolution_ballots",
+    metadata,
+    Column("resolution_id", Id, ForeignKey("resolutions.id"), primary_key=True),
+    Column("voter_id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("vote", String(10), nullable=True),
+    Column("recused", Boolean, nullable=False),
+    Column("proxy_to", Id, nullable=True),
+    Column("seat", Boolean, nullable=False),
+    Column("reason", String(2000), nullable=True),
+    Column("created_at", Ts, nullable=False),
+)
+
+# Answers to a passed information request (art. 23): items its target members
+# submitted with the request's scope.
+information_request_answers = Table(
+    "information_request_answers",
+    metadata,
+    Column("resolution_id", Id, ForeignKey("resolutions.id"), primary_key=True),
+    Column("member_id", Id, ForeignKey("bodies.id"), primary_key=True),
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("answered_at", Ts, nullable=False),
 )

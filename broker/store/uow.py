@@ -32,6 +32,7 @@ from broker.store.feed_repo import FeedRepository
 from broker.store.items_repo import ItemRepository
 from broker.store.members_repo import MemberRepository
 from broker.store.obligations_repo import ObligationRepository
+from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
 from broker.store.webhooks_repo import WebhookRepository
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.feed = FeedRepository(conn)
         self.audit = AuditRepository(conn)
         self.sealed = SealedRepository(conn)
+        self.resolutions = ResolutionRepository(conn)
 
 
 class StoreUnreadable(Exception):
