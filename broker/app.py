@@ -32,6 +32,7 @@ from broker.api import (
     members,
     obligations,
     ops,
+    reports,
     stream,
     webhooks,
 )
@@ -92,6 +93,7 @@ def create_app(
         obligations,
         ledger,
         consultations,
+        reports,
         stream,
         webhooks,
     ):

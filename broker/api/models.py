@@ -23,6 +23,7 @@ from broker.domain import (
     Tier,
     Tlp,
 )
+from broker.domain.reports import ReportKind, ReportStatus
 from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "MemberCreate",
     "MemberPatch",
     "Name",
+    "ReportIn",
+    "ReportPatch",
     "ScopeChange",
     "ScopeIn",
     "StixBundle",
@@ -42,6 +45,7 @@ __all__ = [
     "Strict",
     "UserCreate",
     "VictimIn",
+    "WithdrawalIn",
     "dump",
 ]
 
@@ -68,6 +72,12 @@ class MemberCreate(Strict):
     listed: StrictBool = False
     refuses_secrets: StrictBool = False
     early_warning: StrictBool = True
+    # Art. 6(1): an applicant waits for the committee; left out, the coordinator
+    # records a member already approved.
+    status: Literal["applicant", "active"] = "active"
+    # Art. 6(5): a national government agency that notifies its joining is
+    # deemed approved on receipt.
+    notification: StrictBool = False
 
 
 class MemberPatch(Strict):
@@ -91,6 +101,30 @@ class UserCreate(Strict):
 
     name: Name
     role: Role = Role.MEMBER_USER
+    chair: StrictBool = False  # art. 11(5): the committee's chair, a committee seat
+
+
+class WithdrawalIn(Strict):
+    """`POST /v1/members/{id}/withdrawal`: the member's notice (art. 7)."""
+
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)] | None = None
+
+
+class ReportIn(Strict):
+    """`POST /v1/reports` (art. 29): what the reporter believes happened, and optionally
+    the item and the member it concerns."""
+
+    kind: ReportKind
+    text: Annotated[StrictStr, Field(min_length=1, max_length=65_536)]
+    item_id: Id | None = None
+    member_id: Id | None = None
+
+
+class ReportPatch(Strict):
+    """`PATCH /v1/reports/{id}` (the secretariat): the next status, and a note."""
+
+    status: ReportStatus
+    note: Annotated[StrictStr, Field(min_length=1, max_length=65_536)] | None = None
 
 
 class HandlerCreate(Strict):

@@ -74,6 +74,7 @@ def _user(row: Row[Any]) -> User:
         role=Role(row.role),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        chair=bool(row.chair),
     )
 
 
@@ -197,8 +198,17 @@ class MemberRepository:
                 role=user.role.value,
                 token_hash=token_hash,
                 created_at=user.created_at,
+                chair=user.chair,
             )
         )
+
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users (art. 11(5)), if any."""
+        query = select(users).where(
+            users.c.member_id == member_id, users.c.chair.is_(True), users.c.revoked_at.is_(None)
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _user(row)
 
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
@@ -239,6 +249,7 @@ class MemberRepository:
                 users.c.id.label("user_id"),
                 users.c.name.label("user_name"),
                 users.c.role,
+                users.c.chair,
                 users.c.revoked_at,
                 user_is_handler.label("is_handler"),
                 body_has_handler.label("has_handler"),
@@ -256,6 +267,7 @@ class MemberRepository:
             role=Role(row.role),
             body=_body(row._mapping, has_handler=bool(row.has_handler)),
             is_handler=bool(row.is_handler),
+            chair=bool(row.chair),
         )
         return TokenHolder(actor=actor, revoked=row.revoked_at is not None)
 

@@ -24,6 +24,7 @@ from clients.sdk._models import (
     Member,
     Obligation,
     Page,
+    Report,
     RosterEntry,
     Scope,
     ScopeResult,
@@ -243,13 +244,20 @@ class CouncilClient:
         path = f"/v1/members/{_segment(member_id)}"
         return _parse(Member, await self._json("PATCH", path, json=fields))
 
-    async def create_user(self, member_id: str, name: str, role: str) -> tuple[User, str]:
+    async def create_user(
+        self, member_id: str, name: str, role: str, *, chair: bool = False
+    ) -> tuple[User, str]:
         """``POST /v1/members/{id}/users``: a new user and its token.
 
-        The broker shows the token only once: store it now.
+        A steering-committee seat is ``role="committee"`` on the secretariat's id,
+        ``chair=True`` for the chair (art. 11(5)). The broker shows the token only
+        once: store it now.
         """
         path = f"/v1/members/{_segment(member_id)}/users"
-        data = await self._object("POST", path, json={"name": name, "role": role})
+        body: dict[str, Any] = {"name": name, "role": role}
+        if chair:
+            body["chair"] = True
+        data = await self._object("POST", path, json=body)
         token = data.get("token")
         if not isinstance(token, str):
             raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
@@ -292,6 +300,13 @@ class CouncilClient:
         """``GET /v1/members/{id}/handlers``: the member's handler registrations."""
         path = f"/v1/members/{_segment(member_id)}/handlers"
         return _parse(Page[Handler], await self._json("GET", path))
+
+    async def withdraw_member(self, member_id: str, reason: str | None = None) -> Member:
+        """``POST /v1/members/{id}/withdrawal`` (the member's own admin): leave the
+        council at once (art. 7). The member's tokens stop working."""
+        path = f"/v1/members/{_segment(member_id)}/withdrawal"
+        body = {} if reason is None else {"reason": reason}
+        return _parse(Member, await self._json("POST", path, json=body))
 
     async def roster(self) -> Page[RosterEntry]:
         """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
@@ -552,6 +567,47 @@ class CouncilClient:
         """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""
         path = f"/v1/consultations/{_segment(consultation_id)}"
         return _parse(Consultation, await self._json("GET", path))
+
+    # -- governance ----------------------------------------------------------------
+
+    async def report(
+        self,
+        kind: str,
+        text: str,
+        *,
+        item_id: str | None = None,
+        member_id: str | None = None,
+    ) -> Report:
+        """``POST /v1/reports``: tell the secretariat of a suspected ``leak``,
+        ``scope_breach``, ``misuse`` or ``other`` violation (art. 29).
+
+        Only the reporter and the secretariat ever see the report.
+        """
+        body: dict[str, Any] = {"kind": kind, "text": text}
+        if item_id is not None:
+            body["item_id"] = item_id
+        if member_id is not None:
+            body["member_id"] = member_id
+        return _parse(Report, await self._json("POST", "/v1/reports", json=body))
+
+    async def reports(self, *, cursor: str | None = None, limit: int | None = None) -> Page[Report]:
+        """``GET /v1/reports``: one page, newest first (the caller's own; all for the
+        secretariat)."""
+        data = await self._json("GET", "/v1/reports", params={"cursor": cursor, "limit": limit})
+        return _parse(Page[Report], data)
+
+    async def get_report(self, report_id: str) -> Report:
+        """``GET /v1/reports/{id}``."""
+        return _parse(Report, await self._json("GET", f"/v1/reports/{_segment(report_id)}"))
+
+    async def update_report(self, report_id: str, status: str, note: str | None = None) -> Report:
+        """``PATCH /v1/reports/{id}`` (the secretariat): ``received`` ->
+        ``investigating`` -> ``closed``, with an optional note for the reporter."""
+        body: dict[str, Any] = {"status": status}
+        if note is not None:
+            body["note"] = note
+        path = f"/v1/reports/{_segment(report_id)}"
+        return _parse(Report, await self._json("PATCH", path, json=body))
 
 
 def _after(cursor: str) -> int:
