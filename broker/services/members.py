@@ -244,7 +244,6 @@ class MemberService:
         auditor = self._auditor
         async with self._store.read() as uow:
             body = await self._visible_body(uow, actor, member_id, AuditAction.USER_CREATE)
-        await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
         if role is Role.COMMITTEE and body.kind is not BodyKind.SECRETARIAT:
             raise InvalidInput(
                 "committee seats are users of the secretariat's body (charter art. 11): "
@@ -253,6 +252,7 @@ class MemberService:
             )
         if chair and role is not Role.COMMITTEE:
             raise InvalidInput("only a committee seat can be the chair", field="chair")
+        await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
         token = new_token()
         user = User(
             id=new_id(),

@@ -250,9 +250,7 @@ async def test_committee_seats_are_secretariat_users(world: World) -> None:
     seats are users of the secretariat's body)."""
     for body in ("VENDOR", "COORD"):
         with pytest.raises(InvalidInput, match="committee seats"):
-            await world.service.create_user(
-                world.coordinator_admin, body, "Seat", Role.COMMITTEE
-            )
+            await world.service.create_user(world.coordinator_admin, body, "Seat", Role.COMMITTEE)
 
 
 async def test_sign_in_refuses_revoked_users(world: World) -> None:
