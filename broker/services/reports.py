@@ -257,8 +257,8 @@ class ReportService:
             self._auditor.draft(
                 None,
                 AuditAction.INTEGRITY_ALARM,
-                "denied",
-                reason="report_failed_to_open",
+                "error",
+                reason="stored_report_failed_authentication",
                 details={"report_id": report_id},
             )
         )

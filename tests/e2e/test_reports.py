@@ -4,8 +4,10 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text, update
 
-from clients.sdk import Conflict, CouncilClient, Forbidden, Invalid, NotFound
+from broker.store.tables import reports
+from clients.sdk import Conflict, CouncilClient, Forbidden, Invalid, NotFound, ServerError
 from tests.conftest import Broker
 from tests.council import Org, draft, make_org
 
@@ -143,3 +145,36 @@ async def test_art29_reports_page_newest_first(broker: Broker) -> None:
     listed = [r.id for page in (first, second, third) for r in page.items]
     assert listed == list(reversed(filed))
     assert third.next_cursor is None
+
+
+async def test_art29_a_report_is_sealed_at_rest_and_bound_to_its_reporter(broker: Broker) -> None:
+    """Neither the text, nor the item and member it names, nor the note is stored in the
+    clear; moving a report to another reporter in the database breaks the seal (an audited
+    integrity error), it never silently hands the report to someone else."""
+    reporter, suspect, bystander = await _cast(broker)
+    _, staff, _ = await _secretariat(broker)
+    text_in_clear = "the suspect forwarded our bulletin to a journalist"
+    filed = await reporter.handler.report(
+        "leak", text_in_clear, item_id="01HZITEMNAMEDINTHEREPORT00", member_id=suspect.id
+    )
+    await staff.update_report(filed.id, "investigating", note="called the suspect's admin")
+    db = broker.database()
+    try:
+        async with db.read() as conn:
+            rows = (await conn.execute(text("SELECT * FROM reports"))).all()
+        dumped = b"".join(v if isinstance(v, bytes) else str(v).encode() for r in rows for v in r)
+        for clear in (text_in_clear, "01HZITEMNAMEDINTHEREPORT00", suspect.id, "journalist"):
+            assert clear.encode() not in dumped
+        async with db.write() as conn:
+            await conn.execute(
+                update(reports)
+                .where(reports.c.id == filed.id)
+                .values(member_id=bystander.id, user_id=bystander.handler_user_id)
+            )
+    finally:
+        await db.dispose()
+    with pytest.raises(ServerError) as alarm:
+        await bystander.handler.get_report(filed.id)
+    assert alarm.value.code == "integrity_error"
+    trail = (await broker.admin.audit(action="integrity.alarm")).items
+    assert [(e.outcome, e.details) for e in trail] == [("error", {"report_id": filed.id})]
