@@ -25,6 +25,7 @@ from clients.sdk._models import (
     Obligation,
     Page,
     Report,
+    Resolution,
     RosterEntry,
     Scope,
     ScopeResult,
@@ -570,6 +571,66 @@ class CouncilClient:
 
     # -- governance ----------------------------------------------------------------
 
+    async def create_resolution(self, kind: str, title: str, **fields: Any) -> Resolution:
+        """``POST /v1/resolutions`` (the secretariat, the chair): put a matter to the vote.
+
+        ``fields``: ``text``, ``subject_member_id``, ``closes_at``, ``purpose``,
+        ``scope``, ``target_member_ids`` as the kind needs (docs/api.md).
+        """
+        body = {"kind": kind, "title": title, **_unset_dropped(fields)}
+        return _parse(Resolution, await self._json("POST", "/v1/resolutions", json=body))
+
+    async def resolutions(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Resolution]:
+        """``GET /v1/resolutions``: the resolutions the caller may see (art. 27)."""
+        params = {"status": status, "kind": kind, "cursor": cursor, "limit": limit}
+        return _parse(Page[Resolution], await self._json("GET", "/v1/resolutions", params=params))
+
+    async def get_resolution(self, resolution_id: str) -> Resolution:
+        """``GET /v1/resolutions/{id}``: one resolution, with its tally."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}"
+        return _parse(Resolution, await self._json("GET", path))
+
+    async def vote(
+        self, resolution_id: str, vote: str | None = None, *, proxy_to: str | None = None
+    ) -> Resolution:
+        """``POST /v1/resolutions/{id}/votes``: ``yes``, ``no`` or ``abstain`` — or, for
+        an assembly matter, ``proxy_to`` a member that votes for the caller's (art. 10)."""
+        if (vote is None) == (proxy_to is None):
+            raise ValueError("give either a vote or proxy_to, not both")
+        body = {"vote": vote} if vote is not None else {"proxy_to": proxy_to}
+        path = f"/v1/resolutions/{_segment(resolution_id)}/votes"
+        return _parse(Resolution, await self._json("POST", path, json=body))
+
+    async def recuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/recusal``: declare a special interest; the seat then
+        has no vote on the matter (art. 11(6))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/recusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def refuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/refusal`` (the chair): refuse an ordinary
+        resolution while it is open (art. 11(9))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/refusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def close_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/close`` (the secretariat, the chair): decide now."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/close"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
+    async def publish_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/publish`` (the secretariat): every active member
+        then sees the decision's title, outcome, tally and recused seats."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/publish"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
     async def report(
         self,
         kind: str,
@@ -608,6 +669,11 @@ class CouncilClient:
             body["note"] = note
         path = f"/v1/reports/{_segment(report_id)}"
         return _parse(Report, await self._json("PATCH", path, json=body))
+
+
+def _unset_dropped(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields given a value (None means "leave it out")."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _after(cursor: str) -> int:

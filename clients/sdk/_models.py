@@ -36,6 +36,7 @@ __all__ = [
     "PendingConsent",
     "Provenance",
     "Report",
+    "Resolution",
     "RosterEntry",
     "Scope",
     "ScopeResult",
@@ -340,6 +341,29 @@ class Report(_ServerModel):
     reporter: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
+
+
+class Resolution(_ServerModel):
+    """A decision of the steering committee or the general assembly (SPEC §6).
+
+    ``body`` is ``committee`` or ``assembly``; ``status`` is ``open``, ``passed``,
+    ``failed``, ``no_quorum`` or ``refused``; ``tally`` counts ``yes``, ``no``,
+    ``abstain``, ``recused``, ``seats`` and ``entitled``. ``votes`` and
+    ``recusals`` are shown to the committee, the secretariat and the coordinator
+    only (art. 27).
+    """
+
+    id: str
+    kind: str
+    title: str
+    status: str
+    body: str | None = None
+    subject_member_id: str | None = None
+    tally: dict[str, Any] = Field(default_factory=dict)
+    decided_at: datetime | None = None
+    effective_at: datetime | None = None
+    votes: list[dict[str, Any]] | None = None
+    recusals: list[Any] | None = None
 
 
 T = TypeVar("T")

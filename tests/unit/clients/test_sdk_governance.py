@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from client_fakes import FakeBroker, member_json, user_json
 
 from clients.sdk import CallableTransport, CouncilClient
@@ -89,3 +90,69 @@ async def test_report_calls_use_the_documented_paths(
     }
     assert transport.requests[1].params == {"limit": "5"}
     assert transport.requests[3].json == {"status": "closed", "note": "done"}
+
+
+def _resolution_json(**overrides: Any) -> dict[str, Any]:
+    resolution = {
+        "id": "res-1",
+        "kind": "restriction",
+        "body": "committee",
+        "title": "Restrict Vendor B",
+        "subject_member_id": "m-2",
+        "status": "open",
+        "tally": {"yes": 0, "no": 0, "abstain": 0, "recused": 0, "seats": 4, "entitled": 4},
+        "decided_at": None,
+        "effective_at": None,
+    }
+    return {**resolution, **overrides}
+
+
+async def test_resolution_calls_use_the_documented_paths(
+    client: CouncilClient, fake_broker: FakeBroker, transport: CallableTransport
+) -> None:
+    """create, list, get, vote, recuse, refuse, close and publish hit their paths with
+    their bodies; None fields are left out."""
+    fake_broker.on("POST", "/v1/resolutions", _resolution_json(), 201)
+    fake_broker.on("GET", "/v1/resolutions", {"items": [_resolution_json()], "next_cursor": None})
+    fake_broker.on("GET", "/v1/resolutions/res-1", _resolution_json())
+    for action in ("votes", "recusal", "refusal", "close", "publish"):
+        fake_broker.on("POST", f"/v1/resolutions/res-1/{action}", _resolution_json())
+
+    created = await client.create_resolution(
+        "restriction", "Restrict Vendor B", subject_member_id="m-2", text=None
+    )
+    page = await client.resolutions(status="open", kind="restriction")
+    await client.get_resolution("res-1")
+    await client.vote("res-1", "yes")
+    await client.vote("res-1", proxy_to="m-3")
+    await client.recuse("res-1", "Vendor B is our subsidiary")
+    await client.refuse("res-1", "out of order")
+    await client.close_resolution("res-1")
+    await client.publish_resolution("res-1")
+
+    assert (created.subject_member_id, created.tally["entitled"]) == ("m-2", 4)
+    assert [r.id for r in page.items] == ["res-1"]
+    assert [(r.method, r.path, r.json) for r in transport.requests] == [
+        (
+            "POST",
+            "/v1/resolutions",
+            {"kind": "restriction", "title": "Restrict Vendor B", "subject_member_id": "m-2"},
+        ),
+        ("GET", "/v1/resolutions", None),
+        ("GET", "/v1/resolutions/res-1", None),
+        ("POST", "/v1/resolutions/res-1/votes", {"vote": "yes"}),
+        ("POST", "/v1/resolutions/res-1/votes", {"proxy_to": "m-3"}),
+        ("POST", "/v1/resolutions/res-1/recusal", {"reason": "Vendor B is our subsidiary"}),
+        ("POST", "/v1/resolutions/res-1/refusal", {"reason": "out of order"}),
+        ("POST", "/v1/resolutions/res-1/close", {}),
+        ("POST", "/v1/resolutions/res-1/publish", {}),
+    ]
+    assert transport.requests[1].params == {"status": "open", "kind": "restriction"}
+
+
+async def test_a_vote_is_a_vote_or_a_proxy_never_both(client: CouncilClient) -> None:
+    """vote() refuses, before sending, both or neither of a vote and a proxy."""
+    with pytest.raises(ValueError, match="either"):
+        await client.vote("res-1")
+    with pytest.raises(ValueError, match="either"):
+        await client.vote("res-1", "yes", proxy_to="m-3")
