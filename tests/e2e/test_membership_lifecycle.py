@@ -7,8 +7,10 @@ import asyncio
 
 import pytest
 
+from clients.cli.main import run
 from clients.sdk import (
     Conflict,
+    CouncilClient,
     Forbidden,
     Invalid,
     NotFound,
@@ -201,3 +203,26 @@ async def test_tf_rules_art3_the_task_forces_tier_approval_is_audited(broker: Br
             {"from": "tier_one", "to": "tier_two", "approved_by": "task_force"},
         ),
     ]
+
+
+async def test_council_withdraw_against_the_broker(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`council withdraw --yes` gives the caller's member's notice; its token then stops."""
+    leaving = await make_org(broker, "Maker Co", category="other")
+    env = {"COUNCIL_URL": broker.url, "COUNCIL_TOKEN": leaving.admin._token or ""}
+
+    async def council_cmd(*argv: str) -> tuple[int, str]:
+        code = await run(
+            list(argv), client_factory=lambda url, tok: CouncilClient(url, tok), env=env
+        )
+        return code, capsys.readouterr().out
+
+    code, _ = await council_cmd("withdraw")
+    assert code == 2  # --yes is required
+    assert (await broker.admin.get_member(leaving.id)).status == "active"
+    code, out = await council_cmd("withdraw", "--yes", "--reason", "closing the business")
+    assert code == 0 and "has withdrawn" in out
+    assert (await broker.admin.get_member(leaving.id)).status == "withdrawn"
+    code, _ = await council_cmd("reports")
+    assert code == 1  # the token no longer signs in

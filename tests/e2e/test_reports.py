@@ -3,10 +3,13 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text, update
 
 from broker.store.tables import reports
+from clients.cli.main import run
 from clients.sdk import Conflict, CouncilClient, Forbidden, Invalid, NotFound, ServerError
 from tests.conftest import Broker
 from tests.council import Org, draft, make_org
@@ -178,3 +181,32 @@ async def test_art29_a_report_is_sealed_at_rest_and_bound_to_its_reporter(broker
     assert alarm.value.code == "integrity_error"
     trail = (await broker.admin.audit(action="integrity.alarm")).items
     assert [(e.outcome, e.details) for e in trail] == [("error", {"report_id": filed.id})]
+
+
+async def test_council_report_and_reports_against_the_broker(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`council report` files a report that `council reports` lists for the reporter and
+    for the secretariat, and for no one else."""
+    reporter, suspect, _ = await _cast(broker)
+    _, staff, _ = await _secretariat(broker)
+
+    async def council_cmd(client: CouncilClient, *argv: str) -> tuple[int, str]:
+        code = await run(
+            list(argv),
+            client_factory=lambda url, tok: CouncilClient(url, tok),
+            env={"COUNCIL_URL": broker.url, "COUNCIL_TOKEN": client._token or ""},
+        )
+        return code, capsys.readouterr().out
+
+    code, out = await council_cmd(
+        reporter.handler, "report", "scope_breach", "--text", "forwarded", "--member", suspect.id
+    )
+    assert code == 0, out
+    code, out = await council_cmd(reporter.handler, "reports", "--json")
+    [mine] = json.loads(out)["items"]
+    assert (mine["kind"], mine["member_id"]) == ("scope_breach", suspect.id)
+    code, out = await council_cmd(staff, "reports")
+    assert code == 0 and mine["id"] in out
+    code, out = await council_cmd(suspect.admin, "reports")
+    assert (code, out.strip()) == (0, "no reports")
