@@ -5,7 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, parse, respond, services
-from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+from broker.api.models import (
+    HandlerCreate,
+    MemberCreate,
+    MemberPatch,
+    UserCreate,
+    WithdrawalIn,
+    dump,
+)
 from broker.api.views.members import (
     created_user_view,
     handler_view,
@@ -33,6 +40,7 @@ __all__ = [
     "revoke_user",
     "roster",
     "routes",
+    "withdraw_member",
 ]
 
 routes = web.RouteTableDef()
@@ -51,8 +59,9 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    new = NewMember(**{**body.model_dump(), "status": MemberStatus(body.status)})
-    member = await services(request).members.create_member(caller, new)
+    fields = body.model_dump()
+    fields["status"] = MemberStatus(fields["status"])
+    member = await services(request).members.create_member(caller, NewMember(**fields))
     return respond(member_view(member), 201)
 
 
@@ -165,6 +174,22 @@ async def list_handlers(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_handlers(caller, request.match_info["id"])
     return respond(handlers_view(found))
+
+
+@routes.post("/v1/members/{id}/withdrawal")
+@operation(
+    "post",
+    "/v1/members/{id}/withdrawal",
+    "The member's notice of withdrawal, effective at once (its own admin; art. 7)",
+    tag=TAG,
+    body=WithdrawalIn,
+    responses={200: "the member, withdrawn"},
+)
+async def withdraw_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, WithdrawalIn)
+    member = await services(request).members.withdraw(caller, request.match_info["id"], body.reason)
+    return respond(member_view(member))
 
 
 @routes.get("/v1/roster")

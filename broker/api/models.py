@@ -31,6 +31,7 @@ from broker.domain import (
     Tier,
     Tlp,
 )
+from broker.domain.reports import ReportKind, ReportStatus
 from broker.domain.resolutions import ResolutionKind, Vote
 from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
@@ -45,6 +46,8 @@ __all__ = [
     "MemberPatch",
     "Name",
     "ReasonIn",
+    "ReportIn",
+    "ReportPatch",
     "ResolutionCreate",
     "ScopeChange",
     "ScopeIn",
@@ -54,6 +57,7 @@ __all__ = [
     "UserCreate",
     "VictimIn",
     "VoteIn",
+    "WithdrawalIn",
     "dump",
     "tlp_label",
 ]
@@ -81,7 +85,12 @@ class MemberCreate(Strict):
     listed: StrictBool = False
     refuses_secrets: StrictBool = False
     early_warning: StrictBool = True
-    status: Literal["active", "applicant"] = "active"
+    # Art. 6(1): an applicant waits for the committee; left out, the coordinator
+    # records a member already approved.
+    status: Literal["applicant", "active"] = "active"
+    # Art. 6(5): a national government agency that notifies its joining is
+    # deemed approved on receipt.
+    notification: StrictBool = False
 
 
 class MemberPatch(Strict):
@@ -105,7 +114,30 @@ class UserCreate(Strict):
 
     name: Name
     role: Role = Role.MEMBER_USER
-    chair: StrictBool = False  # the committee's chair (art. 11(5)): a committee seat only
+    chair: StrictBool = False  # art. 11(5): the committee's chair, a committee seat
+
+
+class WithdrawalIn(Strict):
+    """`POST /v1/members/{id}/withdrawal`: the member's notice (art. 7)."""
+
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)] | None = None
+
+
+class ReportIn(Strict):
+    """`POST /v1/reports` (art. 29): what the reporter believes happened, and optionally
+    the item and the member it concerns."""
+
+    kind: ReportKind
+    text: Annotated[StrictStr, Field(min_length=1, max_length=65_536)]
+    item_id: Id | None = None
+    member_id: Id | None = None
+
+
+class ReportPatch(Strict):
+    """`PATCH /v1/reports/{id}` (the secretariat): the next status, and a note."""
+
+    status: ReportStatus
+    note: Annotated[StrictStr, Field(min_length=1, max_length=65_536)] | None = None
 
 
 class HandlerCreate(Strict):

@@ -20,6 +20,11 @@ class AuditAction(StrEnum):
     MEMBER_CREATE = "member.create"
     MEMBER_READ = "member.read"
     MEMBER_UPDATE = "member.update"
+    # Withdrawal by the member's own notice, effective at once (art. 7).
+    MEMBER_WITHDRAW = "member.withdraw"
+    # The task force's approval of a tier, given by the coordinator on its
+    # behalf (Task Force Rules art. 3).
+    MEMBER_TIER_APPROVE = "member.tier_approve"
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_REVOKE = "user.revoke"
@@ -59,6 +64,11 @@ class AuditAction(StrEnum):
     CONSULTATION_READ = "consultation.read"
     CONSULTATION_REPLY = "consultation.reply"
     CONSULTATION_REVEAL = "consultation.reveal"
+    # Violation reports to the secretariat (art. 29): never their contents.
+    REPORT_CREATE = "report.create"
+    REPORT_LIST = "report.list"
+    REPORT_READ = "report.read"
+    REPORT_UPDATE = "report.update"
     # Live delivery.
     STREAM_OPEN = "stream.open"
     STREAM_CLOSE = "stream.close"

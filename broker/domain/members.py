@@ -46,9 +46,9 @@ class NewMember:
     listed: bool = False
     refuses_secrets: bool = False
     early_warning: bool = True
-    # Art. 6(1): an applicant until the committee admits it; a government agency
-    # that only notifies (art. 6(5)) is created active.
     status: MemberStatus = MemberStatus.ACTIVE
+    notification: bool = False
+    """An agency's notice of joining (art. 6(5)): admitted on receipt, so active."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,8 @@ class User:
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
-    chair: bool = False  # the steering committee's chair (art. 11(5)): a committee seat
+    chair: bool = False
+    """The chair of the steering committee (art. 11(5)): a committee seat, at most one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from broker.domain import (
     AuditDraft,
     Body,
     BodyKind,
+    Category,
     EventDraft,
     EventKind,
     MemberStatus,
@@ -130,6 +131,7 @@ class MemberService:
                     reason="needs_task_force_exception",
                 ),
             )
+        status = self._admission_status(new)
         now = self._clock()
         member = Member(
             id=new_id(),
@@ -137,7 +139,7 @@ class MemberService:
             kind=BodyKind.MEMBER,
             category=new.category,
             tier=new.tier,
-            status=new.status,
+            status=status,
             **{flag: getattr(new, flag) for flag in BODY_FLAGS},
             created_at=now,
             updated_at=now,
@@ -146,25 +148,55 @@ class MemberService:
             "name": new.name,
             "category": new.category.value,
             "tier": new.tier.value,
-            "status": new.status.value,
             **{flag: getattr(new, flag) for flag in BODY_FLAGS},
+            "status": status.value,
+            "admission": _admission(new),
         }
+        drafts = [
+            auditor.draft(
+                actor, AuditAction.MEMBER_CREATE, subject_member_id=member.id, details=details
+            )
+        ]
+        if new.tier is not Tier.NONE:
+            drafts.append(_tier_approval(auditor, actor, member.id, Tier.NONE, new.tier))
         async with self._store.write() as uow:
             await uow.feed.append([_directory_changed(now)])
             await uow.members.add(member)
-            await uow.audit.append(
-                [
-                    auditor.draft(
-                        actor,
-                        AuditAction.MEMBER_CREATE,
-                        subject_member_id=member.id,
-                        details=details,
-                    )
-                ]
-            )
+            await uow.audit.append(drafts)
             stored = await _stored(uow, member.id)
         self._directory.forget()  # routing and sign-in must see this change at once
         return stored
+
+    @staticmethod
+    def _admission_status(new: NewMember) -> MemberStatus:
+        """The status a new member starts in (art. 6(1), 6(5)).
+
+        An applicant (art. 6(1)) waits for the committee's approval and
+        receives nothing meanwhile. An agency of the national government that
+        notifies its joining (art. 6(5)) is deemed approved when the notice is
+        received, so it starts active and never is an applicant. Without
+        either, the coordinator records a member the committee has approved.
+        """
+        if new.notification:
+            if new.category is not Category.GOVERNMENT:
+                raise InvalidInput(
+                    "only a national government agency joins by notification (charter art. "
+                    "6(5)): use category government, or register an applicant",
+                    field="notification",
+                )
+            if new.status is not MemberStatus.ACTIVE:
+                raise InvalidInput(
+                    "a notifying agency is admitted when its notice is received (charter art. "
+                    "6(5)): leave status out",
+                    field="status",
+                )
+        if new.status not in (MemberStatus.APPLICANT, MemberStatus.ACTIVE):
+            raise InvalidInput(
+                "a new member is an applicant or active; restriction, withdrawal and "
+                "expulsion come later",
+                field="status",
+            )
+        return new.status
 
     async def list_members(self, actor: Actor) -> list[Member]:
         """Every body for the coordinator and secretariat; a member sees itself."""
@@ -260,16 +292,19 @@ class MemberService:
                 await uow.members.change(member_id, changes, now)
             if "status" in fields:
                 await apply_status(uow, member_id, MemberStatus(fields["status"]), now)
-            await uow.audit.append(
-                [
-                    auditor.draft(
-                        actor,
-                        AuditAction.MEMBER_UPDATE,
-                        subject_member_id=member_id,
-                        details=_audit_safe(fields),
-                    )
-                ]
-            )
+            drafts = [
+                auditor.draft(
+                    actor,
+                    AuditAction.MEMBER_UPDATE,
+                    subject_member_id=member_id,
+                    details=_audit_safe(fields),
+                )
+            ]
+            if fields.get("tier") is not None and Tier(fields["tier"]) is not body.tier:
+                drafts.append(
+                    _tier_approval(auditor, actor, member_id, body.tier, Tier(fields["tier"]))
+                )
+            await uow.audit.append(drafts)
             stored = await _stored(uow, member_id)
         self._directory.forget()  # routing and sign-in must see this change at once
         return stored
@@ -282,32 +317,23 @@ class MemberService:
     async def create_user(
         self, actor: Actor, member_id: str, name: str, role: Role, *, chair: bool = False
     ) -> CreatedUser:
-        """A new user and its token, shown once (stored only as a hash); `chair` makes a
-        committee seat of the secretariat the committee's chair (art. 11(5))."""
+        """A new user and its token, shown once (stored only as a hash).
+
+        A steering-committee seat is a `committee` user of the secretariat's
+        body (SPEC §6, art. 11); one seat may be the chair (art. 11(5)).
+        """
         auditor = self._auditor
         async with self._store.read() as uow:
             body = await self._visible_body(uow, actor, member_id, AuditAction.USER_CREATE)
-        await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
-        if role is Role.COMMITTEE and body.kind is BodyKind.MEMBER:
+        if role is Role.COMMITTEE and body.kind is not BodyKind.SECRETARIAT:
             raise InvalidInput(
-                "the committee role belongs to users of the coordinator or the secretariat",
+                "committee seats are users of the secretariat's body (charter art. 11): "
+                "create them on the secretariat's id",
                 field="role",
             )
-        if chair and not (role is Role.COMMITTEE and body.kind is BodyKind.SECRETARIAT):
-            raise InvalidInput(
-                "only a committee seat (role committee, on the secretariat) can be the chair",
-                field="chair",
-            )
-        if chair:
-            async with self._store.read() as uow:
-                seats = await uow.members.committee_seats(member_id)
-            if any(seat.chair for seat in seats):
-                # Art. 11(5): the committee has one chair.
-                raise Conflict(
-                    "the committee already has a chair; revoke that seat first",
-                    field="chair",
-                    code="chair_taken",
-                )
+        if chair and role is not Role.COMMITTEE:
+            raise InvalidInput("only a committee seat can be the chair", field="chair")
+        await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
         token = new_token()
         user = User(
             id=new_id(),
@@ -317,7 +343,27 @@ class MemberService:
             created_at=self._clock(),
             chair=chair,
         )
+        if chair:
+            async with self._store.read() as uow:
+                sitting = await uow.members.chair_of(member_id)
+            if sitting is not None:
+                # Art. 11(5): one chair; revoke the sitting chair's seat first.
+                raise await auditor.deny(
+                    Conflict(
+                        "the committee has a chair already: revoke that seat first",
+                        field="chair",
+                    ),
+                    auditor.draft(
+                        actor,
+                        AuditAction.USER_CREATE,
+                        "denied",
+                        subject_member_id=member_id,
+                        reason="chair_taken",
+                    ),
+                )
         async with self._store.write() as uow:
+            if chair and await uow.members.chair_of(member_id) is not None:
+                raise Conflict("the committee has a chair already", field="chair")
             await uow.members.add_user(user, hash_token(token))
             await uow.audit.append(
                 [
@@ -325,12 +371,76 @@ class MemberService:
                         actor,
                         AuditAction.USER_CREATE,
                         subject_member_id=member_id,
-                        details={"user_id": user.id, "role": role.value, "chair": chair},
+                        details={
+                            "user_id": user.id,
+                            "role": role.value,
+                            **({"chair": True} if chair else {}),
+                        },
                     )
                 ]
             )
             stored = await _stored_user(uow, user.id)
         return CreatedUser(user=stored, token=token)
+
+    async def withdraw(self, actor: Actor, member_id: str, reason: str | None) -> Member:
+        """The member's own notice of withdrawal, effective at once (charter art. 7).
+
+        From this moment the member receives nothing and its tokens stop
+        working, exactly as a restriction stops its deliveries (SPEC §3 rule
+        7): its open obligations close, and every replica closes its live
+        connections and drops its sign-ins.
+        """
+        auditor = self._auditor
+        async with self._store.read() as uow:
+            body = await self._visible_body(uow, actor, member_id, AuditAction.MEMBER_WITHDRAW)
+        target = Body(id=body.id, kind=body.kind, status=body.status)
+        decision = tlp.may_leave(actor.reader, target)
+        if not decision:
+            first = decision.reasons[0]
+            error: Forbidden | Conflict = (
+                Conflict("this member has left the council already", field="id")
+                if first is tlp.Reason.ALREADY_GONE
+                else Forbidden(
+                    "the coordinator and the secretariat cannot withdraw"
+                    if first is tlp.Reason.NOT_A_MEMBER
+                    else "only the member's own administrators give its notice of "
+                    "withdrawal (charter art. 7)"
+                )
+            )
+            raise await auditor.deny(
+                error,
+                auditor.draft(
+                    actor,
+                    AuditAction.MEMBER_WITHDRAW,
+                    "denied",
+                    subject_member_id=member_id,
+                    reason=",".join(str(r) for r in decision.reasons),
+                ),
+            )
+        now = self._clock()
+        status = MemberStatus.WITHDRAWN
+        async with self._store.write() as uow:
+            # Its obligations close and its live connections close at once, on
+            # every replica (rule 7).
+            await apply_status(uow, member_id, status, now)
+            await uow.audit.append(
+                [
+                    auditor.draft(
+                        actor,
+                        AuditAction.MEMBER_WITHDRAW,
+                        subject_member_id=member_id,
+                        # The notice is addressed to the secretariat (art. 7), which
+                        # reads the audit log: its reason is kept with it.
+                        details={
+                            "from": body.status.value,
+                            **({"reason": reason} if reason else {}),
+                        },
+                    )
+                ]
+            )
+            stored = await _stored(uow, member_id)
+        self._directory.forget()  # its tokens stop working at once
+        return stored
 
     async def list_users(self, actor: Actor, member_id: str) -> list[User]:
         """The users of a body, for its admins and the coordinator."""
@@ -632,8 +742,8 @@ _REFUSALS = {
         "the coordinator may revoke a user or a handler"
     ),
     tlp.Reason.INACTIVE_MEMBER: (
-        "your member is restricted (charter art. 8(2)): it may read its audit log "
-        "and withdraw, nothing else"
+        "your member is restricted (charter art. 8(2)) or not admitted yet (art. 6(1)): "
+        "it may read its audit log and withdraw, nothing else"
     ),
 }
 """What a refused caller is told, by the policy's first reason (it may see the body)."""
@@ -654,6 +764,27 @@ def _refused(
         subject_member_id=member_id,
         reason=reason,
         details={"user_id": user_id},
+    )
+
+
+def _admission(new: NewMember) -> str:
+    # How the member came in, for the record (art. 6(1), 6(5)).
+    if new.notification:
+        return "notification"
+    return "application" if new.status is MemberStatus.APPLICANT else "approved"
+
+
+def _tier_approval(
+    auditor: Auditor, actor: Actor, member_id: str, before: Tier, after: Tier
+) -> AuditDraft:
+    # Task Force Rules art. 3: a member becomes tier one or two when the task force
+    # approves; the coordinator gives that approval on its behalf, and it is recorded
+    # as such, apart from the member change that carries it.
+    return auditor.draft(
+        actor,
+        AuditAction.MEMBER_TIER_APPROVE,
+        subject_member_id=member_id,
+        details={"from": before.value, "to": after.value, "approved_by": "task_force"},
     )
 
 

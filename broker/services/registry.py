@@ -16,6 +16,7 @@ from broker.services.keyring import Keys
 from broker.services.ledger import LedgerService, contribution_policy
 from broker.services.members import MemberService
 from broker.services.obligations import due_periods
+from broker.services.reports import ReportService
 from broker.services.resolutions import ResolutionService
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
@@ -81,6 +82,7 @@ class Services:
         self.resolutions = ResolutionService(
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
+        self.reports = ReportService(store=store, clock=clock, keys=keys, auditor=self.auditor)
         self.sweeper = Sweeper(
             store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead
         )

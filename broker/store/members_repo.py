@@ -202,6 +202,14 @@ class MemberRepository:
             )
         )
 
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users (art. 11(5)), if any."""
+        query = select(users).where(
+            users.c.member_id == member_id, users.c.chair.is_(True), users.c.revoked_at.is_(None)
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _user(row)
+
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
         query = select(users).where(users.c.id == user_id)
@@ -273,6 +281,7 @@ class MemberRepository:
                 users.c.id.label("user_id"),
                 users.c.name.label("user_name"),
                 users.c.role,
+                users.c.chair,
                 users.c.revoked_at,
                 user_is_handler.label("is_handler"),
                 body_has_handler.label("has_handler"),
@@ -290,6 +299,7 @@ class MemberRepository:
             role=Role(row.role),
             body=_body(row._mapping, has_handler=bool(row.has_handler)),
             is_handler=bool(row.is_handler),
+            chair=bool(row.chair),
         )
         return TokenHolder(actor=actor, revoked=row.revoked_at is not None)
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 __all__ = [
@@ -45,8 +46,7 @@ __all__ = [
     "items",
     "metadata",
     "obligations",
-    "resolution_ballots",
-    "resolutions",
+    "reports",
     "scope_versions",
     "users",
     "webhook_dead_letters",
@@ -98,6 +98,16 @@ users = Table(
     Column("revoked_at", Ts, nullable=True),
     # The steering committee's chair (art. 11(5)): a `committee` user of the secretariat.
     Column("chair", Boolean, nullable=False, server_default=false()),
+    # The steering committee's chair (art. 11(5)): one committee seat, at most one
+    # unrevoked chair per body (the index enforces it against racing writers too).
+    Column("chair", Boolean, nullable=False, server_default=false()),
+    Index(
+        "ix_users_one_chair",
+        "member_id",
+        unique=True,
+        sqlite_where=text("chair AND revoked_at IS NULL"),
+        postgresql_where=text("chair AND revoked_at IS NULL"),
+    ),
 )
 
 handlers = Table(
@@ -442,4 +452,25 @@ information_request_answers = Table(
     Column("member_id", Id, ForeignKey("bodies.id"), primary_key=True),
     Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
     Column("answered_at", Ts, nullable=False),
+)
+
+# Violation reports to the secretariat (charter art. 29). Who reported is in the
+# clear (the reporter lists its own); the text, the item and member it names and
+# the secretariat's note are sealed, and the wrapped key is bound to the report
+# and its reporter, so moving a report to another reporter breaks the seal.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True),  # ULID: newest first by id
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("kek_version", Integer, nullable=False),
+    Index("ix_reports_user_id", "user_id", "id"),
 )

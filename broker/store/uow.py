@@ -32,6 +32,7 @@ from broker.store.feed_repo import FeedRepository
 from broker.store.items_repo import ItemRepository
 from broker.store.members_repo import MemberRepository
 from broker.store.obligations_repo import ObligationRepository
+from broker.store.reports_repo import ReportRepository
 from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
@@ -51,6 +52,7 @@ class UnitOfWork:
         self.members = MemberRepository(conn)
         self.obligations = ObligationRepository(conn)
         self.consultations = ConsultationRepository(conn)
+        self.reports = ReportRepository(conn)
         self.webhooks = WebhookRepository(conn)
         self.feed = FeedRepository(conn)
         self.audit = AuditRepository(conn)

@@ -25,6 +25,8 @@ from clients.sdk._models import (
     Member,
     Obligation,
     Page,
+    Report,
+    Resolution,
     RosterEntry,
     Scope,
     ScopeResult,
@@ -249,13 +251,20 @@ class CouncilClient:
         path = f"/v1/members/{_segment(member_id)}"
         return _parse(Member, await self._json("PATCH", path, json=fields))
 
-    async def create_user(self, member_id: str, name: str, role: str) -> tuple[User, str]:
+    async def create_user(
+        self, member_id: str, name: str, role: str, *, chair: bool = False
+    ) -> tuple[User, str]:
         """``POST /v1/members/{id}/users``: a new user and its token.
 
-        The broker shows the token only once: store it now.
+        A steering-committee seat is ``role="committee"`` on the secretariat's id,
+        ``chair=True`` for the chair (art. 11(5)). The broker shows the token only
+        once: store it now.
         """
         path = f"/v1/members/{_segment(member_id)}/users"
-        data = await self._object("POST", path, json={"name": name, "role": role})
+        body: dict[str, Any] = {"name": name, "role": role}
+        if chair:
+            body["chair"] = True
+        data = await self._object("POST", path, json=body)
         token = data.get("token")
         if not isinstance(token, str):
             raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
@@ -298,6 +307,13 @@ class CouncilClient:
         """``GET /v1/members/{id}/handlers``: the member's handler registrations."""
         path = f"/v1/members/{_segment(member_id)}/handlers"
         return _parse(Page[Handler], await self._json("GET", path))
+
+    async def withdraw_member(self, member_id: str, reason: str | None = None) -> Member:
+        """``POST /v1/members/{id}/withdrawal`` (the member's own admin): leave the
+        council at once (art. 7). The member's tokens stop working."""
+        path = f"/v1/members/{_segment(member_id)}/withdrawal"
+        body = {} if reason is None else {"reason": reason}
+        return _parse(Member, await self._json("POST", path, json=body))
 
     async def roster(self) -> Page[RosterEntry]:
         """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
@@ -558,6 +574,112 @@ class CouncilClient:
         """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""
         path = f"/v1/consultations/{_segment(consultation_id)}"
         return _parse(Consultation, await self._json("GET", path))
+
+    # -- governance ----------------------------------------------------------------
+
+    async def create_resolution(self, kind: str, title: str, **fields: Any) -> Resolution:
+        """``POST /v1/resolutions`` (the secretariat, the chair): put a matter to the vote.
+
+        ``fields``: ``text``, ``subject_member_id``, ``closes_at``, ``purpose``,
+        ``scope``, ``target_member_ids`` as the kind needs (docs/api.md).
+        """
+        body = {"kind": kind, "title": title, **_unset_dropped(fields)}
+        return _parse(Resolution, await self._json("POST", "/v1/resolutions", json=body))
+
+    async def resolutions(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Resolution]:
+        """``GET /v1/resolutions``: the resolutions the caller may see (art. 27)."""
+        params = {"status": status, "kind": kind, "cursor": cursor, "limit": limit}
+        return _parse(Page[Resolution], await self._json("GET", "/v1/resolutions", params=params))
+
+    async def get_resolution(self, resolution_id: str) -> Resolution:
+        """``GET /v1/resolutions/{id}``: one resolution, with its tally."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}"
+        return _parse(Resolution, await self._json("GET", path))
+
+    async def vote(
+        self, resolution_id: str, vote: str | None = None, *, proxy_to: str | None = None
+    ) -> Resolution:
+        """``POST /v1/resolutions/{id}/votes``: ``yes``, ``no`` or ``abstain`` — or, for
+        an assembly matter, ``proxy_to`` a member that votes for the caller's (art. 10)."""
+        if (vote is None) == (proxy_to is None):
+            raise ValueError("give either a vote or proxy_to, not both")
+        body = {"vote": vote} if vote is not None else {"proxy_to": proxy_to}
+        path = f"/v1/resolutions/{_segment(resolution_id)}/votes"
+        return _parse(Resolution, await self._json("POST", path, json=body))
+
+    async def recuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/recusal``: declare a special interest; the seat then
+        has no vote on the matter (art. 11(6))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/recusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def refuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/refusal`` (the chair): refuse an ordinary
+        resolution while it is open (art. 11(9))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/refusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def close_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/close`` (the secretariat, the chair): decide now."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/close"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
+    async def publish_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/publish`` (the secretariat): every active member
+        then sees the decision's title, outcome, tally and recused seats."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/publish"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
+    async def report(
+        self,
+        kind: str,
+        text: str,
+        *,
+        item_id: str | None = None,
+        member_id: str | None = None,
+    ) -> Report:
+        """``POST /v1/reports``: tell the secretariat of a suspected ``leak``,
+        ``scope_breach``, ``misuse`` or ``other`` violation (art. 29).
+
+        Only the reporter and the secretariat ever see the report.
+        """
+        body: dict[str, Any] = {"kind": kind, "text": text}
+        if item_id is not None:
+            body["item_id"] = item_id
+        if member_id is not None:
+            body["member_id"] = member_id
+        return _parse(Report, await self._json("POST", "/v1/reports", json=body))
+
+    async def reports(self, *, cursor: str | None = None, limit: int | None = None) -> Page[Report]:
+        """``GET /v1/reports``: one page, newest first (the caller's own; all for the
+        secretariat)."""
+        data = await self._json("GET", "/v1/reports", params={"cursor": cursor, "limit": limit})
+        return _parse(Page[Report], data)
+
+    async def get_report(self, report_id: str) -> Report:
+        """``GET /v1/reports/{id}``."""
+        return _parse(Report, await self._json("GET", f"/v1/reports/{_segment(report_id)}"))
+
+    async def update_report(self, report_id: str, status: str, note: str | None = None) -> Report:
+        """``PATCH /v1/reports/{id}`` (the secretariat): ``received`` ->
+        ``investigating`` -> ``closed``, with an optional note for the reporter."""
+        body: dict[str, Any] = {"status": status}
+        if note is not None:
+            body["note"] = note
+        path = f"/v1/reports/{_segment(report_id)}"
+        return _parse(Report, await self._json("PATCH", path, json=body))
+
+
+def _unset_dropped(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields given a value (None means "leave it out")."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _after(cursor: str) -> int:

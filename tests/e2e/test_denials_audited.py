@@ -27,6 +27,7 @@ CANNOT_DENY = {
     ("get", "/v1/consents"): "lists the caller's own member's requests",
     ("get", "/v1/ledger"): "one's own rows; all rows for the coordinator",
     ("get", "/v1/members"): "every body, or the caller's own",
+    ("get", "/v1/reports"): "the caller's own reports; every report for the secretariat",
     ("get", "/v1/stream"): "the caller's own live inbox (a WebSocket, filtered per event)",
     ("get", "/v1/roster"): "public",
     ("get", "/healthz"): "public",
@@ -231,6 +232,30 @@ DENIED: dict[tuple[str, str], Call] = {
         "GET",
         f"/v1/members/{c.outsider.id}/webhooks",
         None,
+    ),
+    ("post", "/v1/members/{id}/withdrawal"): lambda c: (
+        c.outsider.plain,
+        "POST",
+        f"/v1/members/{c.outsider.id}/withdrawal",
+        {},
+    ),
+    ("post", "/v1/reports"): lambda c: (
+        c.restricted.plain,
+        "POST",
+        "/v1/reports",
+        {"kind": "leak", "text": "t"},
+    ),
+    ("get", "/v1/reports/{id}"): lambda c: (
+        c.outsider.plain,
+        "GET",
+        "/v1/reports/01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        None,
+    ),
+    ("patch", "/v1/reports/{id}"): lambda c: (
+        c.outsider.plain,
+        "PATCH",
+        "/v1/reports/01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        {"status": "closed"},
     ),
     ("delete", "/v1/members/{id}/webhooks/{webhook_id}"): lambda c: (
         c.restricted.admin,

@@ -159,10 +159,17 @@ async def test_coordinator_admin_creates_an_active_member(world: World) -> None:
         Tier.TIER_TWO,
     )
     assert world.store.uow.members.members[member.id] == member
-    [created] = world.audit
+    [created, approved] = world.audit
     assert created.action is AuditAction.MEMBER_CREATE
     assert created.subject_member_id == member.id
     assert created.details["category"] == "critical_infrastructure"
+    assert created.details["admission"] == "approved"
+    # Task Force Rules art. 3: the tier is the task force's approval, recorded as such.
+    assert (approved.action, approved.subject_member_id, approved.details) == (
+        AuditAction.MEMBER_TIER_APPROVE,
+        member.id,
+        {"from": "none", "to": "tier_two", "approved_by": "task_force"},
+    )
     assert [e.kind for e in world.events] == [EventKind.DIRECTORY_CHANGED]
 
 
@@ -250,10 +257,12 @@ async def test_created_user_token_is_returned_once_and_stored_as_a_hash(world: W
     }
 
 
-async def test_committee_role_is_for_coordinator_and_secretariat_users(world: World) -> None:
-    """A member's user cannot hold a committee seat."""
-    with pytest.raises(InvalidInput, match="committee role"):
-        await world.service.create_user(world.coordinator_admin, "VENDOR", "Seat", Role.COMMITTEE)
+async def test_committee_seats_are_secretariat_users(world: World) -> None:
+    """A member's user, or the coordinator's, cannot hold a committee seat (SPEC §6: the
+    seats are users of the secretariat's body)."""
+    for body in ("VENDOR", "COORD"):
+        with pytest.raises(InvalidInput, match="committee seats"):
+            await world.service.create_user(world.coordinator_admin, body, "Seat", Role.COMMITTEE)
 
 
 async def test_sign_in_refuses_revoked_users(world: World) -> None:

@@ -1,4 +1,4 @@
-"""resolutions: committee and assembly votes, ballots, information-request answers, the chair
+"""resolutions: committee and assembly votes, ballots, information-request answers
 
 Revision ID: 0004
 Revises: 0003
@@ -101,16 +101,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("resolution_id", "voter_id", name=op.f("pk_resolution_ballots")),
     )
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("chair", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("chair")
-
     op.drop_table("resolution_ballots")
     op.drop_table("information_request_answers")
     with op.batch_alter_table("resolutions", schema=None) as batch_op:
