@@ -1,10 +1,11 @@
-"""`council-broker`: init, serve, migrate, keys rotate, audit verify."""
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify, tls init / client."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,44 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--init", action="store_true", help="initialise the data directory on first start"
     )
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        help="mutual TLS: client certificates from this CA, each naming its user, are required",
+    )
     serve.set_defaults(run=_serve)
+
+    tls = commands.add_parser("tls", help="a private CA and certificates for TLS")
+    tls_commands = tls.add_subparsers(dest="tls_command", required=True)
+    tls_init = tls_commands.add_parser(
+        "init", help="make a private CA and a server certificate in DATA_DIR/tls/"
+    )
+    data_dir(tls_init)
+    tls_init.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="a DNS name of the broker (repeatable; default: localhost and this host's name)",
+    )
+    tls_init.add_argument(
+        "--ip",
+        action="append",
+        default=[],
+        help="an IP address of the broker (repeatable; default: 127.0.0.1 and ::1)",
+    )
+    tls_init.add_argument(
+        "--days", type=int, default=397, help="server certificate validity (default 397)"
+    )
+    tls_init.set_defaults(run=_tls_init)
+    tls_client = tls_commands.add_parser(
+        "client", help="issue a client certificate bound to a user, from the CA of tls init"
+    )
+    data_dir(tls_client)
+    tls_client.add_argument("--user", required=True, help="the user id the certificate names")
+    tls_client.add_argument("--days", type=int, default=397, help="validity (default 397)")
+    tls_client.set_defaults(run=_tls_client)
 
     migrate = commands.add_parser("migrate", help="bring the schema up to date")
     data_dir(migrate)
@@ -85,6 +123,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    for name in ("tls_cert", "tls_key", "client_ca"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -111,7 +152,7 @@ def _print_first_admin(first: dict[str, str]) -> None:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from broker.app import create_app
+    from broker.app import create_app, server_options
     from broker.store import Database
 
     if not asyncio.run(is_initialised(settings)):
@@ -131,14 +172,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
+    try:
+        context = _tls_context(settings)
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     asyncio.run(migrate())
-    print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
+    scheme = "https" if context is not None else "http"
+    print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
+        ssl_context=context,
         print=None,
         loop=_serving_loop(),
+        **server_options(settings),
         # Streams are closed as shutdown begins and other requests take
         # milliseconds: a handler still running after this is stuck, and a
         # supervisor (systemd, the tests) must see the broker stop.
@@ -148,6 +198,66 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _HANDLERS_STOP_SECONDS = 5.0
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The SSL context of `--tls-cert`/`--tls-key` (and `--client-ca`), or None."""
+    from broker.tls import server_context
+
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.client_ca is not None:
+            raise ValueError("--client-ca needs TLS: give --tls-cert and --tls-key too")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    return server_context(settings.tls_cert, settings.tls_key, settings.client_ca)
+
+
+def _tls_init(args: argparse.Namespace, settings: Settings) -> int:
+    import socket
+
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    files = TlsFiles.of(settings.data_dir)
+    authority = CertificateAuthority(files)
+    if authority.exists():
+        print(f"error: {files.root} already holds a CA; remove it to start over", file=sys.stderr)
+        return 1
+    names = tuple(args.name) or ("localhost", socket.gethostname())
+    ips = tuple(args.ip) or ("127.0.0.1", "::1")
+    try:
+        authority.init(dns_names=names, ip_addresses=ips, days=args.days)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Made a private CA and a server certificate for {', '.join(names + ips)}.")
+    print(f"  serve:   council-broker serve --tls-cert {files.server_cert} \\")
+    print(f"             --tls-key {files.server_key}")
+    print(f"           (add --client-ca {files.ca_cert} for mutual TLS)")
+    print(f"  clients: COUNCIL_CA={files.ca_cert}")
+    print(f"  keep {files.ca_key} private: it signs certificates the broker trusts")
+    return 0
+
+
+def _tls_client(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    authority = CertificateAuthority(TlsFiles.of(settings.data_dir))
+    if not authority.exists():
+        print("error: no CA here yet; run `council-broker tls init` first", file=sys.stderr)
+        return 1
+    try:
+        cert, key = authority.issue_client(args.user, days=args.days)
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} exists; remove it to issue a new one", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Issued a client certificate for user {args.user}.")
+    print(f"  COUNCIL_CLIENT_CERT={cert}")
+    print(f"  COUNCIL_CLIENT_KEY={key}")
+    return 0
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:

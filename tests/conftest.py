@@ -30,7 +30,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from broker.app import create_app
+from broker.app import create_app, server_options
 from broker.crypto import KeyRing
 from broker.logging import configure_logging
 from broker.services.bootstrap import initialise
@@ -194,7 +194,9 @@ async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> Async
         webhook_allow_hosts=["127.0.0.1", "::1"],
     )
     first = await initialise(settings, clock)
-    server = TestServer(create_app(settings, clock=clock, ring=ring), host="127.0.0.1")
+    server = TestServer(
+        create_app(settings, clock=clock, ring=ring), host="127.0.0.1", **server_options(settings)
+    )
     await server.start_server()
     handle = Broker(
         url=str(server.make_url("")).rstrip("/"),
