@@ -65,6 +65,7 @@ from clients.sdk._transport import (
     Response,
     StreamingTransport,
     StreamResponse,
+    TlsOptions,
     Transport,
 )
 
@@ -109,6 +110,7 @@ __all__ = [
     "StreamingTransport",
     "SubmitResult",
     "TlpLevel",
+    "TlsOptions",
     "TooLarge",
     "Transport",
     "TransportError",

@@ -37,7 +37,13 @@ from clients.sdk._stream import (
     server_sent_events,
     stream_event,
 )
-from clients.sdk._transport import AiohttpTransport, Response, StreamingTransport, Transport
+from clients.sdk._transport import (
+    AiohttpTransport,
+    Response,
+    StreamingTransport,
+    TlsOptions,
+    Transport,
+)
 
 __all__ = ["USER_AGENT", "CouncilClient"]
 
@@ -92,8 +98,11 @@ class CouncilClient:
     ``token`` may be None for the public endpoints (:meth:`health`, :meth:`roster`).
     ``transport`` replaces the network (see :class:`CallableTransport`); a transport
     passed in is not closed by the client, the default one is. ``timeout`` (seconds)
-    applies to the default transport. Every method raises :class:`CouncilError`
-    (or a subclass) when the call fails; the token never appears in ``repr``.
+    applies to the default transport, and so does ``tls``: the CA to trust and the
+    client certificate to present (by default ``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT``
+    and ``COUNCIL_CLIENT_KEY`` from the environment, see :class:`TlsOptions`). Every
+    method raises :class:`CouncilError` (or a subclass) when the call fails; the token
+    never appears in ``repr``.
     """
 
     def __init__(
@@ -103,6 +112,7 @@ class CouncilClient:
         *,
         transport: Transport | None = None,
         timeout: float = 30,
+        tls: TlsOptions | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -110,7 +120,9 @@ class CouncilClient:
         self._token = token
         self._owns_transport = transport is None
         self._transport: Transport = (
-            transport if transport is not None else AiohttpTransport(timeout)
+            transport
+            if transport is not None
+            else AiohttpTransport(timeout, tls=tls or TlsOptions.from_environment())
         )
 
     def __repr__(self) -> str:

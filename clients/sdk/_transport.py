@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as jsonlib
+import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ __all__ = [
     "Response",
     "StreamResponse",
     "StreamingTransport",
+    "TlsOptions",
     "Transport",
 ]
 
@@ -128,26 +131,86 @@ class StreamingTransport(Transport, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """How to trust a broker's certificate and, for mutual TLS, who to be.
+
+    ``ca_file`` is a PEM file of the CA(s) to trust instead of the system's
+    (a private CA made by ``council-broker tls init``); ``client_cert`` and
+    ``client_key`` are the PEM certificate and key that name this client's
+    user to a broker that requires one. Every field is optional.
+    """
+
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> TlsOptions:
+        """``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT`` and ``COUNCIL_CLIENT_KEY`` (empty: unset)."""
+        env = os.environ if env is None else env
+        return cls(
+            ca_file=env.get("COUNCIL_CA") or None,
+            client_cert=env.get("COUNCIL_CLIENT_CERT") or None,
+            client_key=env.get("COUNCIL_CLIENT_KEY") or None,
+        )
+
+    def context(self) -> ssl.SSLContext | None:
+        """An SSL context with these, or None when none is set (the system's trust).
+
+        Raises :class:`TransportError` naming the file that does not load.
+        """
+        if not (self.ca_file or self.client_cert or self.client_key):
+            return None
+        if self.client_key and not self.client_cert:
+            raise TransportError("a client key needs its certificate: set COUNCIL_CLIENT_CERT")
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot load the CA file {self.ca_file}: {exc}") from None
+        # The broker refuses older versions; refusing them here too fails fast.
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.client_cert:
+            try:
+                context.load_cert_chain(self.client_cert, self.client_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise TransportError(
+                    f"cannot load the client certificate {self.client_cert}: {exc}"
+                ) from None
+        return context
+
+
 class AiohttpTransport:
     """The real transport: one :class:`aiohttp.ClientSession`, opened on first use.
 
     ``timeout`` bounds a whole request; for a stream it bounds each read, so a
     long export is not cut off while data keeps flowing. Pass ``session`` to
-    share one you manage yourself: :meth:`aclose` then leaves it open.
+    share one you manage yourself: :meth:`aclose` then leaves it open (and
+    ``tls`` is not used: the session's connector decides). ``tls`` says which
+    CA to trust and which client certificate to present (:class:`TlsOptions`).
     """
 
     def __init__(
-        self, timeout: float = 30, *, session: aiohttp.ClientSession | None = None
+        self,
+        timeout: float = 30,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
+        self._tls = tls or TlsOptions()
+        self._ssl: ssl.SSLContext | None = None
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         # Opened lazily: aiohttp wants its session created inside the running loop.
         if self._session is None or self._session.closed:
+            if self._ssl is None:
+                self._ssl = self._tls.context()
+            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
+                timeout=aiohttp.ClientTimeout(total=self._timeout), connector=connector
             )
             self._owns_session = True
         return self._session
