@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -181,7 +182,15 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> AsyncIterator[Broker]:
+def broker_settings() -> dict[str, Any]:
+    """Settings a test module gives its brokers (override the fixture to set limits)."""
+    return {}
+
+
+@pytest.fixture
+async def broker(
+    tmp_path: Path, database_url: str, clock: ManualClock, broker_settings: dict[str, Any]
+) -> AsyncIterator[Broker]:
     """A real broker on a real socket, initialised, with its first admin."""
     ring = KeyRing.generate()
     settings = Settings(
@@ -192,6 +201,7 @@ async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> Async
         webhook_poll_interval=timedelta(milliseconds=20),
         # Test receivers listen on this machine only: allow exactly that.
         webhook_allow_hosts=["127.0.0.1", "::1"],
+        **broker_settings,
     )
     first = await initialise(settings, clock)
     server = TestServer(
