@@ -204,10 +204,9 @@ async def broker(
         **broker_settings,
     )
     first = await initialise(settings, clock)
-    server = TestServer(
-        create_app(settings, clock=clock, ring=ring), host="127.0.0.1", **server_options(settings)
-    )
-    await server.start_server()
+    server = TestServer(create_app(settings, clock=clock, ring=ring), host="127.0.0.1")
+    # The HTTP server's own limits, as `council-broker serve` sets them.
+    await server.start_server(**server_options(settings))
     handle = Broker(
         url=str(server.make_url("")).rstrip("/"),
         settings=settings,
