@@ -155,6 +155,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from broker.app import create_app, server_options
     from broker.store import Database
 
+    try:
+        # Before anything else: a half-given TLS configuration is a typo to fix now.
+        context = _tls_context(settings)
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not asyncio.run(is_initialised(settings)):
         if not args.init:
             print(
@@ -172,12 +179,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
-    try:
-        context = _tls_context(settings)
-        app = create_app(settings)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     asyncio.run(migrate())
     scheme = "https" if context is not None else "http"
     print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)
