@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -98,7 +99,9 @@ class CouncilClient:
     ``token`` may be None for the public endpoints (:meth:`health`, :meth:`roster`).
     ``transport`` replaces the network (see :class:`CallableTransport`); a transport
     passed in is not closed by the client, the default one is. ``timeout`` (seconds)
-    applies to the default transport, and so does ``tls``: the CA to trust and the
+    and ``ssl_context`` (the certificates to trust, e.g.
+    ``ssl.create_default_context(cafile="council-ca.pem")``) apply to the default
+    transport. Without an ``ssl_context``, ``tls`` names the CA to trust and the
     client certificate to present (by default ``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT``
     and ``COUNCIL_CLIENT_KEY`` from the environment, see :class:`TlsOptions`). Every
     method raises :class:`CouncilError` (or a subclass) when the call fails; the token
@@ -112,6 +115,7 @@ class CouncilClient:
         *,
         transport: Transport | None = None,
         timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
         tls: TlsOptions | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -122,7 +126,11 @@ class CouncilClient:
         self._transport: Transport = (
             transport
             if transport is not None
-            else AiohttpTransport(timeout, tls=tls or TlsOptions.from_environment())
+            else AiohttpTransport(
+                timeout,
+                ssl_context=ssl_context,
+                tls=tls if tls is not None else TlsOptions.from_environment(),
+            )
         )
 
     def __repr__(self) -> str:

@@ -184,10 +184,14 @@ class AiohttpTransport:
     """The real transport: one :class:`aiohttp.ClientSession`, opened on first use.
 
     ``timeout`` bounds a whole request; for a stream it bounds each read, so a
-    long export is not cut off while data keeps flowing. Pass ``session`` to
-    share one you manage yourself: :meth:`aclose` then leaves it open (and
-    ``tls`` is not used: the session's connector decides). ``tls`` says which
-    CA to trust and which client certificate to present (:class:`TlsOptions`).
+    long export is not cut off while data keeps flowing. ``ssl_context`` decides
+    which certificates an https broker may present (default: the system's CAs);
+    build it with :func:`ssl.create_default_context` ``(cafile=...)`` to trust a
+    council's own CA. Without one, ``tls`` (:class:`TlsOptions`) names the CA
+    file to trust and the client certificate to present, and the context is
+    built from it. Pass ``session`` to share one you manage yourself:
+    :meth:`aclose` then leaves it open (and neither ``ssl_context`` nor ``tls``
+    applies).
     """
 
     def __init__(
@@ -195,20 +199,25 @@ class AiohttpTransport:
         timeout: float = 30,
         *,
         session: aiohttp.ClientSession | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         tls: TlsOptions | None = None,
     ) -> None:
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
+        self._ssl_context = ssl_context
         self._tls = tls or TlsOptions()
-        self._ssl: ssl.SSLContext | None = None
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         # Opened lazily: aiohttp wants its session created inside the running loop.
         if self._session is None or self._session.closed:
-            if self._ssl is None:
-                self._ssl = self._tls.context()
-            connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True)
+            if self._ssl_context is None:
+                self._ssl_context = self._tls.context()
+            connector = (
+                aiohttp.TCPConnector(ssl=self._ssl_context)
+                if self._ssl_context is not None
+                else None
+            )
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout), connector=connector
             )

@@ -25,6 +25,8 @@ import pytest
 
 from broker.crypto import issue_certificate, new_certificate_authority
 from broker.tls import TlsFiles, user_uri
+from clients.cli._command import EXIT_ERROR, EXIT_OK
+from clients.cli.main import run as council
 from clients.sdk import CouncilClient, TlsOptions, TransportError, Unauthorized
 from tests.procs import REPO_ROOT, BrokerProcess, Processes, broker_env, init_data_dir
 
@@ -301,3 +303,25 @@ def test_serve_refuses_half_a_tls_configuration_in_one_line(tmp_path: Path) -> N
     result = run_cli("serve", "--tls-cert", str(tmp_path / "missing.pem"), env=env)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: TLS needs both --tls-cert and --tls-key"
+
+
+async def test_the_council_command_presents_its_client_certificate(
+    tls_broker: TlsBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`council` with COUNCIL_CA, COUNCIL_CLIENT_CERT and COUNCIL_CLIENT_KEY signs in under
+    mutual TLS; without the certificate the broker's 401 says what is missing."""
+    files = tls_broker.files
+    env = {
+        "COUNCIL_URL": tls_broker.url,
+        "COUNCIL_TOKEN": tls_broker.token,
+        "COUNCIL_CA": str(files.ca_cert),
+        "HOME": str(tmp_path),
+    }
+    assert await council(["obligations"], env=env) == EXIT_ERROR
+    assert "client certificate" in capsys.readouterr().err
+    with_cert = {
+        **env,
+        "COUNCIL_CLIENT_CERT": str(files.client_cert(tls_broker.user_id)),
+        "COUNCIL_CLIENT_KEY": str(files.client_key(tls_broker.user_id)),
+    }
+    assert await council(["obligations"], env=with_cert) == EXIT_OK, capsys.readouterr().err
