@@ -14,6 +14,7 @@ the last `capacity / rate` seconds, with a hard ceiling (`max_keys`).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections.abc import Iterable, Sequence
@@ -193,11 +194,12 @@ def client_address(
     written by the client and proves nothing. A malformed entry ends the walk
     at the last trusted hop (an unreadable claim is not believed).
     """
-    peer_address = _address(peer) if peer else None
-    if peer_address is None:
-        return peer or "unknown"
-    current = peer_address
-    if not trusted or not any(current in net for net in trusted):
+    if not peer or not trusted:
+        return peer or "unknown"  # the common case parses nothing: `address_key` will
+    current = _address(peer)
+    if current is None:
+        return peer
+    if not any(current in net for net in trusted):
         return str(current)
     hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -210,11 +212,14 @@ def client_address(
     return str(current)
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str) -> str:
     """The key failed sign-ins are counted under: an IPv4 address, or an IPv6 /64.
 
     One IPv6 host is usually given a whole /64; counting addresses in it one
-    by one would let it try 2**64 times as often.
+    by one would let it try 2**64 times as often. An IPv4-mapped IPv6 address
+    is its IPv4 address. Cached: parsing an address costs more than the rest
+    of a request's limits together, and clients come back.
     """
     parsed = _address(address)
     if isinstance(parsed, ipaddress.IPv6Address):
