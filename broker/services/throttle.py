@@ -53,6 +53,8 @@ class Throttle:
             else None
         )
         self._streams = ConcurrencyCap(settings.max_streams_per_user)
+        # Users refused a stream since they last opened one: audited once per episode.
+        self._stream_refused: set[str] = set()
 
     def _now(self) -> float:
         return self._clock().timestamp()
@@ -99,12 +101,15 @@ class Throttle:
         """Hold one of the caller's stream slots for the block, or refuse (429)."""
         if not self._streams.acquire(actor.user_id):
             limit = self._streams.limit
-            verdict = Verdict(False, STREAM_RETRY_SECONDS, True)
+            first = actor.user_id not in self._stream_refused
+            self._stream_refused.add(actor.user_id)
+            verdict = Verdict(False, STREAM_RETRY_SECONDS, first)
             await self._refuse(verdict, "streams_per_user", actor, address=address, open=limit)
             raise RateLimited(
                 _TOO_MANY_STREAMS.format(limit, STREAM_RETRY_SECONDS),
                 retry_after=STREAM_RETRY_SECONDS,
             )
+        self._stream_refused.discard(actor.user_id)
         try:
             yield
         finally:
