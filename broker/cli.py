@@ -1,4 +1,4 @@
-"""`council-broker`: init, serve, migrate, keys rotate, audit verify.
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify, tls init / client.
 
 Every failure is one line on stderr that says what to do, with a documented
 exit status (`EXIT_STATUSES`, shown by `--help`); never a traceback.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,7 +137,44 @@ def _parser() -> argparse.ArgumentParser:
         help="initialise the data directory on first start (default: off; without it an "
         "uninitialised data directory is an error)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        help="mutual TLS: client certificates from this CA, each naming its user, are required",
+    )
     serve.set_defaults(run=_serve)
+
+    tls = commands.add_parser("tls", help="a private CA and certificates for TLS")
+    tls_commands = tls.add_subparsers(dest="tls_command", required=True)
+    tls_init = tls_commands.add_parser(
+        "init", help="make a private CA and a server certificate in DATA_DIR/tls/"
+    )
+    data_dir(tls_init)
+    tls_init.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="a DNS name of the broker (repeatable; default: localhost and this host's name)",
+    )
+    tls_init.add_argument(
+        "--ip",
+        action="append",
+        default=[],
+        help="an IP address of the broker (repeatable; default: 127.0.0.1 and ::1)",
+    )
+    tls_init.add_argument(
+        "--days", type=int, default=397, help="server certificate validity (default 397)"
+    )
+    tls_init.set_defaults(run=_tls_init)
+    tls_client = tls_commands.add_parser(
+        "client", help="issue a client certificate bound to a user, from the CA of tls init"
+    )
+    data_dir(tls_client)
+    tls_client.add_argument("--user", required=True, help="the user id the certificate names")
+    tls_client.add_argument("--days", type=int, default=397, help="validity (default 397)")
+    tls_client.set_defaults(run=_tls_client)
 
     migrate = commands.add_parser("migrate", help="bring the schema up to date")
     data_dir(migrate)
@@ -172,6 +210,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    for name in ("tls_cert", "tls_key", "client_ca"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -202,6 +243,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from broker.app import create_app
     from broker.store import Database
 
+    try:
+        # Before anything else: a half-given TLS configuration is a typo to fix now.
+        context = _tls_context(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     check_directory(settings)
     if args.init and not asyncio.run(is_initialised(settings)):
         _print_first_admin(asyncio.run(initialise(settings)))
@@ -215,9 +262,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             await db.dispose()
 
     asyncio.run(migrate())
-    print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
+    scheme = "https" if context is not None else "http"
+    print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)
     try:
-        _run_app(web, create_app(settings), settings)
+        _run_app(web, create_app(settings), settings, context)
     except OSError as exc:
         print(
             f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; "
@@ -228,13 +276,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_app(web: Any, app: Any, settings: Settings) -> None:
+def _run_app(web: Any, app: Any, settings: Settings, context: ssl.SSLContext | None) -> None:
+    from broker.app import server_options
+
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
+        ssl_context=context,
         print=None,
         loop=_serving_loop(),
+        **server_options(settings),
         # Streams are closed as shutdown begins and other requests take
         # milliseconds: a handler still running after this is stuck, and a
         # supervisor (systemd, the tests) must see the broker stop.
@@ -243,6 +295,66 @@ def _run_app(web: Any, app: Any, settings: Settings) -> None:
 
 
 _HANDLERS_STOP_SECONDS = 5.0
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The SSL context of `--tls-cert`/`--tls-key` (and `--client-ca`), or None."""
+    from broker.tls import server_context
+
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.client_ca is not None:
+            raise ValueError("--client-ca needs TLS: give --tls-cert and --tls-key too")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    return server_context(settings.tls_cert, settings.tls_key, settings.client_ca)
+
+
+def _tls_init(args: argparse.Namespace, settings: Settings) -> int:
+    import socket
+
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    files = TlsFiles.of(settings.data_dir)
+    authority = CertificateAuthority(files)
+    if authority.exists():
+        print(f"error: {files.root} already holds a CA; remove it to start over", file=sys.stderr)
+        return 1
+    names = tuple(args.name) or ("localhost", socket.gethostname())
+    ips = tuple(args.ip) or ("127.0.0.1", "::1")
+    try:
+        authority.init(dns_names=names, ip_addresses=ips, days=args.days)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Made a private CA and a server certificate for {', '.join(names + ips)}.")
+    print(f"  serve:   council-broker serve --tls-cert {files.server_cert} \\")
+    print(f"             --tls-key {files.server_key}")
+    print(f"           (add --client-ca {files.ca_cert} for mutual TLS)")
+    print(f"  clients: COUNCIL_CA={files.ca_cert}")
+    print(f"  keep {files.ca_key} private: it signs certificates the broker trusts")
+    return 0
+
+
+def _tls_client(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    authority = CertificateAuthority(TlsFiles.of(settings.data_dir))
+    if not authority.exists():
+        print("error: no CA here yet; run `council-broker tls init` first", file=sys.stderr)
+        return 1
+    try:
+        cert, key = authority.issue_client(args.user, days=args.days)
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} exists; remove it to issue a new one", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Issued a client certificate for user {args.user}.")
+    print(f"  COUNCIL_CLIENT_CERT={cert}")
+    print(f"  COUNCIL_CLIENT_KEY={key}")
+    return 0
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:

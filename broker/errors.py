@@ -5,10 +5,11 @@
     ├── Forbidden                  403 forbidden           may see it, may not do this
     ├── NotFound                   404 not_found           absent or not visible: never say which
     ├── Conflict                   409 conflict            state does not allow it
+    ├── RequestTimeout             408 timeout             the body did not arrive in time
     ├── PayloadTooLarge            413 too_large
     ├── MalformedJson              400 malformed_json      the body is not JSON at all
     ├── InvalidInput               422 invalid             with the offending field(s)
-    ├── RateLimited                429 rate_limited
+    ├── RateLimited                429 rate_limited        with Retry-After
     └── IntegrityAlarm             500 integrity_error     stored data failed to authenticate
 
 A `NotFound` carries no hint of whether the thing exists (docs/api.md: a 404 means
@@ -37,6 +38,7 @@ __all__ = [
     "PayloadTooLarge",
     "Problem",
     "RateLimited",
+    "RequestTimeout",
     "Unauthorized",
 ]
 
@@ -149,11 +151,22 @@ class InvalidInput(BrokerError):
     code = "invalid"
 
 
+class RequestTimeout(BrokerError):
+    """The client did not send its request body within the body timeout."""
+
+    status = 408
+    code = "timeout"
+
+
 class RateLimited(BrokerError):
-    """Too many requests."""
+    """Too many requests: `retry_after` seconds until the next may succeed (`Retry-After`)."""
 
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class IntegrityAlarm(BrokerError):

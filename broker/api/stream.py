@@ -7,12 +7,12 @@ import contextlib
 
 from aiohttp import WSCloseCode, web
 
-from broker.api.common import actor, operation, seq_cursor, services
+from broker.api.common import actor, operation, seq_cursor, services, source_address
 from broker.api.keys import HUB
 from broker.delivery.hub import ACCESS_CHANGED
 from broker.delivery.model import FeedEvent
 from broker.delivery.stream import Follow, WriteNow
-from broker.domain import AuditAction
+from broker.domain import Actor, AuditAction
 
 __all__ = ["routes"]
 
@@ -50,6 +50,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """Replay from the cursor, then follow live events; opening and closing are audited."""
     caller = await actor(request)
     cursor = _cursor(request)
+    wired = services(request)
+    # A user holds at most `max_streams_per_user` streams on this replica (429).
+    async with wired.throttle.stream(caller, source_address(request)):
+        return await _stream(request, caller, cursor)
+
+
+async def _stream(request: web.Request, caller: Actor, cursor: int | None) -> web.StreamResponse:
     wired = services(request)
     auditor = wired.auditor
     follow = Follow(wired.store, request.app[HUB], caller.reader, clock=wired.clock)

@@ -16,6 +16,9 @@ class AuditAction(StrEnum):
     """Every action the audit log names (SPEC §5): `<resource>.<verb>`."""
 
     SYSTEM_INIT = "system.init"
+    # Signing in and its limits (README, "Limits"; "TLS").
+    AUTH_CERTIFICATE = "auth.certificate"
+    REQUEST_RATE_LIMITED = "request.rate_limited"
     # Members, users, handlers (SPEC §1, charter art. 6).
     MEMBER_CREATE = "member.create"
     MEMBER_READ = "member.read"

@@ -20,6 +20,7 @@ from broker.services.reports import ReportService
 from broker.services.resolutions import ResolutionService
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
+from broker.services.throttle import Throttle
 from broker.services.webhooks import WebhookService, WebhookTargets
 from broker.settings import Settings
 from broker.store.uow import Store
@@ -37,7 +38,15 @@ class Services:
         self.clock = clock
         self.directory = Directory(store, clock, settings.directory_ttl)
         self.auditor = Auditor(store, clock)
-        self.auth = Authenticator(store=store, directory=self.directory, clock=clock)
+        self.throttle = Throttle(settings, clock, self.auditor)
+        self.auth = Authenticator(
+            store=store,
+            directory=self.directory,
+            clock=clock,
+            throttle=self.throttle,
+            auditor=self.auditor,
+            require_certificate=settings.client_ca is not None,
+        )
         self.members = MemberService(
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )

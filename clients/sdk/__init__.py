@@ -67,6 +67,7 @@ from clients.sdk._transport import (
     Response,
     StreamingTransport,
     StreamResponse,
+    TlsOptions,
     Transport,
 )
 
@@ -113,6 +114,7 @@ __all__ = [
     "StreamingTransport",
     "SubmitResult",
     "TlpLevel",
+    "TlsOptions",
     "TooLarge",
     "Transport",
     "TransportError",

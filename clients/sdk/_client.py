@@ -40,7 +40,13 @@ from clients.sdk._stream import (
     server_sent_events,
     stream_event,
 )
-from clients.sdk._transport import AiohttpTransport, Response, StreamingTransport, Transport
+from clients.sdk._transport import (
+    AiohttpTransport,
+    Response,
+    StreamingTransport,
+    TlsOptions,
+    Transport,
+)
 
 __all__ = ["USER_AGENT", "CouncilClient"]
 
@@ -97,8 +103,11 @@ class CouncilClient:
     passed in is not closed by the client, the default one is. ``timeout`` (seconds)
     and ``ssl_context`` (the certificates to trust, e.g.
     ``ssl.create_default_context(cafile="council-ca.pem")``) apply to the default
-    transport. Every method raises :class:`CouncilError`
-    (or a subclass) when the call fails; the token never appears in ``repr``.
+    transport. Without an ``ssl_context``, ``tls`` names the CA to trust and the
+    client certificate to present (by default ``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT``
+    and ``COUNCIL_CLIENT_KEY`` from the environment, see :class:`TlsOptions`). Every
+    method raises :class:`CouncilError` (or a subclass) when the call fails; the token
+    never appears in ``repr``.
     """
 
     def __init__(
@@ -109,6 +118,7 @@ class CouncilClient:
         transport: Transport | None = None,
         timeout: float = 30,
         ssl_context: ssl.SSLContext | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -118,7 +128,11 @@ class CouncilClient:
         self._transport: Transport = (
             transport
             if transport is not None
-            else AiohttpTransport(timeout, ssl_context=ssl_context)
+            else AiohttpTransport(
+                timeout,
+                ssl_context=ssl_context,
+                tls=tls if tls is not None else TlsOptions.from_environment(),
+            )
         )
 
     def __repr__(self) -> str:
