@@ -5,7 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, parse, respond, services
-from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+from broker.api.models import (
+    HandlerCreate,
+    MemberCreate,
+    MemberPatch,
+    TokenRotate,
+    UserCreate,
+    dump,
+)
 from broker.api.views.members import (
     created_user_view,
     handler_view,
@@ -31,6 +38,7 @@ __all__ = [
     "remove_handler",
     "revoke_user",
     "roster",
+    "rotate_token",
     "routes",
 ]
 
@@ -102,7 +110,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role
+        caller, request.match_info["id"], body.name, body.role, body.lifetime
     )
     return respond(created_user_view(created), 201)
 
@@ -125,6 +133,24 @@ async def revoke_user(request: web.Request) -> web.Response:
         caller, request.match_info["id"], request.match_info["user_id"]
     )
     return respond(user_view(user))
+
+
+@routes.post("/v1/members/{id}/users/{user_id}/token")
+@operation(
+    "post",
+    "/v1/members/{id}/users/{user_id}/token",
+    "Rotate a user's token: a new one, shown once; the old one stops at once",
+    tag=TAG,
+    body=TokenRotate,
+    responses={200: "{user, token}"},
+)
+async def rotate_token(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, TokenRotate)
+    created = await services(request).members.rotate_token(
+        caller, request.match_info["id"], request.match_info["user_id"], body.lifetime
+    )
+    return respond(created_user_view(created))
 
 
 @routes.post("/v1/members/{id}/handlers")

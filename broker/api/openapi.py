@@ -106,7 +106,15 @@ _USER = {
         "name": {"type": "string"},
         "role": {"enum": ["member_user", "member_admin", "committee"]},
         "created_at": _ID_TIME,
+        "revoked_at": {"type": ["string", "null"]},
+        "expires_at": {"type": ["string", "null"]},
+        "last_used_at": {"type": ["string", "null"]},
     },
+}
+_USER_AND_TOKEN = {
+    "type": "object",
+    "required": ["user", "token"],
+    "properties": {"user": _USER, "token": {"type": "string"}},
 }
 _SUBMITTED = {
     "type": "object",
@@ -131,11 +139,8 @@ _OPERATION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
             {"properties": {"items": {"items": _MEMBER}}},
         ]
     },
-    ("post", "/v1/members/{id}/users"): {
-        "type": "object",
-        "required": ["user", "token"],
-        "properties": {"user": _USER, "token": {"type": "string"}},
-    },
+    ("post", "/v1/members/{id}/users"): _USER_AND_TOKEN,
+    ("post", "/v1/members/{id}/users/{user_id}/token"): _USER_AND_TOKEN,
 }
 # 2xx bodies with a schema of their own; every other JSON operation answers an
 # object, a paged list answers the page shape of docs/api.md "Conventions".

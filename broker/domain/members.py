@@ -89,6 +89,10 @@ class User:
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
+    # When the token stops signing in by itself (None: only revocation ends it).
+    expires_at: datetime | None = None
+    # When the token last signed in, to within a minute (None: never).
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +123,5 @@ class TokenHolder:
 
     actor: Actor
     revoked: bool
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None

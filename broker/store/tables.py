@@ -92,6 +92,10 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Ts, nullable=False),
     Column("revoked_at", Ts, nullable=True),
+    # A token's lifetime: it stops signing in at `expires_at` (None: never by itself).
+    Column("expires_at", Ts, nullable=True),
+    # Written at most once a minute per token, so signing in is not a write.
+    Column("last_used_at", Ts, nullable=True),
 )
 
 handlers = Table(

@@ -104,6 +104,8 @@ class User(_ServerModel):
     role: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Handler(_ServerModel):
