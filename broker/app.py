@@ -42,7 +42,7 @@ from broker.delivery.hub import SHUTTING_DOWN, Hub
 from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
-from broker.errors import BrokerError, PayloadTooLarge
+from broker.errors import BrokerError, PayloadTooLarge, StorageFull, Unavailable
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
@@ -50,6 +50,7 @@ from broker.services.keyring import Keys
 from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
+from broker.store.failures import StoreFailure, classify_failure
 from broker.store.uow import Store
 
 __all__ = ["create_app", "json_errors", "load_key_ring", "request_context"]
@@ -253,8 +254,28 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if "Allow" in http.headers:
             response.headers["Allow"] = http.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        failure = _deployment_failure(exc)
+        if failure is not None:
+            return failure
         log.exception("unhandled_error")
         return web.json_response(
             {"error": {"code": "internal", "message": "internal error"}}, status=500
         )
+
+
+def _deployment_failure(exc: Exception) -> web.Response | None:
+    """A 503 (database unavailable, with Retry-After) or 507 (storage full) for a
+    database failure that is the deployment's condition, not a bug; else None."""
+    failure = classify_failure(exc)
+    if failure is None:
+        return None
+    # One line, no traceback: the operator's alarm, not a bug report.
+    log.error("database_" + failure.value, error=type(exc).__name__)
+    if failure is StoreFailure.STORAGE_FULL:
+        full = StorageFull()
+        return web.json_response(full.to_json(), status=full.status)
+    down = Unavailable()
+    response = web.json_response(down.to_json(), status=down.status)
+    response.headers["Retry-After"] = str(down.retry_after)
+    return response

@@ -145,6 +145,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
+    if not _key_ring_opens(settings):
+        return 1
     asyncio.run(migrate())
     print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
     web.run_app(
@@ -162,6 +164,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _HANDLERS_STOP_SECONDS = 5.0
+
+
+def _key_ring_opens(settings: Settings) -> bool:
+    """Whether the key ring loads; if not, one line saying why, and the broker does
+    not start (without its keys it could neither open items nor sign the log)."""
+    from broker.app import load_key_ring
+    from broker.crypto import KeyRingError
+
+    try:
+        load_key_ring(settings)
+    except KeyRingError as exc:
+        print(
+            f"error: {exc}; the broker cannot start without its key ring: restore it "
+            "from your secret store (or set COUNCIL_KEY_RING)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:
