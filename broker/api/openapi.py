@@ -161,6 +161,12 @@ _WRITES = {409: "the resource's state does not allow it"}
 _TAKES_INPUT = {422: "invalid input; `field` names the offending part"}
 _TAKES_BODY = {413: "body too large"}
 _BY_ID = {404: "absent or not visible to the caller"}
+# Conditions of the deployment (broker.store.failures): any operation that reads
+# the database may find it unavailable; any that writes (and every
+# authenticated one: each decision is audited) may find its storage full.
+_READS_DATABASE = {503: "the database is unavailable: retry after `Retry-After` seconds"}
+_WRITES_DATABASE = {507: "the broker's storage is full: nothing was stored"}
+_NO_DATABASE = frozenset({"/healthz", "/openapi.json", "/metrics"})
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -204,6 +210,10 @@ def _responses(op: Operation) -> dict[str, Any]:
         implied |= _TAKES_BODY | _TAKES_INPUT
     if op.query or op.body is not None or "{" in op.path:
         implied |= _TAKES_INPUT
+    if op.path not in _NO_DATABASE:
+        implied |= _READS_DATABASE
+        if not op.public or op.method in ("post", "patch", "put", "delete"):
+            implied |= _WRITES_DATABASE
     for status, text in implied.items():
         responses.setdefault(str(status), _error(text))
     return responses
