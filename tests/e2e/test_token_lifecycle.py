@@ -10,7 +10,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from clients.sdk import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from clients.sdk import Conflict, CouncilClient, Forbidden, Invalid, NotFound, Unauthorized
 from tests.conftest import Broker
 from tests.council import Org, make_org
 
@@ -200,3 +200,37 @@ async def test_an_expired_token_is_rotated_only_with_a_new_lifetime(
     assert refused.value.field == "expires_in"
     _, token = await org.admin.rotate_token(org.id, user_id, expires_in="PT1H")
     await broker.client(token).inbox()
+
+
+async def test_council_tokens_rotate_and_list(
+    broker: Broker, org: Org, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`council rotate-token` prints the new token once; `council tokens` shows
+    each user's expiry and last use."""
+    from clients.cli.main import run
+
+    assert org.admin._token and org.plain._token
+    old = org.plain._token
+
+    async def council(*argv: str) -> tuple[int, str]:
+        code = await run(
+            list(argv),
+            client_factory=lambda url, tok: CouncilClient(url, tok),
+            env={"COUNCIL_URL": broker.url, "COUNCIL_TOKEN": str(org.admin._token)},
+        )
+        return code, capsys.readouterr().out
+
+    code, out = await council(
+        "--json", "rotate-token", org.id, org.plain_user_id, "--expires-in", "PT12H"
+    )
+    assert code == 0, out
+    rotated = json.loads(out)
+    assert rotated["user"]["expires_at"] and rotated["token"] != old
+    await broker.client(rotated["token"]).inbox()
+    with pytest.raises(Unauthorized):
+        await broker.client(old).inbox()
+    code, out = await council("tokens", org.id)
+    assert code == 0, out
+    assert org.plain_user_id in out and "never" in out  # the admins' tokens never expire
+    code, out = await council("rotate-token", org.id, org.plain_user_id, "--expires-in", "P1Y")
+    assert code != 0
