@@ -58,7 +58,7 @@ from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.domain.limits import parse_networks
-from broker.errors import BrokerError, PayloadTooLarge, RateLimited
+from broker.errors import BrokerError, PayloadTooLarge, RateLimited, StorageFull, Unavailable
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
@@ -67,6 +67,7 @@ from broker.services.resolutions import resolution_loop
 from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
+from broker.store.failures import StoreFailure, classify_failure
 from broker.store.uow import Store
 from broker.tlp.fixes import fix_for
 
@@ -302,6 +303,26 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if "Allow" in http.headers:
             response.headers["Allow"] = http.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        failure = _deployment_failure(exc)
+        if failure is not None:
+            return failure
         log.exception("unhandled_error")
         return web.json_response(BrokerError().to_json(), status=500)
+
+
+def _deployment_failure(exc: Exception) -> web.Response | None:
+    """A 503 (database unavailable, with Retry-After) or 507 (storage full) for a
+    database failure that is the deployment's condition, not a bug; else None."""
+    failure = classify_failure(exc)
+    if failure is None:
+        return None
+    # One line, no traceback: the operator's alarm, not a bug report.
+    log.error("database_" + failure.value, error=type(exc).__name__)
+    if failure is StoreFailure.STORAGE_FULL:
+        full = StorageFull()
+        return web.json_response(full.to_json(), status=full.status)
+    down = Unavailable()
+    response = web.json_response(down.to_json(), status=down.status)
+    response.headers["Retry-After"] = str(down.retry_after)
+    return response

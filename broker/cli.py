@@ -1,4 +1,5 @@
-"""`council-broker`: init, serve, migrate, keys rotate, audit verify, tls init / client.
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify, tls init / client,
+backup, restore.
 
 Every failure is one line on stderr that says what to do, with a documented
 exit status (`EXIT_STATUSES`, shown by `--help`); never a traceback.
@@ -199,6 +200,19 @@ def _parser() -> argparse.ArgumentParser:
         help="with --export: the saved GET /v1/audit/keys document; no key ring needed",
     )
     verify.set_defaults(run=_verify)
+
+    backup = commands.add_parser(
+        "backup", help="back the database up into a file while the broker serves (no keys)"
+    )
+    data_dir(backup)
+    backup.add_argument("--out", type=Path, required=True, help="the new backup file")
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser(
+        "restore", help="restore a backup into a new data directory that holds the key ring"
+    )
+    data_dir(restore)
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
+    restore.set_defaults(run=_restore)
     return parser
 
 
@@ -261,6 +275,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
+    if not _key_ring_opens(settings):
+        return 1
     asyncio.run(migrate())
     scheme = "https" if context is not None else "http"
     print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)
@@ -357,6 +373,24 @@ def _tls_client(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _key_ring_opens(settings: Settings) -> bool:
+    """Whether the key ring loads; if not, one line saying why, and the broker does
+    not start (without its keys it could neither open items nor sign the log)."""
+    from broker.app import load_key_ring
+    from broker.crypto import KeyRingError
+
+    try:
+        load_key_ring(settings)
+    except KeyRingError as exc:
+        print(
+            f"error: {exc}; the broker cannot start without its key ring: restore it "
+            "from your secret store (or set COUNCIL_KEY_RING)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
 def _serving_loop() -> asyncio.AbstractEventLoop | None:
     """uvloop's event loop when it is installed, else None (asyncio's own).
 
@@ -415,6 +449,124 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
                 )
         return verify_export(settings, args.export, args.public_key)
     _require_initialised(settings)
+    return asyncio.run(verify_database(settings))
+
+
+class _LazyBar:
+    """A rich progress bar on stderr that appears with the first progress report,
+    so that a command refused before any work prints its one error line only."""
+
+    def __init__(self, description: str) -> None:
+        self._description = description
+        self._bar: Any = None
+        self._task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        """Show `done` of `total` (called from any thread)."""
+        if self._bar is None:
+            self._bar = _progress_bar()
+            self._bar.start()
+            self._task = self._bar.add_task(self._description, total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def warn(self, message: str) -> None:
+        """A warning line on stderr, above the bar if it shows."""
+        if self._bar is not None:
+            self._bar.console.print(f"warning: {message}")
+        else:
+            print(f"warning: {message}", file=sys.stderr)
+
+    def stop(self) -> None:
+        """Leave the bar as it ended."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _progress_bar() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def _failure(exc: BaseException) -> str:
+    # One line, never a traceback: the first line of what went wrong.
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.backup import BackupError, take_backup
+
+    bar = _LazyBar("backing up")
+    try:
+        manifest = asyncio.run(take_backup(settings, args.out, bar.update, warn=bar.warn))
+    except BackupError as exc:
+        bar.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        bar.stop()
+        print(f"error: the backup failed ({_failure(exc)})", file=sys.stderr)
+        return 1
+    bar.stop()
+    versions = ", ".join(
+        f"{v} (check value {c or 'unrecorded'})" for v, c in manifest.kek_check_values.items()
+    )
+    print(
+        f"backup written to {args.out}: {sum(manifest.rows.values())} rows, an audit log "
+        f"of {manifest.audit_size} events"
+    )
+    print(
+        f"it needs key versions {versions or 'none'} and signing keys "
+        f"{', '.join(manifest.signing_keys) or 'none'}; the key ring is not in the "
+        "backup: keep it in your secret store"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.audit_verify import verify_database
+    from broker.services.backup import BackupError, restore_backup
+
+    bar = _LazyBar("restoring")
+    try:
+        result = asyncio.run(restore_backup(settings, args.source, bar.update))
+    except BackupError as exc:
+        bar.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        bar.stop()
+        print(f"error: the restore failed ({_failure(exc)})", file=sys.stderr)
+        return 1
+    bar.stop()
+    print(
+        f"restored the backup of {result.manifest.created_at} into "
+        f"{settings.resolved_database_url.rsplit('@', 1)[-1]}"
+    )
+    if result.data_keys_failed:
+        print(
+            f"error: {len(result.data_keys_failed)} data key(s) do not open with this key "
+            f"ring: {', '.join(result.data_keys_failed[:10])}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"every data key opens ({result.data_keys_opened})")
     return asyncio.run(verify_database(settings))
 
 

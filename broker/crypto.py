@@ -99,6 +99,7 @@ _MAX_KEYRING_FILE_BYTES: Final = 1 << 20
 _TOKEN_PREFIX: Final = "cbt_"  # noqa: S105 - a public prefix for secret scanners, not a secret
 _TOKEN_BYTES: Final = 32
 _MIN_SECRET_BYTES: Final = 16
+_CHECK_VALUE_LABEL: Final = b"council-broker key check value v1"
 
 
 class IntegrityFailure(Exception):
@@ -370,6 +371,19 @@ class KeyRing:
     def kek_versions(self) -> tuple[int, ...]:
         """Every KEK version held, ascending: those below the current one await rewrap."""
         return tuple(sorted(self._keks))
+
+    def check_value(self, kek_version: int) -> str | None:
+        """A key check value for KEK `kek_version` (None if the ring lacks it).
+
+        16 hex digits of HMAC-SHA256(KEK, a fixed label): equal values mean the
+        same key, and the value reveals nothing usable about the key. Backups
+        record the values of the versions they need, so a restore can say
+        exactly which key is missing or wrong without the key being copied.
+        """
+        key = self._kek_bytes.get(kek_version)
+        if key is None:
+            return None
+        return hmac.new(key, _CHECK_VALUE_LABEL, hashlib.sha256).hexdigest()[:16]
 
     def rotate(self) -> int:
         """Add a new KEK version, make it current and return it.

@@ -10,7 +10,9 @@
     ├── MalformedJson              400 malformed_json      the body is not JSON at all
     ├── InvalidInput               422 invalid             with the offending field(s)
     ├── RateLimited                429 rate_limited        with Retry-After
-    └── IntegrityAlarm             500 integrity_error     stored data failed to authenticate
+    ├── IntegrityAlarm             500 integrity_error     stored data failed to authenticate
+    ├── Unavailable                503 unavailable         the database does not answer: retry
+    └── StorageFull                507 storage_full        the database's disk is full
 
 A `NotFound` carries no hint of whether the thing exists (docs/api.md: a 404 means
 absent or not visible to the caller).
@@ -39,7 +41,9 @@ __all__ = [
     "Problem",
     "RateLimited",
     "RequestTimeout",
+    "StorageFull",
     "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -176,4 +180,33 @@ class IntegrityAlarm(BrokerError):
     code = "integrity_error"
 
     def __init__(self, message: str = "stored data failed its integrity check") -> None:
+        super().__init__(message)
+
+
+class Unavailable(BrokerError):
+    """The database does not answer (restarting, unreachable): retry after a while."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 2
+
+    def __init__(
+        self, message: str = "the database is unavailable; retry in a few seconds"
+    ) -> None:
+        super().__init__(message)
+
+
+class StorageFull(BrokerError):
+    """The database's storage is full: nothing more can be written until it has room."""
+
+    status = 507
+    code = "storage_full"
+
+    def __init__(
+        self,
+        message: str = (
+            "the broker's storage is full: nothing was stored; the operator must free "
+            "space, then retry"
+        ),
+    ) -> None:
         super().__init__(message)

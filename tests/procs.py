@@ -25,13 +25,14 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _child_setup(file_size_limit: int | None) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        _die_with_parent()
+        if file_size_limit is not None:
+            # A disk that fills: writes past the limit fail with EFBIG (Python
+            # ignores SIGXFSZ, so the process lives on and sees the error).
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return setup
+
+
 class BrokerProcess:
     """One `council-broker serve` process: started, killed and restarted on one port.
 
@@ -137,6 +149,8 @@ class BrokerProcess:
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        # RLIMIT_FSIZE for the next start (None: no limit), to fill a "disk".
+        self.file_size_limit: int | None = None
 
     @property
     def url(self) -> str:
@@ -189,7 +203,7 @@ class BrokerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(self.file_size_limit),
             )
 
     async def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:

@@ -9,6 +9,7 @@ from broker.api.models import (
     HandlerCreate,
     MemberCreate,
     MemberPatch,
+    TokenRotate,
     UserCreate,
     WithdrawalIn,
     dump,
@@ -39,6 +40,7 @@ __all__ = [
     "remove_handler",
     "revoke_user",
     "roster",
+    "rotate_token",
     "routes",
     "withdraw_member",
 ]
@@ -113,7 +115,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role, chair=body.chair
+        caller, request.match_info["id"], body.name, body.role, body.lifetime, chair=body.chair
     )
     return respond(created_user_view(created), 201)
 
@@ -136,6 +138,24 @@ async def revoke_user(request: web.Request) -> web.Response:
         caller, request.match_info["id"], request.match_info["user_id"]
     )
     return respond(user_view(user))
+
+
+@routes.post("/v1/members/{id}/users/{user_id}/token")
+@operation(
+    "post",
+    "/v1/members/{id}/users/{user_id}/token",
+    "Rotate a user's token: a new one, shown once; the old one stops at once",
+    tag=TAG,
+    body=TokenRotate,
+    responses={200: "{user, token}"},
+)
+async def rotate_token(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, TokenRotate)
+    created = await services(request).members.rotate_token(
+        caller, request.match_info["id"], request.match_info["user_id"], body.lifetime
+    )
+    return respond(created_user_view(created))
 
 
 @routes.post("/v1/members/{id}/handlers")

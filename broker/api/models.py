@@ -7,7 +7,7 @@ not a truthy string; charter art. 18(1),(2) wants the secrecy flag stated).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,6 +33,7 @@ from broker.domain import (
 )
 from broker.domain.reports import ReportKind, ReportStatus
 from broker.domain.resolutions import ResolutionKind, Vote
+from broker.domain.timestamps import MAX_TOKEN_LIFETIME, parse_duration
 from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
 __all__ = [
@@ -54,12 +55,14 @@ __all__ = [
     "StixBundle",
     "StixObject",
     "Strict",
+    "TokenRotate",
     "UserCreate",
     "VictimIn",
     "VoteIn",
     "WithdrawalIn",
     "dump",
     "tlp_label",
+    "token_lifetime",
 ]
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -109,12 +112,67 @@ class MemberPatch(Strict):
     early_warning: StrictBool | None = None
 
 
+Lifetime = Annotated[
+    StrictStr,
+    Field(
+        max_length=40,
+        description="an ISO 8601 duration of fixed length: P90D, PT12H, P1W (no years or months)",
+        examples=["P90D"],
+    ),
+]
+
+
+def _lifetime(value: str | None) -> str | None:
+    # The same parse the service applies, so the edge answers a clear 422.
+    if value is not None:
+        token_lifetime(value)
+    return value
+
+
+def token_lifetime(value: str) -> timedelta:
+    """A token lifetime from its ISO 8601 duration, or ValueError saying what is wrong."""
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError("a token lifetime must be longer than zero")
+    if duration > MAX_TOKEN_LIFETIME:
+        raise ValueError(f"a token lifetime may be at most P{MAX_TOKEN_LIFETIME.days}D")
+    return duration
+
+
 class UserCreate(Strict):
-    """`POST /v1/members/{id}/users`."""
+    """`POST /v1/members/{id}/users`: `expires_in` limits the token's lifetime."""
 
     name: Name
     role: Role = Role.MEMBER_USER
     chair: StrictBool = False  # art. 11(5): the committee's chair, a committee seat
+    expires_in: Lifetime | None = None
+
+    @field_validator("expires_in")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        return _lifetime(value)
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """`expires_in` as a duration (None: the token does not expire by itself)."""
+        return None if self.expires_in is None else token_lifetime(self.expires_in)
+
+
+class TokenRotate(Strict):
+    """`POST /v1/members/{id}/users/{user_id}/token`: `expires_in` gives the new token
+    a lifetime from now; without it the expiry stays as it was."""
+
+    expires_in: Lifetime | None = None
+
+    @field_validator("expires_in")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        return _lifetime(value)
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """`expires_in` as a duration (None: keep the current expiry)."""
+        return None if self.expires_in is None else token_lifetime(self.expires_in)
 
 
 class WithdrawalIn(Strict):

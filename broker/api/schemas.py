@@ -88,6 +88,8 @@ USER = _object(
         "role": _enum(Role),
         "created_at": _TIME,
         "revoked_at": _TIME_OR_NULL,
+        "expires_at": _TIME_OR_NULL,
+        "last_used_at": _TIME_OR_NULL,
     }
 )
 HANDLER = _object(
@@ -490,6 +492,7 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("post", "/v1/members/{id}/users"): _object({"user": USER, "token": _STR}),
     ("get", "/v1/members/{id}/users"): _page(USER),
     ("post", "/v1/members/{id}/users/{user_id}/revoke"): USER,
+    ("post", "/v1/members/{id}/users/{user_id}/token"): _object({"user": USER, "token": _STR}),
     ("post", "/v1/members/{id}/handlers"): HANDLER,
     ("get", "/v1/members/{id}/handlers"): _page(HANDLER),
     ("delete", "/v1/members/{id}/handlers/{user_id}"): HANDLER,

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_REVOKE = "user.revoke"
+    USER_TOKEN_ROTATE = "user.token_rotate"  # noqa: S105 - an action name
     HANDLER_ADD = "handler.add"
     HANDLER_LIST = "handler.list"
     HANDLER_REMOVE = "handler.remove"

@@ -94,6 +94,10 @@ class User:
     revoked_at: datetime | None = None
     chair: bool = False
     """The chair of the steering committee (art. 11(5)): a committee seat, at most one."""
+    # When the token stops signing in by itself (None: only revocation ends it).
+    expires_at: datetime | None = None
+    # When the token last signed in, to within a minute (None: never).
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +128,5 @@ class TokenHolder:
 
     actor: Actor
     revoked: bool
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None

@@ -9,6 +9,11 @@ attempt is answered 429 before the token is even looked up. With mutual TLS
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
 from broker.crypto import hash_token
 from broker.domain import Actor, AuditAction, MemberStatus
 from broker.errors import Unauthorized
@@ -18,9 +23,19 @@ from broker.services.directory import Directory
 from broker.services.throttle import Throttle
 from broker.store.uow import Store
 
-__all__ = ["Authenticator"]
+__all__ = ["LAST_USED_EVERY", "Authenticator"]
 
-_BAD_TOKEN = "missing, malformed, unknown or revoked token"  # noqa: S105 - a message
+log = structlog.get_logger("broker.services")
+
+_BAD_TOKEN = "missing, malformed, unknown, revoked or expired token"  # noqa: S105 - a message
+
+LAST_USED_EVERY = timedelta(minutes=1)
+"""How often a token's `last_used_at` is written at most: signing in stays a read."""
+
+# Tokens whose use was recorded in this process recently; bounded (a burst of
+# new tokens forgets the oldest marks, which only costs one more write each).
+_MARKS_LIMIT = 10_000
+
 _NO_CERTIFICATE = (
     "this broker requires a client certificate that names your user: "
     "ask the operator for one (council-broker tls client --user ID)"
@@ -55,6 +70,11 @@ class Authenticator:
         self._throttle = throttle
         self._auditor = auditor
         self._require_certificate = require_certificate
+        # By token hash: when it expires, and when its use was last recorded
+        # here; the cached path needs both without the database.
+        self._expiry: dict[str, datetime | None] = {}
+        self._marked: dict[str, datetime] = {}
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def authenticate(
         self,
@@ -99,20 +119,31 @@ class Authenticator:
         if not token or len(token) > 200:
             raise _Refused()
         token_hash = hash_token(token)
-        cached = self._directory.cached_actor(token_hash)
-        if cached is not None:
-            return cached
         now = self._clock()
+        cached = self._directory.cached_actor(token_hash)
+        if cached is not None and token_hash in self._expiry:
+            # A cached sign-in still ends exactly when its token expires.
+            if _expired(self._expiry[token_hash], now):
+                raise _Refused(cached.user_id)
+            self._note_use(token_hash, now)
+            return cached
         async with self._store.read() as uow:
             holder = await uow.members.token_holder(token_hash, now)
         if holder is None:
             raise _Refused()
-        if holder.revoked or holder.actor.body.status in (
-            MemberStatus.EXPELLED,
-            MemberStatus.WITHDRAWN,
+        if (
+            holder.revoked
+            or _expired(holder.expires_at, now)
+            or holder.actor.body.status in (MemberStatus.EXPELLED, MemberStatus.WITHDRAWN)
         ):
             raise _Refused(holder.actor.user_id)
+        if len(self._expiry) > _MARKS_LIMIT:
+            self._expiry.clear()
+        self._expiry[token_hash] = holder.expires_at
         self._directory.remember_actor(token_hash, holder.actor)
+        if holder.last_used_at is not None:
+            self._marked.setdefault(token_hash, _utc(holder.last_used_at))
+        self._note_use(token_hash, now)
         return holder.actor
 
     async def _certificate_refused(
@@ -131,3 +162,34 @@ class Authenticator:
             )
         )
         raise Unauthorized(_NO_CERTIFICATE if certificate_user is None else _OTHER_CERTIFICATE)
+
+    def _note_use(self, token_hash: str, now: datetime) -> None:
+        """Record the token's use, at most once a minute, off the request's path."""
+        last = self._marked.get(token_hash)
+        if last is not None and timedelta(0) <= now - last < LAST_USED_EVERY:
+            return
+        if len(self._marked) > _MARKS_LIMIT:
+            self._marked.clear()
+        self._marked[token_hash] = now
+        task = asyncio.create_task(self._mark_used(token_hash, now))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _mark_used(self, token_hash: str, now: datetime) -> None:
+        try:
+            # Group commit: shares a transaction with whatever else is writing.
+            await self._store.grouped(
+                lambda uow: uow.members.mark_used(token_hash, now, LAST_USED_EVERY)
+            )
+        except Exception:  # bookkeeping must never fail a request
+            self._marked.pop(token_hash, None)
+            log.warning("last_used_not_recorded")
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and _utc(expires_at) <= now
+
+
+def _utc(moment: datetime) -> datetime:
+    # Stored times are UTC; SQLite hands them back without a zone.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -31,6 +31,7 @@ from broker.domain.members import (
     RosterEntry,
     User,
 )
+from broker.domain.timestamps import rfc3339
 from broker.errors import Conflict, Forbidden, InvalidInput, NotFound
 from broker.services.auditor import Auditor
 from broker.services.clock import Clock
@@ -315,9 +316,17 @@ class MemberService:
             return await uow.members.roster()
 
     async def create_user(
-        self, actor: Actor, member_id: str, name: str, role: Role, *, chair: bool = False
+        self,
+        actor: Actor,
+        member_id: str,
+        name: str,
+        role: Role,
+        lifetime: timedelta | None = None,
+        *,
+        chair: bool = False,
     ) -> CreatedUser:
-        """A new user and its token, shown once (stored only as a hash).
+        """A new user and its token, shown once (stored only as a hash); with a
+        `lifetime`, the token stops signing in that long from now.
 
         A steering-committee seat is a `committee` user of the secretariat's
         body (SPEC §6, art. 11); one seat may be the chair (art. 11(5)).
@@ -335,12 +344,15 @@ class MemberService:
             raise InvalidInput("only a committee seat can be the chair", field="chair")
         await self._require(actor, body, tlp.AdminAct.CREATE_USER, AuditAction.USER_CREATE)
         token = new_token()
+        now = self._clock()
+        expires_at = None if lifetime is None else now + lifetime
         user = User(
             id=new_id(),
             member_id=member_id,
             name=name,
             role=role,
-            created_at=self._clock(),
+            created_at=now,
+            expires_at=expires_at,
             chair=chair,
         )
         if chair:
@@ -361,6 +373,11 @@ class MemberService:
                         reason="chair_taken",
                     ),
                 )
+        details: dict[str, Any] = {"user_id": user.id, "role": role.value}
+        if expires_at is not None:
+            details["expires_at"] = rfc3339(expires_at)
+        if chair:
+            details["chair"] = True
         async with self._store.write() as uow:
             if chair and await uow.members.chair_of(member_id) is not None:
                 raise Conflict("the committee has a chair already", field="chair")
@@ -371,11 +388,7 @@ class MemberService:
                         actor,
                         AuditAction.USER_CREATE,
                         subject_member_id=member_id,
-                        details={
-                            "user_id": user.id,
-                            "role": role.value,
-                            **({"chair": True} if chair else {}),
-                        },
+                        details=details,
                     )
                 ]
             )
@@ -500,6 +513,73 @@ class MemberService:
             stored = await _stored_user(uow, user_id)
         self._directory.forget()  # the revoked token stops working at once
         return stored
+
+    async def rotate_token(
+        self, actor: Actor, member_id: str, user_id: str, lifetime: timedelta | None = None
+    ) -> CreatedUser:
+        """A new token for a user, shown once; the old one stops signing in at once,
+        on every replica, and the user's open streams close (no grace period: a
+        rotation is often done because the old token leaked).
+
+        With `lifetime` the new token expires that long from now; without it the
+        user's expiry stays as it was.
+        """
+        auditor = self._auditor
+        async with self._store.read() as uow:
+            body = await self._visible_body(uow, actor, member_id, AuditAction.USER_TOKEN_ROTATE)
+            user = await self._user_of(
+                uow, actor, member_id, user_id, AuditAction.USER_TOKEN_ROTATE
+            )
+        await self._require(
+            actor, body, tlp.AdminAct.ROTATE_TOKEN, AuditAction.USER_TOKEN_ROTATE, user_id=user_id
+        )
+        if user.revoked_at is not None:
+            raise await auditor.deny(
+                Conflict("a revoked user's token cannot be rotated", field="user_id"),
+                _refused(
+                    auditor, actor, AuditAction.USER_TOKEN_ROTATE, member_id, user_id, "revoked"
+                ),
+            )
+        now = self._clock()
+        expires_at = user.expires_at if lifetime is None else now + lifetime
+        if expires_at is not None and expires_at <= now:
+            # Kept as it was, the new token would be born expired.
+            raise InvalidInput(
+                "this user's token has expired: give expires_in (e.g. P90D) for the new one",
+                field="expires_in",
+            )
+        token = new_token()
+        details: dict[str, Any] = {"user_id": user_id}
+        if expires_at is not None:
+            details["expires_at"] = rfc3339(expires_at)
+        async with self._store.write() as uow:
+            # The user's open connections close on every replica (rules 3, 7):
+            # they were opened with the old token.
+            await uow.feed.append(
+                [
+                    _directory_changed(now),
+                    EventDraft(
+                        kind=EventKind.USER_ACCESS,
+                        created_at=now,
+                        member_id=member_id,
+                        payload={"user_id": user_id},
+                    ),
+                ]
+            )
+            await uow.members.replace_token(user_id, hash_token(token), expires_at)
+            await uow.audit.append(
+                [
+                    auditor.draft(
+                        actor,
+                        AuditAction.USER_TOKEN_ROTATE,
+                        subject_member_id=member_id,
+                        details=details,
+                    )
+                ]
+            )
+            stored = await _stored_user(uow, user_id)
+        self._directory.forget()  # the old token stops working at once
+        return CreatedUser(user=stored, token=token)
 
     async def add_handler(
         self, actor: Actor, member_id: str, user_id: str, effective_from: datetime | None

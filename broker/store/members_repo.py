@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, inspect, or_, select, update
@@ -66,6 +66,13 @@ def _member_values(member: Member) -> dict[str, Any]:
     }
 
 
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    # Stored times are UTC; SQLite hands them back without a zone.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def _user(row: Row[Any]) -> User:
     return User(
         id=row.id,
@@ -75,6 +82,8 @@ def _user(row: Row[Any]) -> User:
         created_at=row.created_at,
         revoked_at=row.revoked_at,
         chair=bool(row.chair),
+        expires_at=_utc_or_none(row.expires_at),
+        last_used_at=_utc_or_none(row.last_used_at),
     )
 
 
@@ -199,6 +208,7 @@ class MemberRepository:
                 token_hash=token_hash,
                 created_at=user.created_at,
                 chair=user.chair,
+                expires_at=user.expires_at,
             )
         )
 
@@ -259,6 +269,28 @@ class MemberRepository:
         """Revoke a user's token as of `now`."""
         await self._conn.execute(update(users).where(users.c.id == user_id).values(revoked_at=now))
 
+    async def replace_token(
+        self, user_id: str, token_hash: str, expires_at: datetime | None
+    ) -> None:
+        """Give a user a new token (by its hash): the old one no longer matches anything."""
+        await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(token_hash=token_hash, expires_at=expires_at)
+        )
+
+    async def mark_used(self, token_hash: str, now: datetime, every: timedelta) -> None:
+        """Record that a token signed in at `now`, unless it was recorded less than
+        `every` ago (replicas that each saw the token first write it once)."""
+        await self._conn.execute(
+            update(users)
+            .where(
+                users.c.token_hash == token_hash,
+                or_(users.c.last_used_at.is_(None), users.c.last_used_at <= now - every),
+            )
+            .values(last_used_at=now)
+        )
+
     async def token_holder(self, token_hash: str, now: datetime) -> TokenHolder | None:
         """The user a token belongs to, with its body and, as of `now`, whether the
         user is a registered handler and whether its body has any: one round trip
@@ -283,6 +315,8 @@ class MemberRepository:
                 users.c.role,
                 users.c.chair,
                 users.c.revoked_at,
+                users.c.expires_at,
+                users.c.last_used_at,
                 user_is_handler.label("is_handler"),
                 body_has_handler.label("has_handler"),
                 bodies,
@@ -301,7 +335,12 @@ class MemberRepository:
             is_handler=bool(row.is_handler),
             chair=bool(row.chair),
         )
-        return TokenHolder(actor=actor, revoked=row.revoked_at is not None)
+        return TokenHolder(
+            actor=actor,
+            revoked=row.revoked_at is not None,
+            expires_at=_utc_or_none(row.expires_at),
+            last_used_at=_utc_or_none(row.last_used_at),
+        )
 
     # Handlers.
 

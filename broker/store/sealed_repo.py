@@ -105,6 +105,18 @@ class SealedRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
+    async def kek_versions_in_use(self) -> set[int]:
+        """Every key version some record's data key is wrapped under (a backup needs
+        exactly these in the key ring it is restored with)."""
+        versions: set[int] = set()
+        for columns in _COLUMNS.values():
+            column = columns.table.c[columns.kek_version]
+            query = (
+                select(column).where(columns.table.c[columns.wrapped_key].is_not(None)).distinct()
+            )
+            versions.update(int(v) for v in (await self._conn.execute(query)).scalars())
+        return versions
+
     async def count_on_old_version(self, table: SealedTable, version: int) -> int:
         """How many records of `table` have a key wrapped under another version."""
         columns = _COLUMNS[table]

@@ -96,8 +96,6 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Ts, nullable=False),
     Column("revoked_at", Ts, nullable=True),
-    # The steering committee's chair (art. 11(5)): a `committee` user of the secretariat.
-    Column("chair", Boolean, nullable=False, server_default=false()),
     # The steering committee's chair (art. 11(5)): one committee seat, at most one
     # unrevoked chair per body (the index enforces it against racing writers too).
     Column("chair", Boolean, nullable=False, server_default=false()),
@@ -108,6 +106,10 @@ users = Table(
         sqlite_where=text("chair AND revoked_at IS NULL"),
         postgresql_where=text("chair AND revoked_at IS NULL"),
     ),
+    # A token's lifetime: it stops signing in at `expires_at` (None: never by itself).
+    Column("expires_at", Ts, nullable=True),
+    # Written at most once a minute per token, so signing in is not a write.
+    Column("last_used_at", Ts, nullable=True),
 )
 
 handlers = Table(

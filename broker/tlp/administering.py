@@ -37,6 +37,9 @@ class AdminAct(StrEnum):
 
     CREATE_USER = "create_user"
     REVOKE_USER = "revoke_user"
+    # A new token is a way in as that user: whoever may create the member's
+    # users may rotate their tokens, and no one else (rule 1).
+    ROTATE_TOKEN = "rotate_token"  # noqa: S105 - an act, not a secret
     ADD_HANDLER = "add_handler"
     REMOVE_HANDLER = "remove_handler"
     CHANGE_SETTINGS = "change_settings"  # the self-service flags (docs/api.md PATCH)

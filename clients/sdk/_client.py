@@ -266,23 +266,47 @@ class CouncilClient:
         return _parse(Member, await self._json("PATCH", path, json=fields))
 
     async def create_user(
-        self, member_id: str, name: str, role: str, *, chair: bool = False
+        self,
+        member_id: str,
+        name: str,
+        role: str,
+        *,
+        expires_in: str | None = None,
+        chair: bool = False,
     ) -> tuple[User, str]:
         """``POST /v1/members/{id}/users``: a new user and its token.
 
-        A steering-committee seat is ``role="committee"`` on the secretariat's id,
-        ``chair=True`` for the chair (art. 11(5)). The broker shows the token only
-        once: store it now.
+        ``expires_in`` (an ISO 8601 duration such as ``"P90D"``) makes the token
+        stop working that long from now. A steering-committee seat is
+        ``role="committee"`` on the secretariat's id, ``chair=True`` for the
+        chair (art. 11(5)). The broker shows the token only once: store it now.
         """
         path = f"/v1/members/{_segment(member_id)}/users"
         body: dict[str, Any] = {"name": name, "role": role}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
         if chair:
             body["chair"] = True
-        data = await self._object("POST", path, json=body)
-        token = data.get("token")
-        if not isinstance(token, str):
-            raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
-        return _parse(User, data.get("user")), token
+        return _user_and_token(await self._object("POST", path, json=body))
+
+    async def list_users(self, member_id: str) -> Page[User]:
+        """``GET /v1/members/{id}/users``: the member's users, with each token's
+        expiry and when it was last used (to within a minute)."""
+        path = f"/v1/members/{_segment(member_id)}/users"
+        return _parse(Page[User], await self._json("GET", path))
+
+    async def rotate_token(
+        self, member_id: str, user_id: str, *, expires_in: str | None = None
+    ) -> tuple[User, str]:
+        """``POST /v1/members/{id}/users/{user_id}/token``: a new token for the user.
+
+        The old token stops working at once (no grace period) and the user's
+        open streams close. ``expires_in`` gives the new token a lifetime from
+        now; without it the expiry stays as it was. Shown once: store it now.
+        """
+        path = f"/v1/members/{_segment(member_id)}/users/{_segment(user_id)}/token"
+        body: dict[str, Any] = {} if expires_in is None else {"expires_in": expires_in}
+        return _user_and_token(await self._object("POST", path, json=body))
 
     async def revoke_user(self, member_id: str, user_id: str) -> User:
         """``POST /v1/members/{id}/users/{user_id}/revoke``: the user's token stops working."""
@@ -741,3 +765,10 @@ async def _ajson_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, 
     record = _decode_line(pending)
     if record is not None:
         yield record
+
+
+def _user_and_token(data: dict[str, Any]) -> tuple[User, str]:
+    token = data.get("token")
+    if not isinstance(token, str):
+        raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
+    return _parse(User, data.get("user")), token

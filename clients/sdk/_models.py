@@ -109,6 +109,8 @@ class User(_ServerModel):
     created_at: datetime
     revoked_at: datetime | None = None
     chair: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Handler(_ServerModel):

@@ -12,11 +12,19 @@ from types import ModuleType
 
 import click
 
-from clients.cli.commands import consultations, demo, feedback, governance, items, stream
+from clients.cli.commands import consultations, demo, feedback, governance, items, stream, tokens
 
 __all__ = ["MODULES", "register"]
 
-MODULES: tuple[ModuleType, ...] = (items, feedback, consultations, governance, stream, demo)
+MODULES: tuple[ModuleType, ...] = (
+    items,
+    feedback,
+    consultations,
+    governance,
+    tokens,
+    stream,
+    demo,
+)
 """Every module whose ``COMMANDS`` the ``council`` group offers."""
 
 
