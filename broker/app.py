@@ -51,6 +51,7 @@ from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.uow import Store
+from broker.taxii import create_taxii_app
 
 __all__ = ["create_app", "json_errors", "load_key_ring", "request_context"]
 
@@ -96,6 +97,8 @@ def create_app(
         webhooks,
     ):
         app.add_routes(module.routes)
+    # The TAXII 2.1 edge (docs/taxii.md): its own error bodies and media types.
+    app.add_subapp("/taxii2", create_taxii_app())
     return app
 
 

@@ -18,6 +18,7 @@ from broker.services.members import MemberService
 from broker.services.obligations import due_periods
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
+from broker.services.taxii import TaxiiService
 from broker.services.webhooks import WebhookService, WebhookTargets
 from broker.settings import Settings
 from broker.store.uow import Store
@@ -77,6 +78,7 @@ class Services:
         self.consultations = ConsultationService(
             store=store, clock=clock, keys=keys, auditor=self.auditor
         )
+        self.taxii = TaxiiService(store=store, clock=clock, directory=self.directory)
         self.sweeper = Sweeper(
             store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead
         )

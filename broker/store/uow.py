@@ -34,6 +34,7 @@ from broker.store.members_repo import MemberRepository
 from broker.store.obligations_repo import ObligationRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
+from broker.store.taxii_repo import TaxiiRepository
 from broker.store.webhooks_repo import WebhookRepository
 
 __all__ = ["Store", "UnitOfWork"]
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.feed = FeedRepository(conn)
         self.audit = AuditRepository(conn)
         self.sealed = SealedRepository(conn)
+        self.taxii = TaxiiRepository(conn)
 
 
 class Store:

@@ -25,6 +25,8 @@ Pure: no IO, no clock, no framework. The services load snapshots
                  may_list_obligation             rule 3, 7: what an obligation list shows
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
+    collections  may_use_collection, selects,    docs/taxii.md: a TAXII collection
+                 may_write_collection            shows exactly what may_read allows
     administering  may_administer, may_act       SPEC §3 rule 1, art. 8(2): who acts for a body
 """
 
@@ -69,6 +71,16 @@ from broker.tlp._webhook_targets import (
     webhook_target_refusal,
 )
 from broker.tlp.administering import AdminAct, may_act, may_administer
+from broker.tlp.collections import (
+    COLLECTIONS,
+    CollectionAlias,
+    CollectionSpec,
+    collection_by_id,
+    in_collection,
+    may_use_collection,
+    may_write_collection,
+    selects,
+)
 from broker.tlp.consultations import (
     ConsultationRole,
     consultation_role,
@@ -87,11 +99,14 @@ from broker.tlp.feedback_views import (
 )
 
 __all__ = [
+    "COLLECTIONS",
     "ITEM_EVENTS",
     "MIN_CATEGORY_CELL",
     "TLP_MARKING_DEFINITIONS",
     "WRITTEN_REASON_MIN",
     "AdminAct",
+    "CollectionAlias",
+    "CollectionSpec",
     "ConsultationRole",
     "Decision",
     "FeedbackView",
@@ -103,12 +118,14 @@ __all__ = [
     "TargetRefusal",
     "VictimView",
     "address_refusal",
+    "collection_by_id",
     "constraints_for_derived",
     "consultation_role",
     "content_markings",
     "dropped_seen_by",
     "feedback_view",
     "handling_for",
+    "in_collection",
     "in_scope",
     "is_addressee",
     "is_written_reason",
@@ -128,13 +145,16 @@ __all__ = [
     "may_see_event",
     "may_see_member",
     "may_submit",
+    "may_use_collection",
     "may_withdraw",
+    "may_write_collection",
     "needs_consent",
     "receives",
     "recipients_for",
     "reclip",
     "rights_changed",
     "rights_until",
+    "selects",
     "shows_consulter",
     "stricter_markings",
     "victim_view",
