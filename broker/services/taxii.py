@@ -44,13 +44,21 @@ class TaxiiService:
         self._directory = directory
         self._retention = retention
 
-    async def narrows(self, actor: Actor, requested: Scope, default: Scope) -> bool:
+    async def narrows(
+        self,
+        actor: Actor,
+        kind: ItemKind,
+        confidence: Confidence,
+        requested: Scope,
+        default: Scope,
+    ) -> bool:
         """Whether `requested` reaches no body `default` would not (docs/taxii.md:
         an object's scope may narrow its collection's, never widen it).
 
-        Compared by reach over today's bodies, the routing rule itself
-        (`tlp.recipients_for`), so named members inside the default's groups
-        narrow and a named member outside them widens.
+        Compared by reach over today's bodies for an item of `kind` and `confidence`, the routing
+        rule itself (`tlp.recipients_for`; labels and secrecy aside, which limit
+        both alike), so named members inside the default's groups narrow and a
+        named member outside them widens.
         """
         bodies = (await self._directory.bodies()).values()
 
@@ -58,8 +66,8 @@ class TaxiiService:
             facts = ItemFacts(
                 id="",
                 provider_id=actor.member_id,
-                kind=ItemKind.ANALYSIS,
-                confidence=Confidence.UNCONFIRMED,
+                kind=kind,
+                confidence=confidence,
                 tlp=Tlp.CLEAR,
                 secret=False,
                 scope=scope,

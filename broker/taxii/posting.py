@@ -129,7 +129,10 @@ async def post_envelope(
         return _all_fail(posted, str(exc))
     assert spec.post_kind is not None  # may_write_collection admits no other
     default_scope = Scope(groups=frozenset(Group(g) for g in spec.post_groups))
-    if scope is not None and not await services.taxii.narrows(caller, scope, default_scope):
+    confidence = confidence or spec.post_confidence or Confidence.UNCONFIRMED
+    if scope is not None and not await services.taxii.narrows(
+        caller, spec.post_kind, confidence, scope, default_scope
+    ):
         return _all_fail(
             posted,
             f"the scope reaches beyond the collection's ({', '.join(spec.post_groups)}): "
@@ -150,7 +153,7 @@ async def post_envelope(
         stix=bundle,
         tlp=label,
         secret=any(c.secret for c in council),
-        confidence=confidence or spec.post_confidence or Confidence.UNCONFIRMED,
+        confidence=confidence,
         scope=scope or default_scope,
         derived_from=derived or (),
         victim=None,

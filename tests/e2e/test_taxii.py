@@ -427,3 +427,144 @@ async def test_sighting_is_a_came_answer(cast: Cast) -> None:
     stray = dict(sighting, id=f"sighting--{uuid.uuid4()}", sighting_of_ref=indicator()["id"])
     failed = await off_loop(lambda: answers.add_objects(envelope(stray)))
     assert failed.failure_count == 1
+
+
+def _native(kind: str, tlp: str, groups: list[str], **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "kind": kind,
+        "title": f"{kind} {tlp}",
+        "body": "details",
+        "tlp": tlp,
+        "secret": False,
+        "confidence": "high" if kind == "countermeasure" else "unconfirmed",
+        "scope": {"groups": groups},
+    }
+    item.update(overrides)
+    return item
+
+
+async def _native_inbox(client: CouncilClient) -> set[str]:
+    seen: set[str] = set()
+    cursor = None
+    while True:
+        page = await client.inbox(limit=50, cursor=cursor)
+        seen.update(entry.id for entry in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+
+
+async def test_taxii_inbox_is_the_native_inbox_for_every_user(cast: Cast) -> None:
+    """The wiring: each user's TAXII inbox names exactly the items its native inbox lists."""
+    broker = cast.broker
+    vendor, peer = cast.vendor, cast.peer
+    coordinator = broker.admin
+    await vendor.native.submit(_native("analysis", "AMBER", ["tier_one_group"]))
+    await vendor.native.submit(_native("analysis", "AMBER", ["tier_one_group"], secret=True))
+    await vendor.native.submit(_native("countermeasure", "GREEN", ["task_force"], confidence="low"))
+    await peer.native.submit(_native("countermeasure", "GREEN", ["all_members"]))
+    await peer.native.submit(_native("countermeasure", "RED", ["all_members"]))
+    await peer.native.submit(
+        _native(
+            "countermeasure",
+            "AMBER",
+            ["all_members"],
+            scope={"groups": ["all_members"], "exclude_members": [cast.general.id]},
+        )
+    )
+    await coordinator.submit(_native("early_warning", "AMBER", ["all_members"]))
+    users = [
+        (m.handler_id, m.handler_token) for m in (vendor, peer, cast.operator, cast.general)
+    ] + [(m.plain_id, m.plain_token) for m in (vendor, peer, cast.operator, cast.general)]
+    users.append((broker.admin_user_id, broker.admin_token))
+    for user_id, token in users:
+        inbox = collection(broker, "inbox", user_id, token)
+        pages = await off_loop(lambda inbox=inbox: list(as_pages(inbox.get_objects, per_request=4)))
+        over_taxii = {
+            o["extensions"][EXT]["item_id"]
+            for page in pages
+            for o in page.get("objects", [])
+            if "item_id" in o.get("extensions", {}).get(EXT, {})
+        }
+        for page in pages:
+            stix_objects(page)
+        assert over_taxii == await _native_inbox(broker.client(token)), user_id
+
+
+async def test_listing_and_reading_are_audited_like_native(cast: Cast) -> None:
+    """The provider's access log names the TAXII listing and the object read."""
+    broker = cast.broker
+    vendor, peer = cast.vendor, cast.peer
+    posting = collection(broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token)
+    obj = indicator()
+    await off_loop(lambda: posting.add_objects(envelope(obj)))
+    reader = collection(broker, "tier-one-analysis", peer.plain_id, peer.plain_token)
+    listed = await off_loop(reader.get_objects)
+    item_id = next(
+        o["extensions"][EXT]["item_id"] for o in listed["objects"] if o["id"] == obj["id"]
+    )
+    await off_loop(lambda: reader.get_object(obj["id"]))
+    log = await vendor.native.access_log(item_id)
+    by_peer = {
+        (e.action, e.details.get("via")) for e in log.items if e.actor_user_id == peer.plain_id
+    }
+    assert ("item.list", "taxii") in by_peer
+    assert ("item.read", "taxii") in by_peer
+    submitted = [e for e in log.items if e.action == "item.submit"]
+    assert len(submitted) == 1 and submitted[0].actor_user_id == vendor.handler_id
+
+
+async def test_repost_creates_nothing_and_envelopes_must_agree(cast: Cast) -> None:
+    """A re-post makes no second item; objects disagreeing on confidence or widening
+    the collection's scope fail together; the provider sees its scope."""
+    broker = cast.broker
+    vendor = cast.vendor
+    posting = collection(broker, "early-countermeasures", vendor.handler_id, vendor.handler_token)
+    obj = indicator()
+    for _ in range(3):
+        status = await off_loop(lambda: posting.add_objects(envelope(obj)))
+        assert status.success_count == 1
+    mine = [o for o in stix_objects(await off_loop(posting.get_objects)) if o.id == obj["id"]]
+    assert len(mine) == 1
+    assert mine[0].extensions[EXT]["scope"]["groups"] == ["task_force"]  # the provider's view
+    disagree = await off_loop(
+        lambda: posting.add_objects(
+            envelope(indicator(confidence="low"), indicator(confidence="unconfirmed"))
+        )
+    )
+    assert disagree.failure_count == 2 and "disagree" in disagree.failures[0]["message"]
+    # High confidence would reach general members; this collection's default does not.
+    wide = indicator(confidence="high", scope={"groups": ["all_members"]})
+    wider = await off_loop(lambda: posting.add_objects(envelope(wide)))
+    assert wider.failure_count == 1 and "widen" in wider.failures[0]["message"]
+    narrower = await off_loop(
+        lambda: posting.add_objects(envelope(indicator(scope={"groups": ["tier_one_group"]})))
+    )
+    assert narrower.success_count == 1
+
+
+async def test_opinion_is_expert_feedback(cast: Cast) -> None:
+    """A tier-one member's opinion is its expert feedback: agree confirms."""
+    broker = cast.broker
+    vendor, peer = cast.vendor, cast.peer
+    posting = collection(broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token)
+    analysis = indicator(feedback_due="PT4H")
+    await off_loop(lambda: posting.add_objects(envelope(analysis)))
+    opinion = {
+        "type": "opinion",
+        "spec_version": "2.1",
+        "id": f"opinion--{uuid.uuid4()}",
+        "created": "2026-11-01T11:00:00.000Z",
+        "modified": "2026-11-01T11:00:00.000Z",
+        "opinion": "agree",
+        "explanation": "seen the same C2 here",
+        "object_refs": [analysis["id"]],
+    }
+    answers = collection(broker, "feedback", peer.plain_id, peer.plain_token)
+    status = await off_loop(lambda: answers.add_objects(envelope(opinion)))
+    assert (status.success_count, status.failure_count) == (1, 0), status.failures
+    provider = collection(broker, "feedback", vendor.plain_id, vendor.plain_token)
+    seen = [o for o in stix_objects(await off_loop(provider.get_objects)) if o.type == "opinion"]
+    assert len(seen) == 1
+    assert seen[0].opinion == "agree" and seen[0].explanation == "seen the same C2 here"
+    assert seen[0].object_refs == [analysis["id"]]
