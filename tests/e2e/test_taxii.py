@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -18,6 +19,8 @@ import requests
 import stix2
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
+from broker.app import create_app
+from broker.settings import Settings
 from clients.sdk import CouncilClient
 from tests.conftest import Broker
 
@@ -568,3 +571,17 @@ async def test_opinion_is_expert_feedback(cast: Cast) -> None:
     assert len(seen) == 1
     assert seen[0].opinion == "agree" and seen[0].explanation == "seen the same C2 here"
     assert seen[0].object_refs == [analysis["id"]]
+
+
+def test_every_taxii_route_is_listed_in_the_taxii_page() -> None:
+    """docs/taxii.md, the page members' platform owners read, lists every TAXII route."""
+    page = (Path(__file__).parents[2] / "docs" / "taxii.md").read_text()
+    served = {
+        f"`{route.method} {route.resource.canonical}`"
+        for route in create_app(Settings()).router.routes()
+        if route.resource is not None
+        and route.method != "HEAD"
+        and route.resource.canonical.startswith("/taxii2/")
+    }
+    assert len(served) == 11
+    assert not {entry for entry in served if entry not in page}
