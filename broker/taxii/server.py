@@ -26,7 +26,7 @@ from broker import tlp
 from broker.api.common import nests_deeper_than
 from broker.api.keys import SERVICES, SETTINGS
 from broker.crypto import constant_time_equals
-from broker.domain import Actor
+from broker.domain import Actor, AuditAction
 from broker.domain.items import OpenedItem
 from broker.domain.timestamps import rfc3339
 from broker.errors import BrokerError, Unauthorized
@@ -208,11 +208,42 @@ async def _caller(request: web.Request) -> Actor:
     return caller
 
 
-def _collection(caller: Actor, collection_id: str) -> tlp.CollectionSpec:
-    """The collection, or 404 for one unknown and one the caller may not use alike."""
+async def _denied(
+    request: web.Request,
+    caller: Actor,
+    error: TaxiiError,
+    action: AuditAction,
+    reason: str,
+    collection_id: str,
+) -> TaxiiError:
+    """Audit a refusal (SPEC §3 rule 10: every denial is audited), then the error to raise."""
+    auditor = _services(request).auditor
+    await auditor.record(
+        auditor.draft(
+            caller,
+            action,
+            "denied",
+            reason=reason,
+            details={"via": "taxii", "collection": collection_id[:64]},
+        )
+    )
+    return error
+
+
+async def _collection(request: web.Request, caller: Actor) -> tlp.CollectionSpec:
+    """The request's collection, or an audited 404 for one unknown and one the
+    caller may not use alike."""
+    collection_id = request.match_info["collection"]
     spec = tlp.collection_by_id(collection_id)
     if spec is None or not tlp.may_use_collection(caller.reader, spec):
-        raise TaxiiError(404, "Not found", "no collection with that id")
+        raise await _denied(
+            request,
+            caller,
+            TaxiiError(404, "Not found", "no collection with that id"),
+            AuditAction.ITEM_LIST,
+            "unknown_collection" if spec is None else "collection_not_for_role",
+            collection_id,
+        )
     return spec
 
 
@@ -279,7 +310,7 @@ async def collection(request: web.Request) -> web.Response:
     """TAXII 2.1 §5.2."""
     _check_accept(request)
     caller = await _caller(request)
-    spec = _collection(caller, request.match_info["collection"])
+    spec = await _collection(request, caller)
     return _respond(_collection_json(caller, spec))
 
 
@@ -421,7 +452,7 @@ async def _page(
     request: web.Request, caller: Actor, allowed: tuple[str, ...]
 ) -> tuple[tlp.CollectionSpec, list[_Entry], bool, str | None]:
     """A page of the collection: its entries, whether there is more, the `next`."""
-    spec = _collection(caller, request.match_info["collection"])
+    spec = await _collection(request, caller)
     settings = request.config_dict[SETTINGS]
     query = request.rel_url.query
     filters = parse_filters(query, allowed)
@@ -493,7 +524,7 @@ async def get_object(request: web.Request) -> web.Response:
     """TAXII 2.1 §5.6: the versions of one object the caller may read."""
     _check_accept(request, stix_too=True)
     caller = await _caller(request)
-    spec = _collection(caller, request.match_info["collection"])
+    spec = await _collection(request, caller)
     settings = request.config_dict[SETTINGS]
     query = request.rel_url.query
     parsed = parse_filters(query, ("version", "spec_version"))
@@ -522,7 +553,7 @@ async def get_versions(request: web.Request) -> web.Response:
     """TAXII 2.1 §5.8: every version of one object the caller may read."""
     _check_accept(request)
     caller = await _caller(request)
-    spec = _collection(caller, request.match_info["collection"])
+    spec = await _collection(request, caller)
     settings = request.config_dict[SETTINGS]
     query = request.rel_url.query
     parsed = parse_filters(query, ("spec_version",))
@@ -553,12 +584,19 @@ async def delete_object(request: web.Request) -> web.Response:
     """Council items are withdrawn, not deleted: 403 (docs/taxii.md)."""
     _check_accept(request)
     caller = await _caller(request)
-    _collection(caller, request.match_info["collection"])
-    raise TaxiiError(
-        403,
-        "Forbidden",
-        "objects are not deleted over TAXII: the provider withdraws its item with "
-        "POST /v1/items/{id}/withdraw",
+    spec = await _collection(request, caller)
+    raise await _denied(
+        request,
+        caller,
+        TaxiiError(
+            403,
+            "Forbidden",
+            "objects are not deleted over TAXII: the provider withdraws its item with "
+            "POST /v1/items/{id}/withdraw",
+        ),
+        AuditAction.ITEM_WITHDRAW,
+        "taxii_delete",
+        spec.id,
     )
 
 
@@ -572,9 +610,16 @@ async def add_objects(request: web.Request) -> web.Response:
     _check_accept(request)
     _check_content_type(request)
     caller = await _caller(request)
-    spec = _collection(caller, request.match_info["collection"])
+    spec = await _collection(request, caller)
     if not tlp.may_write_collection(caller.reader, spec):
-        raise TaxiiError(403, "Forbidden", "your role may read this collection, not add to it")
+        raise await _denied(
+            request,
+            caller,
+            TaxiiError(403, "Forbidden", "your role may read this collection, not add to it"),
+            AuditAction.ITEM_SUBMIT,
+            "collection_read_only",
+            spec.id,
+        )
     objects = await _envelope_objects(request)
     services = _services(request)
     requested_at = services.clock()

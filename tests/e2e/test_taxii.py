@@ -330,6 +330,50 @@ async def test_secret_only_from_handlers_and_only_to_handlers(cast: Cast) -> Non
     assert {secret["id"], red["id"]} <= seen
 
 
+async def test_taxii_denials_are_audited(cast: Cast) -> None:
+    """A collection the role may not use, a read-only one posted to, and a DELETE
+    each leave a denied audit event naming the collection (SPEC §3 rule 10)."""
+    broker = cast.broker
+    general, operator = cast.general, cast.operator
+    with pytest.raises(requests.HTTPError):
+        await off_loop(
+            lambda: collection(
+                broker, "tier-one-analysis", general.plain_id, general.plain_token
+            ).get_objects()
+        )
+    refused = await off_loop(
+        lambda: http(
+            "POST",
+            f"{broker.url}/taxii2/council/collections/{IDS['countermeasures']}/objects/",
+            json=envelope(indicator()),
+            headers={
+                "Accept": "application/taxii+json;version=2.1",
+                "Content-Type": "application/taxii+json;version=2.1",
+            },
+            auth=(operator.plain_id, operator.plain_token),
+        )
+    )
+    assert refused.status_code == 403
+    events = await broker.admin.audit(outcome="denied")
+    denied = {
+        (e.actor_user_id, e.action, e.reason, e.details.get("collection"))
+        for e in events.items
+        if e.details.get("via") == "taxii"
+    }
+    assert (
+        general.plain_id,
+        "item.list",
+        "collection_not_for_role",
+        IDS["tier-one-analysis"],
+    ) in denied
+    assert (
+        operator.plain_id,
+        "item.submit",
+        "collection_read_only",
+        IDS["countermeasures"],
+    ) in denied
+
+
 async def test_tier_one_analysis_never_reaches_others(cast: Cast) -> None:
     """Tier-two and general members get no tier-one analysis, in any collection."""
     broker = cast.broker
