@@ -29,6 +29,7 @@ CANNOT_DENY = {
     ("get", "/v1/members"): "every body, or the caller's own",
     ("get", "/v1/stream"): "the caller's own live inbox (a WebSocket, filtered per event)",
     ("get", "/v1/roster"): "public",
+    ("get", "/v1/me"): "the caller itself",
     ("get", "/healthz"): "public",
     ("get", "/readyz"): "public",
     ("get", "/metrics"): "the operator's metrics token, not a member's access",

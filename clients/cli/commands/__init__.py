@@ -12,11 +12,11 @@ from types import ModuleType
 
 import click
 
-from clients.cli.commands import consultations, demo, feedback, items, stream
+from clients.cli.commands import consultations, demo, feedback, items, stream, taxii
 
 __all__ = ["MODULES", "register"]
 
-MODULES: tuple[ModuleType, ...] = (items, feedback, consultations, stream, demo)
+MODULES: tuple[ModuleType, ...] = (items, feedback, consultations, stream, taxii, demo)
 """Every module whose ``COMMANDS`` the ``council`` group offers."""
 
 
