@@ -69,6 +69,7 @@ from broker.settings import Settings
 from broker.store import Database
 from broker.store.failures import StoreFailure, classify_failure
 from broker.store.uow import Store
+from broker.taxii import create_taxii_app
 from broker.tlp.fixes import fix_for
 
 __all__ = ["create_app", "json_errors", "load_key_ring", "request_context", "server_options"]
@@ -119,6 +120,8 @@ def create_app(
         docs,
     ):
         app.add_routes(module.routes)
+    # The TAXII 2.1 edge (docs/taxii.md): its own error bodies and media types.
+    app.add_subapp("/taxii2", create_taxii_app())
     return app
 
 

@@ -66,6 +66,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
@@ -384,6 +386,17 @@ class KeyRing:
         if key is None:
             return None
         return hmac.new(key, _CHECK_VALUE_LABEL, hashlib.sha256).hexdigest()[:16]
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 256-bit key for `purpose` (e.g. ``"taxii-next"``), derived by HKDF-SHA256.
+
+        Derived from the oldest KEK held, so it stays the same across rotations
+        until that KEK is retired; distinct purposes give independent keys, and
+        none of them reveals the KEK (RFC 5869).
+        """
+        oldest = self._kek_bytes[min(self._kek_bytes)]
+        hkdf = HKDF(algorithm=SHA256(), length=_KEY_BYTES, salt=None, info=_utf8(purpose))
+        return hkdf.derive(oldest)
 
     def rotate(self) -> int:
         """Add a new KEK version, make it current and return it.

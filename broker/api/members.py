@@ -36,6 +36,7 @@ __all__ = [
     "list_handlers",
     "list_members",
     "list_users",
+    "me",
     "patch_member",
     "remove_handler",
     "revoke_user",
@@ -219,3 +220,26 @@ async def withdraw_member(request: web.Request) -> web.Response:
 async def roster(request: web.Request) -> web.Response:
     entries = await services(request).members.roster()
     return respond(roster_view(entries))
+
+
+@routes.get("/v1/me")
+@operation(
+    "get",
+    "/v1/me",
+    "The signed-in user: its id, name, role, member and handler status",
+    tag=TAG,
+)
+async def me(request: web.Request) -> web.Response:
+    """`GET /v1/me`: who the token signs in as (what a TAXII client needs as its user name)."""
+    caller = await actor(request)
+    return respond(
+        {
+            "user_id": caller.user_id,
+            "name": caller.user_name,
+            "role": str(caller.role),
+            "member_id": caller.member_id,
+            "member_kind": str(caller.body.kind),
+            "tier": str(caller.body.tier),
+            "is_handler": caller.is_handler,
+        }
+    )

@@ -20,6 +20,7 @@ from broker.services.reports import ReportService
 from broker.services.resolutions import ResolutionService
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
+from broker.services.taxii import TaxiiService
 from broker.services.throttle import Throttle
 from broker.services.webhooks import WebhookService, WebhookTargets
 from broker.settings import Settings
@@ -92,6 +93,7 @@ class Services:
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
         self.reports = ReportService(store=store, clock=clock, keys=keys, auditor=self.auditor)
+        self.taxii = TaxiiService(store=store, clock=clock, directory=self.directory)
         self.sweeper = Sweeper(
             store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead
         )

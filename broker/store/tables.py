@@ -48,6 +48,7 @@ __all__ = [
     "obligations",
     "reports",
     "scope_versions",
+    "taxii_statuses",
     "users",
     "webhook_dead_letters",
     "webhooks",
@@ -475,4 +476,18 @@ reports = Table(
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("kek_version", Integer, nullable=False),
     Index("ix_reports_user_id", "user_id", "id"),
+)
+
+# TAXII 2.1 §4.3: the status of each envelope a caller posted, shown to that
+# caller only, kept at least 24 hours and pruned after (docs/taxii.md). It
+# holds the posted objects' ids and versions and why any failed: the caller's
+# own metadata, never content.
+taxii_statuses = Table(
+    "taxii_statuses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("body", JSON, nullable=False),
+    Index("ix_taxii_statuses_created_at", "created_at"),
 )

@@ -36,6 +36,7 @@ from broker.store.reports_repo import ReportRepository
 from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
+from broker.store.taxii_repo import TaxiiRepository
 from broker.store.webhooks_repo import WebhookRepository
 
 __all__ = ["Store", "StoreUnreadable", "UnitOfWork"]
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.audit = AuditRepository(conn)
         self.sealed = SealedRepository(conn)
         self.resolutions = ResolutionRepository(conn)
+        self.taxii = TaxiiRepository(conn)
 
 
 class StoreUnreadable(Exception):

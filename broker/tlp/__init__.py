@@ -30,6 +30,8 @@ Pure: no IO, no clock, no framework. The services load snapshots
     reports      may_report, may_see_report,     art. 29: the reporter and the secretariat
                  may_handle_reports,             only; forward only
                  report_transition
+    collections  may_use_collection, selects,    docs/taxii.md: a TAXII collection
+                 may_write_collection            shows exactly what may_read allows
 """
 
 from broker.tlp._decision import Decision, Reason
@@ -73,6 +75,16 @@ from broker.tlp._webhook_targets import (
     webhook_target_refusal,
 )
 from broker.tlp.administering import AdminAct, may_act, may_administer, may_leave
+from broker.tlp.collections import (
+    COLLECTIONS,
+    CollectionAlias,
+    CollectionSpec,
+    collection_by_id,
+    in_collection,
+    may_use_collection,
+    may_write_collection,
+    selects,
+)
 from broker.tlp.consultations import (
     ConsultationRole,
     consultation_role,
@@ -92,11 +104,14 @@ from broker.tlp.feedback_views import (
 from broker.tlp.reports import may_handle_reports, may_report, may_see_report, report_transition
 
 __all__ = [
+    "COLLECTIONS",
     "ITEM_EVENTS",
     "MIN_CATEGORY_CELL",
     "TLP_MARKING_DEFINITIONS",
     "WRITTEN_REASON_MIN",
     "AdminAct",
+    "CollectionAlias",
+    "CollectionSpec",
     "ConsultationRole",
     "Decision",
     "FeedbackView",
@@ -108,12 +123,14 @@ __all__ = [
     "TargetRefusal",
     "VictimView",
     "address_refusal",
+    "collection_by_id",
     "constraints_for_derived",
     "consultation_role",
     "content_markings",
     "dropped_seen_by",
     "feedback_view",
     "handling_for",
+    "in_collection",
     "in_scope",
     "is_addressee",
     "is_written_reason",
@@ -137,7 +154,9 @@ __all__ = [
     "may_see_member",
     "may_see_report",
     "may_submit",
+    "may_use_collection",
     "may_withdraw",
+    "may_write_collection",
     "needs_consent",
     "receives",
     "recipients_for",
@@ -145,6 +164,7 @@ __all__ = [
     "report_transition",
     "rights_changed",
     "rights_until",
+    "selects",
     "shows_consulter",
     "stricter_markings",
     "victim_view",

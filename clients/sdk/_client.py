@@ -353,6 +353,22 @@ class CouncilClient:
         body = {} if reason is None else {"reason": reason}
         return _parse(Member, await self._json("POST", path, json=body))
 
+    async def me(self) -> dict[str, Any]:
+        """``GET /v1/me``: the signed-in user (``user_id``, ``name``, ``role``,
+        ``member_id``, ``member_kind``, ``tier``, ``is_handler``)."""
+        return await self._object("GET", "/v1/me")
+
+    async def taxii_collections(self) -> list[dict[str, Any]]:
+        """``GET /taxii2/council/collections/``: the TAXII 2.1 collections this user may
+        use (``id``, ``alias``, ``title``, ``can_read``, ``can_write``)."""
+        data = await self._object(
+            "GET",
+            "/taxii2/council/collections/",
+            headers={"Accept": "application/taxii+json;version=2.1"},
+        )
+        found = data.get("collections", [])
+        return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
     async def roster(self) -> Page[RosterEntry]:
         """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
         return _parse(Page[RosterEntry], await self._json("GET", "/v1/roster"))

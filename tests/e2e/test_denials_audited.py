@@ -30,6 +30,7 @@ CANNOT_DENY = {
     ("get", "/v1/reports"): "the caller's own reports; every report for the secretariat",
     ("get", "/v1/stream"): "the caller's own live inbox (a WebSocket, filtered per event)",
     ("get", "/v1/roster"): "public",
+    ("get", "/v1/me"): "the caller itself",
     ("get", "/healthz"): "public",
     ("get", "/readyz"): "public",
     ("get", "/metrics"): "the operator's metrics token, not a member's access",

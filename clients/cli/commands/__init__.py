@@ -12,7 +12,16 @@ from types import ModuleType
 
 import click
 
-from clients.cli.commands import consultations, demo, feedback, governance, items, stream, tokens
+from clients.cli.commands import (
+    consultations,
+    demo,
+    feedback,
+    governance,
+    items,
+    stream,
+    taxii,
+    tokens,
+)
 
 __all__ = ["MODULES", "register"]
 
@@ -23,6 +32,7 @@ MODULES: tuple[ModuleType, ...] = (
     governance,
     tokens,
     stream,
+    taxii,
     demo,
 )
 """Every module whose ``COMMANDS`` the ``council`` group offers."""
