@@ -43,6 +43,7 @@ from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.errors import BrokerError, PayloadTooLarge
+from broker.portal import PORTAL_PREFIX, create_portal
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
@@ -96,6 +97,9 @@ def create_app(
         webhooks,
     ):
         app.add_routes(module.routes)
+    # The member portal: pages over the same services, with its own sessions,
+    # CSRF checks, CSP and error pages (`broker.portal`).
+    app.add_subapp(PORTAL_PREFIX, create_portal(settings, clock))
     return app
 
 

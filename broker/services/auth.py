@@ -37,7 +37,15 @@ class Authenticator:
         token = authorization.removeprefix("Bearer ").strip()
         if not token or len(token) > 200:
             raise Unauthorized(_BAD_TOKEN)
-        token_hash = hash_token(token)
+        return await self.authenticate_hash(hash_token(token))
+
+    async def authenticate_hash(self, token_hash: str) -> Actor:
+        """The caller whose token hashes to `token_hash`, or Unauthorized.
+
+        The portal's server-side session keeps only this hash, never the token,
+        and signs the caller in again with it on every page: a revoked token or
+        a departed member ends the session's access at once, like the API's.
+        """
         cached = self._directory.cached_actor(token_hash)
         if cached is not None:
             return cached
