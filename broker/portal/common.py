@@ -61,8 +61,10 @@ log = structlog.get_logger("broker.portal")
 
 CATALOGUES = web.AppKey("portal_catalogues", dict)
 LANG = web.RequestKey("portal_lang", str)
-GETTEXT = web.RequestKey("portal_gettext", Callable[[str], str])  # type: ignore[arg-type]
-NGETTEXT = web.RequestKey("portal_ngettext", Callable[[str, str, int], str])  # type: ignore[arg-type]
+Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
+GETTEXT: web.RequestKey[Gettext] = web.RequestKey("portal_gettext")
+NGETTEXT: web.RequestKey[Ngettext] = web.RequestKey("portal_ngettext")
 SESSIONS = web.AppKey("portal_sessions", ServerSessions)
 
 # Scripts and styles from the broker itself only: no inline script or style,

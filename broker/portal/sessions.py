@@ -15,10 +15,8 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
 from aiohttp import web
-from aiohttp_session import AbstractStorage, Session
+from aiohttp_session import AbstractStorage, Session, SessionData
 
 from broker.services.clock import Clock
 
@@ -30,7 +28,7 @@ COOKIE_PATH = "/portal/"
 
 @dataclass
 class _Entry:
-    data: dict[str, Any]
+    data: SessionData
     seen: datetime
 
 

@@ -18,14 +18,11 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, BrowserContext, async_playwright
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from broker.app import create_app
 from broker.crypto import KeyRing
 from broker.services.bootstrap import initialise
 from broker.settings import Settings
-from broker.store import Database
-from broker.store.tables import metadata
 from tests.conftest import Broker, ManualClock
 
 CHROMIUM = Path(os.environ.get("COUNCIL_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -38,19 +35,17 @@ async def shared_broker(
     sqlite_template: Path,
     postgres_database: str | None,
 ) -> AsyncIterator[Broker]:
-    """A real broker on a real socket, shared by the tests of one module."""
+    """A real broker on a real socket, shared by the tests of one module.
+
+    On SQLite only: the portal reaches the database through the same services
+    as the API, whose PostgreSQL runs cover them; one browser run keeps CI short.
+    """
+    if postgres_database is not None:
+        pytest.skip("the portal's browser tests run once, in the SQLite run (make test)")
     data = tmp_path_factory.mktemp("portal") / "data"
     data.mkdir()
-    if postgres_database is None:
-        shutil.copy(sqlite_template, data / "council.db")
-        url = f"sqlite+aiosqlite:///{data / 'council.db'}"
-    else:
-        url = postgres_database
-        db = Database(url)
-        async with db.write() as conn:
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
-        await db.dispose()
+    shutil.copy(sqlite_template, data / "council.db")
+    url = f"sqlite+aiosqlite:///{data / 'council.db'}"
     ring = KeyRing.generate()
     clock = ManualClock()
     settings = Settings(

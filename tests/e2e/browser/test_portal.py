@@ -486,7 +486,7 @@ async def test_screenshots_of_each_roles_main_page(
             page = await sign_in(context, getattr(cast, who), lang=lang)
             await page.goto(path)
             assert await page.get_attribute("html", "lang") == lang
-            await page.screenshot(path=str(artifacts / f"{role}-{lang}.png"), full_page=True)
+            await page.screenshot(path=str(artifacts / f"{role}-{lang}.png"))
             await page.get_by_role("button", name=re.compile("Sign out|サインアウト")).click()
             await page.close()
     finally:
