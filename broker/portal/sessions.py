@@ -15,6 +15,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
 from aiohttp import web
 from aiohttp_session import AbstractStorage, Session, SessionData
 
