@@ -235,6 +235,14 @@ async def test_an_operator_never_sees_tier_one_analysis(
     html = await page.content()
     assert ANALYSIS_TITLE not in html and ANALYSIS_BODY not in html
     await expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    # Each page was audited as the API read it shows: the listing, and the denial.
+    admin = cast.broker.admin
+    listed = await admin.audit(
+        item=cast.countermeasure_id, user=cast.power.user_id, action="item.list"
+    )
+    assert listed.items and all(e.outcome == "allowed" for e in listed.items)
+    denied = await admin.audit(item=cast.analysis_id, user=cast.power.user_id, action="item.read")
+    assert [e.outcome for e in denied.items] == ["denied"]
 
 
 async def test_a_tier_one_reader_sees_the_analysis_with_its_handling(
