@@ -24,7 +24,8 @@ async def test_every_route_is_in_the_openapi_document(broker: Broker) -> None:
     served = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()
-        if route.resource is not None and route.method != "HEAD"
+        if route.resource is not None
+        and route.method != "HEAD"
         # The portal's pages are HTML for people (docs/portal.md), not the API.
         and not route.resource.canonical.startswith("/portal")
     }
@@ -53,7 +54,8 @@ def test_every_route_is_listed_in_the_api_page() -> None:
     served = {
         f"`{route.method} {route.resource.canonical}`"
         for route in app.router.routes()
-        if route.resource is not None and route.method != "HEAD"
+        if route.resource is not None
+        and route.method != "HEAD"
         # The portal's pages are HTML for people (docs/portal.md), not the API.
         and not route.resource.canonical.startswith("/portal")
     }
