@@ -134,7 +134,12 @@ async def item(request: web.Request) -> web.StreamResponse:
     # `GET /v1/items/{id}/feedback`: shown where the reader may see answers at all.
     with contextlib.suppress(NotFound, Forbidden):
         feedback = await services(request).feedback.feedback(caller, item_id)
-    context = {"opened": opened, "content": opened.content, "feedback": feedback}
+    context = {
+        "opened": opened,
+        "content": opened.content,
+        "feedback": feedback,
+        "done": "answered" in request.query,
+    }
     return await page(request, "item.html", context, caller=caller)
 
 

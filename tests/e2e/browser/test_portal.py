@@ -257,6 +257,13 @@ async def test_a_tier_one_reader_sees_the_analysis_with_its_handling(
     html = await page.content()
     assert "Hospital X" not in html  # the victim's name is the provider's and coordinator's
     await expect(page.get_by_role("heading", name="Feedback", exact=True)).to_be_visible()
+    # Expert feedback from the item's page, in one click with a comment.
+    await page.get_by_label("Comment (optional)").fill("same loader seen at two customers")
+    await page.get_by_role("button", name="Confirm").click()
+    await expect(page.get_by_role("status")).to_contain_text("Your answer was recorded")
+    feedback = await cast.vendor.client.feedback(cast.analysis_id)
+    peer_answer = next(a for a in feedback["answers"] if a["member_id"] == cast.peer.member_id)
+    assert peer_answer["verdict"] == "confirm"
     await page.get_by_role("link", name="Derive from this item").click()
     ceiling = page.get_by_role("region", name="Ceiling from the source")
     await expect(ceiling).to_contain_text("TLP:AMBER")
