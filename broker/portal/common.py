@@ -75,6 +75,7 @@ CSP = (
 )
 
 SIGN_IN = "/portal/sign-in"
+_UNATTRIBUTED = "/portal/consultations"
 
 
 class _SignInRequired(Exception):
@@ -94,7 +95,8 @@ def redirect(location: str) -> web.Response:
 async def signed_in(request: web.Request) -> Actor:
     """The caller the session signed in, authenticated again now (revocation ends it).
 
-    Bound into the log context like the API's caller (`broker.api.common.actor`).
+    Bound into the log context like the API's caller (`broker.api.common.actor`),
+    except on consultation pages.
     """
     session = await get_session(request)
     token_hash = session.get("token_hash")
@@ -106,7 +108,10 @@ async def signed_in(request: web.Request) -> Actor:
         request.config_dict[SESSIONS].forget(session)
         session.invalidate()
         raise _SignInRequired from None
-    structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
+    # Charter art. 16(3): like the API's consultation routes, no log line of a
+    # consultation page names who asked (`broker.api.common._UNATTRIBUTED_PATHS`).
+    if not request.rel_url.path.startswith(_UNATTRIBUTED):
+        structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 
 

@@ -479,9 +479,37 @@ async def consultations(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.post("/consultations")
+async def consult(request: web.Request) -> web.StreamResponse:
+    """Consult the coordinator and tier one privately (`POST /v1/consultations`, art. 16(3))."""
+    caller = await signed_in(request)
+    posted = await form(request)
+    title, body = _text(posted, "title"), _text(posted, "body")
+    if not title or len(title) > 300:
+        raise InvalidInput("the title needs 1 to 300 characters", field="title")
+    if not body or len(body) > 65_536:
+        raise InvalidInput("the question needs 1 to 65536 characters", field="body")
+    opened = await services(request).consultations.open(
+        caller, title, body, posted.get("reveal_identity") == "true"
+    )
+    return redirect(f"/portal/consultations/{opened.id}")
+
+
 @routes.get("/consultations/{id}")
 async def consultation(request: web.Request) -> web.StreamResponse:
     """One consultation with its replies (`GET /v1/consultations/{id}`)."""
     caller = await signed_in(request)
     found = await services(request).consultations.read(caller, request.match_info["id"])
     return await page(request, "consultation.html", {"consultation": found}, caller=caller)
+
+
+@routes.post("/consultations/{id}/replies")
+async def reply(request: web.Request) -> web.StreamResponse:
+    """Answer a consultation, or follow up on one's own (`POST .../replies`)."""
+    caller = await signed_in(request)
+    body = _text(await form(request), "body")
+    if not body or len(body) > 65_536:
+        raise InvalidInput("the reply needs 1 to 65536 characters", field="body")
+    consultation_id = request.match_info["id"]
+    await services(request).consultations.reply(caller, consultation_id, body)
+    return redirect(f"/portal/consultations/{consultation_id}")

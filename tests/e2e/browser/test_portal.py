@@ -479,6 +479,33 @@ async def test_the_coordinator_pages(context: BrowserContext, cast: Cast) -> Non
     await expect(page.get_by_text("Hospital X")).to_be_visible()
 
 
+async def test_a_member_consults_privately_and_the_coordinator_replies(
+    browser: Browser, cast: Cast
+) -> None:
+    """The consultation form (art. 16(3)); the coordinator answers from its own page."""
+    asker = await browser.new_context(base_url=cast.broker.url, locale="en-US")
+    coordinator = await browser.new_context(base_url=cast.broker.url, locale="en-US")
+    try:
+        page = await sign_in(asker, cast.general)
+        await page.get_by_role("link", name="Consultations").click()
+        await page.get_by_label("Title").fill("file server acting strangely")
+        await page.get_by_label("Your question").fill("since this morning, odd SMB traffic")
+        await page.get_by_role("button", name="Send the question").click()
+        await expect(
+            page.get_by_role("heading", name="file server acting strangely")
+        ).to_be_visible()
+        consultation_url = page.url
+        other = await sign_in(coordinator, cast.coordinator)
+        await other.goto(consultation_url)
+        await other.get_by_label("Reply").fill("patch MS17-010 and isolate the host")
+        await other.get_by_role("button", name="Send the reply").click()
+        await page.reload()
+        await expect(page.get_by_text("patch MS17-010 and isolate the host")).to_be_visible()
+    finally:
+        await asker.close()
+        await coordinator.close()
+
+
 ROLE_PAGES = {
     "tier_two": ("power", "/portal/obligations"),
     "tier_one": ("vendor", "/portal/inbox"),
