@@ -59,6 +59,7 @@ from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.domain.limits import parse_networks
 from broker.errors import BrokerError, PayloadTooLarge, RateLimited, StorageFull, Unavailable
+from broker.portal import PORTAL_PREFIX, create_portal
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
@@ -122,6 +123,9 @@ def create_app(
         app.add_routes(module.routes)
     # The TAXII 2.1 edge (docs/taxii.md): its own error bodies and media types.
     app.add_subapp("/taxii2", create_taxii_app())
+    # The member portal: pages over the same services, with its own sessions,
+    # CSRF checks, CSP and error pages (`broker.portal`).
+    app.add_subapp(PORTAL_PREFIX, create_portal(settings, clock))
     return app
 
 

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # private networks as a whole (never loopback or link-local that way).
     webhook_allow_hosts: list[str] = Field(default_factory=list)
     webhook_allow_private: bool = False
+    # The portal (/portal/): a signed-in session ends after this long without a
+    # request; its cookie is Secure whenever the request came over TLS, and
+    # always when this is set (TLS ended at a proxy in front of the broker).
+    portal_session_idle: timedelta = timedelta(minutes=30)
+    portal_secure_cookies: bool = False
+    # Sessions one replica keeps in memory at most (the least recently used go first).
+    portal_max_sessions: int = Field(default=10_000, ge=1)
     # How deeply a request body may nest arrays and objects: checked before
     # parsing, since the JSON parser, validation and serialisation all recurse.
     max_json_depth: int = Field(default=64, ge=1, le=500)

@@ -115,7 +115,7 @@ async def actor(request: web.Request) -> Actor:
 def source_address(request: web.Request) -> str:
     """Where the request comes from, as failed sign-ins are counted: the peer, or
     the client a trusted proxy names (`trusted_proxies`); IPv6 by its /64."""
-    trusted = request.app[TRUSTED_PROXIES]
+    trusted = request.config_dict[TRUSTED_PROXIES]
     forwarded = request.headers.getall("X-Forwarded-For", ()) if trusted else ()
     return address_key(client_address(request.remote, forwarded, trusted))
 

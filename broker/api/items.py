@@ -20,10 +20,31 @@ from broker.api.views.items import (
 from broker.errors import InvalidInput
 from broker.services.submissions import SubmitDraft, check_idempotency_key
 
-__all__ = ["routes"]
+__all__ = ["routes", "submit_draft"]
 
 routes = web.RouteTableDef()
 TAG = "items"
+
+
+def submit_draft(body: ItemSubmit) -> SubmitDraft:
+    """The use case's draft of a validated submission (the API's and the portal's)."""
+    stix = body.stix.model_dump(mode="json") if body.stix is not None else None
+    victim = body.victim.model_dump(mode="json") if body.victim is not None else None
+    return SubmitDraft(
+        kind=body.kind,
+        title=body.title,
+        body=body.body,
+        stix=stix,
+        tlp=body.tlp,
+        secret=body.secret,
+        confidence=body.confidence,
+        scope=body.scope.to_domain(),
+        derived_from=tuple(dict.fromkeys(body.derived_from)),
+        victim=victim,
+        feedback_due=body.feedback.due if body.feedback else None,
+        as_sent=partial(body.model_dump, mode="json"),
+        information_request_id=body.information_request_id,
+    )
 
 
 @routes.post("/v1/items")
@@ -41,23 +62,7 @@ async def submit(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         check_idempotency_key(key)  # the same rule the use case applies, before any work
-    stix = body.stix.model_dump(mode="json") if body.stix is not None else None
-    victim = body.victim.model_dump(mode="json") if body.victim is not None else None
-    draft = SubmitDraft(
-        kind=body.kind,
-        title=body.title,
-        body=body.body,
-        stix=stix,
-        tlp=body.tlp,
-        secret=body.secret,
-        confidence=body.confidence,
-        scope=body.scope.to_domain(),
-        derived_from=tuple(dict.fromkeys(body.derived_from)),
-        victim=victim,
-        feedback_due=body.feedback.due if body.feedback else None,
-        as_sent=partial(body.model_dump, mode="json"),
-        information_request_id=body.information_request_id,
-    )
+    draft = submit_draft(body)
     result = await services(request).submissions.submit(caller, draft, key)
     return respond(submit_view(result), 201)
 

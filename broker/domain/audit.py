@@ -83,6 +83,7 @@ class AuditAction(StrEnum):
     AUDIT_QUERY = "audit.query"
     AUDIT_EXPORT = "audit.export"
     AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_VERIFY = "audit.verify"
 
 
 @dataclass(frozen=True, slots=True)

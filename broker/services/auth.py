@@ -97,9 +97,30 @@ class Authenticator:
         also counted against. RateLimited (429) when either has failed too often,
         or when the token's user is over its request rate.
         """
+        return await self.authenticate_hash(
+            _token_hash(authorization), address=address, certificate_user=certificate_user
+        )
+
+    async def authenticate_hash(
+        self,
+        token_hash: str | None,
+        *,
+        address: str = "unknown",
+        certificate_user: str | None = None,
+    ) -> Actor:
+        """The caller whose token hashes to `token_hash` (None: no usable token), or
+        Unauthorized, with the same throttles and certificate check as `authenticate`.
+
+        The portal's server-side session keeps only this hash, never the token,
+        and signs the caller in again with it on every page: a revoked or
+        expired token or a departed member ends the session's access at once,
+        like the API's.
+        """
         await self._throttle.check_sign_in(address, certificate_user)
         try:
-            caller = await self._lookup(authorization)
+            if token_hash is None:
+                raise _Refused()
+            caller = await self._lookup(token_hash)
         except _Refused as refused:
             claimed = refused.claimed_user or certificate_user
             if refused.claimed_user is not None and refused.claimed_user != certificate_user:
@@ -112,13 +133,7 @@ class Authenticator:
         await self._throttle.request(caller, address)
         return caller
 
-    async def _lookup(self, authorization: str | None) -> Actor:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise _Refused()
-        token = authorization.removeprefix("Bearer ").strip()
-        if not token or len(token) > 200:
-            raise _Refused()
-        token_hash = hash_token(token)
+    async def _lookup(self, token_hash: str) -> Actor:
         now = self._clock()
         cached = self._directory.cached_actor(token_hash)
         if cached is not None and token_hash in self._expiry:
@@ -184,6 +199,16 @@ class Authenticator:
         except Exception:  # bookkeeping must never fail a request
             self._marked.pop(token_hash, None)
             log.warning("last_used_not_recorded")
+
+
+def _token_hash(authorization: str | None) -> str | None:
+    """The hash of a well-formed `Bearer` token, or None (never the token itself)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    token = authorization.removeprefix("Bearer ").strip()
+    if not token or len(token) > 200:
+        return None
+    return hash_token(token)
 
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:
