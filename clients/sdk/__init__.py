@@ -22,6 +22,7 @@ from clients.sdk._errors import (
     Forbidden,
     Invalid,
     NotFound,
+    Problem,
     RateLimited,
     ServerError,
     TooLarge,
@@ -29,11 +30,13 @@ from clients.sdk._errors import (
     Unauthorized,
     UnexpectedResponse,
     error_from_response,
+    error_with_details,
 )
 from clients.sdk._models import (
     AuditEvent,
     Checkpoint,
     Confidence,
+    ConsentRequest,
     Consultation,
     Effective,
     FeedbackRequest,
@@ -55,6 +58,7 @@ from clients.sdk._models import (
     TlpLevel,
     User,
     Victim,
+    Webhook,
 )
 from clients.sdk._stream import StreamClosed, StreamEvent
 from clients.sdk._transport import (
@@ -76,6 +80,7 @@ __all__ = [
     "Checkpoint",
     "Confidence",
     "Conflict",
+    "ConsentRequest",
     "Consultation",
     "CouncilClient",
     "CouncilError",
@@ -94,6 +99,7 @@ __all__ = [
     "Obligation",
     "Page",
     "PendingConsent",
+    "Problem",
     "Provenance",
     "RateLimited",
     "Request",
@@ -116,5 +122,7 @@ __all__ = [
     "UnexpectedResponse",
     "User",
     "Victim",
+    "Webhook",
     "error_from_response",
+    "error_with_details",
 ]
