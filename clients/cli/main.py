@@ -19,11 +19,15 @@ from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import click
+from pydantic import ValidationError
 
 from clients.cli._command import (
+    EXIT_AUTH,
+    EXIT_CODES,
     EXIT_ERROR,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     Call,
     ConnectionOptions,
@@ -33,15 +37,18 @@ from clients.cli._command import (
     State,
     connection_options,
 )
-from clients.cli._config import ConfigError, resolve_connection
+from clients.cli._config import ConfigError, NotSignedIn, resolve_connection
+from clients.cli._errors import pydantic_problems, report, show_problems
 from clients.cli._output import Output
 from clients.cli.commands import register
-from clients.sdk import CouncilClient, CouncilError, Invalid, NotFound
+from clients.sdk import CouncilClient, CouncilError
 
 __all__ = [
+    "EXIT_AUTH",
     "EXIT_ERROR",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
+    "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "ClientFactory",
     "council",
@@ -55,8 +62,7 @@ ClientFactory = Callable[[str, str], CouncilClient]
 _EPILOG = (
     "URL and token: --url/--token, else COUNCIL_URL/COUNCIL_TOKEN, else the TOML file "
     "at COUNCIL_CONFIG or ~/.config/council/config.toml (keys url, token). "
-    "Exit codes: 0 done; 1 refused by the broker or broker unreachable; 2 usage or "
-    "configuration error; 3 not found (or not yours to see)."
+    f"{EXIT_CODES}"
 )
 
 
@@ -168,6 +174,9 @@ async def run(
             client = CouncilClient(connection.url, connection.token, ssl_context=context)
         else:
             client = client_factory(connection.url, connection.token)
+    except NotSignedIn as exc:
+        out.error(str(exc))
+        return EXIT_AUTH
     except (ConfigError, ValueError) as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -178,19 +187,17 @@ async def run(
         out.warning(plain)
     try:
         async with client:
-            return await parsed(Call(client, out, bool(options.json), env))
+            try:
+                return await parsed(Call(client, out, bool(options.json), env))
+            except CouncilError as exc:
+                return await report(exc, client, parsed.flags, out)
     except InputError as exc:
         out.error(str(exc))
         return EXIT_USAGE
-    except NotFound as exc:
-        out.error(str(exc))
-        return EXIT_NOT_FOUND
-    except Invalid as exc:
-        out.error(f"{exc} (field: {exc.field})" if exc.field else str(exc))
-        return EXIT_ERROR
-    except CouncilError as exc:
-        out.error(str(exc))
-        return EXIT_ERROR
+    except ValidationError as exc:
+        # The SDK's own models refused what was typed, before anything was sent.
+        show_problems(pydantic_problems(exc), parsed.flags, out)
+        return EXIT_USAGE
 
 
 def main(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -482,7 +482,11 @@ class CouncilClient:
                 yield record
 
     async def follow(
-        self, cursor: str | None = None, *, reconnects: int = 5
+        self,
+        cursor: str | None = None,
+        *,
+        reconnects: int = 5,
+        on_retry: Callable[[TransportError, int, float], None] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``GET /v1/stream`` (Server-Sent Events): the events the caller may see, live.
 
@@ -491,7 +495,9 @@ class CouncilClient:
         drops, or the broker ends the stream because the client fell behind or
         the broker restarts, it resumes from the last event received, without
         gaps or repeats; after ``reconnects`` failed attempts in a row it raises
-        the TransportError. Raises :class:`StreamClosed` when the broker ends
+        the TransportError. Before each new attempt it calls
+        ``on_retry(error, attempt, delay)`` (attempt 1 is the first retry; the
+        delay in seconds doubles up to 30). Raises :class:`StreamClosed` when the broker ends
         the stream for good (``access_changed``). Break out through
         ``contextlib.aclosing(client.follow())`` to release the connection at once.
         """
@@ -519,11 +525,14 @@ class CouncilClient:
                             continue  # at-least-once: already seen
                         last = event.id
                         yield event
-            except TransportError:
+            except TransportError as lost:
                 failures += 1
                 if failures > reconnects:
                     raise
-                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                delay = min(2.0 ** (failures - 1), 30.0)
+                if on_retry is not None:
+                    on_retry(lost, failures, delay)
+                await asyncio.sleep(delay)
                 continue
             if reason != "connection_lost" and reason not in RESUMABLE:
                 raise StreamClosed(reason)

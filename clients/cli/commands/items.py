@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from pydantic import ValidationError
 from rich.table import Column
 
 from clients.cli._command import (
@@ -28,6 +27,7 @@ __all__ = [
     "CONFIDENCES",
     "GROUPS",
     "KINDS",
+    "SUBMIT_FLAGS",
     "inbox",
     "show",
     "submit",
@@ -90,7 +90,26 @@ def _submit_check(params: dict[str, Any]) -> None:
     exactly_one(params, "secret", "no_secret")
 
 
-@council_command("submit", check=_submit_check)
+SUBMIT_FLAGS = {
+    "kind": "--kind",
+    "title": "--title",
+    "body": "--body",
+    "stix": "--stix-file",
+    "tlp": "--tlp",
+    "secret": "--secret/--no-secret",
+    "confidence": "--confidence",
+    "scope.groups": "--group",
+    "scope.members": "--member",
+    "scope.exclude_members": "--exclude-member",
+    "scope.exclude_attributes": "--exclude-attribute",
+    "scope": "--group/--member",
+    "derived_from": "--derived-from",
+    "feedback": "--due",
+}
+"""The item's JSON fields and the flags of `council submit` that fill them."""
+
+
+@council_command("submit", check=_submit_check, flags=SUBMIT_FLAGS)
 @click.option("--kind", required=True, type=Choice(KINDS), help="what the item is")
 @click.option("--title", required=True, help="one line that says what it is about")
 @click.option("--body", help="the text (or --body-file)")
@@ -144,21 +163,18 @@ async def submit(
             exclude_members=list(exclude_member),
             exclude_attributes=list(exclude_attribute),
         )
-    try:
-        draft = ItemDraft(
-            kind=kind,
-            title=title,
-            body=text,
-            stix=stix,
-            tlp=tlp,
-            secret=secret and not no_secret,
-            confidence=confidence,
-            scope=scope,
-            derived_from=list(derived_from),
-            feedback=FeedbackRequest(due=due) if due else None,
-        )
-    except ValidationError as exc:
-        raise InputError(str(exc)) from exc
+    draft = ItemDraft(
+        kind=kind,
+        title=title,
+        body=text,
+        stix=stix,
+        tlp=tlp,
+        secret=secret and not no_secret,
+        confidence=confidence,
+        scope=scope,
+        derived_from=list(derived_from),
+        feedback=FeedbackRequest(due=due) if due else None,
+    )
     result = await call.client.submit(draft, idempotency_key=idempotency_key)
     out = call.out
     if call.json:
