@@ -194,6 +194,13 @@ async def run(
     except InputError as exc:
         out.error(str(exc))
         return EXIT_USAGE
+    except click.ClickException as exc:
+        # A combination only the command could check (or a refused confirmation).
+        out.error(exc.format_message())
+        return exc.exit_code
+    except click.Abort:
+        out.error("stopped: nothing was changed")
+        return EXIT_USAGE
     except ValidationError as exc:
         # The SDK's own models refused what was typed, before anything was sent.
         show_problems(pydantic_problems(exc), parsed.flags, out)

@@ -12,11 +12,27 @@ from types import ModuleType
 
 import click
 
-from clients.cli.commands import consultations, demo, feedback, items, stream
+from clients.cli.commands import (
+    consultations,
+    demo,
+    feedback,
+    items,
+    members,
+    provider,
+    stream,
+)
 
 __all__ = ["MODULES", "register"]
 
-MODULES: tuple[ModuleType, ...] = (items, feedback, consultations, stream, demo)
+MODULES: tuple[ModuleType, ...] = (
+    members,
+    items,
+    provider,
+    feedback,
+    consultations,
+    stream,
+    demo,
+)
 """Every module whose ``COMMANDS`` the ``council`` group offers."""
 
 

@@ -17,6 +17,7 @@ from clients.cli._command import (
     council_command,
     exactly_one,
 )
+from clients.cli._names import Directory
 from clients.cli._output import Output, clean
 from clients.cli._render import MEDIUM, WIDE, cell, counts, read_text, table, when, yes
 from clients.sdk import FeedbackRequest, Item, ItemDraft, Scope
@@ -28,8 +29,10 @@ __all__ = [
     "GROUPS",
     "KINDS",
     "SUBMIT_FLAGS",
+    "UNREADABLE_SOURCE",
     "inbox",
     "show",
+    "show_item",
     "submit",
 ]
 
@@ -208,6 +211,7 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     if not page.items:
         out.line("inbox is empty")
     else:
+        names = await Directory.load(call.client)
         # Ids are what the reader types next (`council show ID`): never cut them short.
         # Narrow terminals drop the columns `council show` repeats anyway.
         columns = [
@@ -218,7 +222,7 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
         if out.width >= MEDIUM:
             columns.append(Column("kind", no_wrap=True))
         if out.width >= WIDE:
-            columns += [Column("confidence", no_wrap=True), Column("provider", no_wrap=True)]
+            columns += [Column("confidence", no_wrap=True), Column("provider", overflow="fold")]
         rows = table(*columns, Column("title", overflow="fold"))
         for entry in page.items:
             cells = [
@@ -229,7 +233,7 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
             if out.width >= MEDIUM:
                 cells.append(cell(entry.kind))
             if out.width >= WIDE:
-                cells += [cell(entry.confidence), cell(entry.provider_id)]
+                cells += [cell(entry.confidence), cell(names.name(entry.provider_id))]
             rows.add_row(*cells, cell(entry.title))
         out.render(rows)
     if page.next_cursor:
@@ -237,9 +241,13 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     return EXIT_OK
 
 
-def show_item(item: Item, out: Output) -> None:
-    """Print ``item``: its facts, its handling, then its body."""
-    out.line(clean(item.title))
+UNREADABLE_SOURCE = "a source you cannot read"
+"""How ``show`` names a source of a derived item that the reader may not open."""
+
+
+def show_item(item: Item, out: Output, names: Directory) -> None:
+    """Print ``item``: its facts (members by name and id), its handling, then its body."""
+    out.line(clean(item.title) if item.title is not None else "(title withdrawn)")
     rows: list[tuple[str, str]] = [
         ("id", f"{clean(item.id)} (version {item.version})"),
         ("kind", clean(item.kind)),
@@ -255,7 +263,7 @@ def show_item(item: Item, out: Output) -> None:
             ("effective", f"TLP {clean(item.effective.tlp)}, secret {yes(item.effective.secret)}")
         )
     rows += [
-        ("provider", clean(item.provider_id)),
+        ("provider", names.named(item.provider_id)),
         ("status", clean(item.status or "-")),
         ("created", when(item.created_at)),
     ]
@@ -263,7 +271,10 @@ def show_item(item: Item, out: Output) -> None:
         rows.append(("feedback due", when(item.feedback_due)))
     if item.provenance:
         sources = ", ".join(
-            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')})"
+            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')}"
+            f"{', from ' + names.name(p.provider_id) if p.provider_id else ''})"
+            if p.visible
+            else UNREADABLE_SOURCE
             for p in item.provenance
         )
         rows.append(("derived from", sources))
@@ -303,7 +314,7 @@ async def show(call: Call, *, item_id: str) -> int:
     if call.json:
         call.out.json(item.model_dump(mode="json"))
     else:
-        show_item(item, call.out)
+        show_item(item, call.out, await Directory.load(call.client))
     return EXIT_OK
 
 

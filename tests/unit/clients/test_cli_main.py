@@ -346,7 +346,7 @@ def test_show_prints_the_item_with_its_handling(cli: Cli, fake_broker: FakeBroke
         "  status        active\n"
         "  created       2024-05-01 09:30 UTC\n"
         "  feedback due  2024-05-01 13:30 UTC\n"
-        "  derived from  it-0 (analysis, TLP RED)\n"
+        "  derived from  it-0 (analysis, TLP RED, from m-3)\n"
         "  victim        (masked), damage yes\n"
         "handling:\n"
         "  TLP AMBER+STRICT; may re-share: no\n"
