@@ -15,6 +15,7 @@ Tests replace the network with :class:`CallableTransport`; every failure is a
 :class:`CouncilError` (the tree is drawn in ``clients.sdk._errors``).
 """
 
+from clients.sdk._audit import AuditVerification, public_keys, verify_audit_export
 from clients.sdk._client import USER_AGENT, CouncilClient
 from clients.sdk._errors import (
     Conflict,
@@ -76,6 +77,7 @@ __all__ = [
     "USER_AGENT",
     "AiohttpTransport",
     "AuditEvent",
+    "AuditVerification",
     "CallableTransport",
     "Checkpoint",
     "Confidence",
@@ -125,4 +127,6 @@ __all__ = [
     "Webhook",
     "error_from_response",
     "error_with_details",
+    "public_keys",
+    "verify_audit_export",
 ]

@@ -13,6 +13,7 @@ from types import ModuleType
 import click
 
 from clients.cli.commands import (
+    audit,
     consultations,
     demo,
     feedback,
@@ -30,6 +31,7 @@ MODULES: tuple[ModuleType, ...] = (
     provider,
     feedback,
     consultations,
+    audit,
     stream,
     demo,
 )

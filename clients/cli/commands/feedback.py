@@ -69,9 +69,30 @@ async def feedback(call: Call, *, item_id: str) -> int:
     answers = await call.client.feedback(item_id)
     if call.json:
         call.out.json(answers)
+        return EXIT_OK
+    individual = answers.get("answers")
+    if (
+        isinstance(individual, list)
+        and individual
+        and all(isinstance(a, dict) and "member_name" in a for a in individual)
+    ):
+        # Names first (the member ids are in --json).
+        rest = {key: value for key, value in answers.items() if key != "answers"}
+        show_value(rest, call.out)
+        call.out.line("answers:")
+        show_value(
+            [
+                {"member": a["member_name"], **{k: v for k, v in a.items() if k not in _IDS}}
+                for a in individual
+            ],
+            call.out,
+        )
     else:
         show_value(answers, call.out)
     return EXIT_OK
+
+
+_IDS = ("member_name", "member_id", "item_id")
 
 
 COMMANDS = (obligations, answer, feedback)

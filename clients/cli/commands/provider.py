@@ -184,7 +184,7 @@ async def access_log(call: Call, *, item_id: str, limit: int, cursor: str | None
     help="why the secretariat must read it (audited, shown to the provider; 10+ characters)",
 )
 async def break_glass(call: Call, *, item_id: str, reason: str) -> int:
-    """The secretariat reads one item, with a written reason (art. 14(3))."""
+    """The secretariat reads one item, with a written reason (article 14(3))."""
     item = await call.client.break_glass(item_id, reason)
     if call.json:
         call.out.json(item.model_dump(mode="json"))
