@@ -355,12 +355,12 @@ def webhooks() -> None:
     """The member's webhooks: signed POSTs of each event it may see (its admins)."""
 
 
-@council_command("add", group=webhooks, flags={"url": "URL"})
+@council_command("add", group=webhooks, flags={"url": "TARGET"})
 @MEMBER
-@click.argument("url", metavar="URL")
-async def add_webhook(call: Call, *, member: str, url: str) -> int:
-    """Register a webhook; its signing secret is printed once, here."""
-    hook = await call.client.add_webhook(await member_id(call.client, member), url)
+@click.argument("target", metavar="TARGET")
+async def add_webhook(call: Call, *, member: str, target: str) -> int:
+    """Register a webhook posting to the TARGET URL; its signing secret is printed once, here."""
+    hook = await call.client.add_webhook(await member_id(call.client, member), target)
     secret = hook.secret or ""
     if call.json:
         call.out.json(hook.model_dump(mode="json"))
