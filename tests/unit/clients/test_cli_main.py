@@ -819,3 +819,28 @@ def test_follow_prints_each_event_until_the_broker_ends_the_stream(
     assert "7  item  id=it-1  tlp=AMBER" in cli.out
     assert "\x1b" not in cli.out  # broker values never drive the terminal
     assert "access_changed" in cli.err
+
+
+def test_follow_says_it_retries_and_backs_off(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A dropped stream is retried after a pause, and the command says so on stderr."""
+    frame = {"id": "8", "event": "item", "data": {"id": "it-2"}}
+    body = (
+        f"id: 8\nevent: item\ndata: {json.dumps(frame)}\n\nevent: closed\ndata: access_changed\n\n"
+    ).encode()
+    attempts: list[int] = []
+
+    def flaky(request: Request) -> Response:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransportError(
+                "cannot reach the broker at https://broker.test: is it running?", "unreachable"
+            )
+        return Response(200, {"content-type": "text/event-stream"}, body)
+
+    fake_broker.on("GET", "/v1/stream", flaky)
+    assert cli("follow", "--retries", "3") == EXIT_ERROR
+    assert cli.err.splitlines()[0] == (
+        "warning: cannot reach the broker at https://broker.test: is it running?; "
+        "retrying in 1 s (attempt 1 of 3)"
+    )
+    assert "8  item  id=it-2" in cli.out
