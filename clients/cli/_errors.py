@@ -89,11 +89,12 @@ async def report(
                 f"{error.status} {error.message}: is the broker running?"
             )
         else:
-            what = error.message if error.status < 300 else f"HTTP {error.status} {error.message}"
-            out.error(
-                f"{url} is not a council broker ({what}, without the broker's error body): "
-                "check --url or COUNCIL_URL"
+            what = (
+                error.message
+                if error.status < 300
+                else f"HTTP {error.status} {error.message}, without the broker's error body"
             )
+            out.error(f"{url} is not a council broker ({what}): check --url or COUNCIL_URL")
         return EXIT_UNREACHABLE
     if isinstance(error, NotFound) and not await _is_a_broker(client):
         # The broker answers an unknown path like an unknown id; its /healthz tells them apart.

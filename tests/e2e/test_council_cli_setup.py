@@ -185,7 +185,8 @@ async def test_the_whole_council_setup_through_council_alone(
     await council(coordinator, "audit", "export", "--output", str(export))
     offline = ["audit", "verify", "--export", str(export), "--public-key", str(keys)]
     assert (await council(coordinator, *offline)).startswith("audit log verified: ")
-    lines = export.read_text().splitlines()
+    original = export.read_text().splitlines()
+    lines = list(original)
     index = next(i for i, line in enumerate(lines) if json.loads(line)["type"] == "event")
     record = json.loads(lines[index + 2])
     record["outcome"] = "denied" if record["outcome"] != "denied" else "allowed"
@@ -194,4 +195,12 @@ async def test_the_whole_council_setup_through_council_alone(
     await council(coordinator, *offline, expect=EXIT_ERROR)
     assert council.err.startswith(
         f"error: audit log fails verification: event {record['seq']} ({record['id']}) was modified"
+    )
+    # An event deleted from the middle is named too.
+    first = next(i for i, line in enumerate(original) if json.loads(line)["type"] == "event")
+    deleted = json.loads(original[first + 3])
+    export.write_text("\n".join(original[: first + 3] + original[first + 4 :]) + "\n")
+    await council(coordinator, *offline, expect=EXIT_ERROR)
+    assert council.err.startswith(
+        f"error: audit log fails verification: event {deleted['seq']} is missing"
     )

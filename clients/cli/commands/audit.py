@@ -31,7 +31,10 @@ OUTCOMES = ("allowed", "denied", "error")
 
 @click.group("audit", cls=CouncilGroup)
 def audit() -> None:
-    """The audit log: search it, export it, verify it (the secretariat, the coordinator)."""
+    """Search, export and verify the audit log.
+
+    For the secretariat and the coordinator.
+    """
 
 
 @council_command("search", group=audit)

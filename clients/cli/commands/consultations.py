@@ -44,7 +44,10 @@ async def consult(
 
 @click.group("consultations", cls=CouncilGroup)
 def consultations() -> None:
-    """Private consultations: list, read, reply, reveal (ask one with `council consult`)."""
+    """Private consultations: list, read, reply, reveal.
+
+    Ask one with `council consult`.
+    """
 
 
 @council_command("list", group=consultations)

@@ -49,7 +49,11 @@ MEMBER_FLAGS = {
 
 @click.group("members", cls=CouncilGroup)
 def members() -> None:
-    """Admit, list, show and change members (the coordinator; a member's admin: its own)."""
+    """Admit, list, show and change members.
+
+    The coordinator admits and changes members; a member's admin changes its own
+    listing and what it receives.
+    """
 
 
 def _show_member(member: Member, out: Output) -> None:
@@ -208,7 +212,10 @@ async def roster(call: Call) -> int:
 
 @click.group("users", cls=CouncilGroup)
 def users() -> None:
-    """A member's users and their tokens (its admins; the coordinator makes the first admin)."""
+    """A member's users and their tokens.
+
+    The member's admins manage them; the coordinator creates the first admin.
+    """
 
 
 @council_command("add", group=users, flags={"name": "NAME", "role": "--role"})
@@ -274,7 +281,10 @@ async def revoke_user(call: Call, *, member: str, user: str) -> int:
 
 @click.group("handlers", cls=CouncilGroup)
 def handlers() -> None:
-    """Registered handlers of secret information (article 6): only they read secret items."""
+    """Handlers of secret information: only they read secret items.
+
+    Charter article 6; the member's admins register them.
+    """
 
 
 @council_command(

@@ -129,7 +129,10 @@ async def consent(call: Call, *, source_id: str | None, derived: str | None) -> 
 @click.argument("item_id", metavar="ITEM")
 @click.option("--yes", "confirmed", is_flag=True, help="do not ask: the content is destroyed")
 async def withdraw(call: Call, *, item_id: str, confirmed: bool) -> int:
-    """Withdraw your item: its content is destroyed for everyone; metadata and audit remain."""
+    """Withdraw your item: its content is destroyed for everyone.
+
+    Its metadata and its audit trail remain.
+    """
     if not confirmed and not click.confirm(
         f"destroy the content of {item_id} for every recipient?", err=True
     ):
