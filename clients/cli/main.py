@@ -218,3 +218,16 @@ def main(
         return asyncio.run(run(argv, client_factory=client_factory, env=env))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `council audit export | head`: the reader left; say nothing more, and keep
+        # Python from complaining about the unflushed rest at exit.
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # a stdout without a file descriptor (a test's capture) has nothing to flush

@@ -219,10 +219,11 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
             Column("created (UTC)", no_wrap=True),
             Column("TLP", no_wrap=True),
         ]
+        # Who sent it matters more than what kind it is: the provider's name comes first.
         if out.width >= MEDIUM:
-            columns.append(Column("kind", no_wrap=True))
+            columns.append(Column("provider", overflow="fold", max_width=24))
         if out.width >= WIDE:
-            columns += [Column("confidence", no_wrap=True), Column("provider", overflow="fold")]
+            columns += [Column("kind", no_wrap=True), Column("confidence", no_wrap=True)]
         rows = table(*columns, Column("title", overflow="fold"))
         for entry in page.items:
             cells = [
@@ -231,9 +232,9 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
                 cell(f"{entry.tlp}\nsecret" if entry.secret else entry.tlp, lines=True),
             ]
             if out.width >= MEDIUM:
-                cells.append(cell(entry.kind))
+                cells.append(cell(names.name(entry.provider_id)))
             if out.width >= WIDE:
-                cells += [cell(entry.confidence), cell(names.name(entry.provider_id))]
+                cells += [cell(entry.kind), cell(entry.confidence)]
             rows.add_row(*cells, cell(entry.title))
         out.render(rows)
     if page.next_cursor:

@@ -273,16 +273,18 @@ INBOX_PAGE = {
 
 
 def test_inbox_prints_a_table(cli: Cli, fake_broker: FakeBroker) -> None:
-    """inbox shows one row per item: id, time, TLP, secrecy, kind, confidence, provider, title."""
+    """inbox shows one row per item: id, time, TLP, secrecy, provider (by name when the
+    caller may know it), kind, confidence, title."""
     fake_broker.on("GET", "/v1/inbox", INBOX_PAGE)
+    fake_broker.on("GET", "/v1/roster", {"items": [{"id": "m-2", "name": "Vendor Two"}]})
     assert cli("inbox") == 0
-    rule = "─" * 84
+    rule = "─" * 86
     assert cli.out == (
-        "id     created (UTC)      TLP      kind       confidence    provider   title\n"
+        "id     created (UTC)      TLP      provider     kind       confidence    title\n"
         f"{rule}\n"
-        "it-1   2024-05-01 09:30   RED      analysis   unconfirmed   m-2        Title of it-1\n"
+        "it-1   2024-05-01 09:30   RED      Vendor Two   analysis   unconfirmed   Title of it-1\n"
         "                          secret\n"
-        "it-2   2024-05-01 09:30   AMBER    analysis   unconfirmed   m-2        Second one\n"
+        "it-2   2024-05-01 09:30   AMBER    Vendor Two   analysis   unconfirmed   Second one\n"
     )
     assert cli.requests[0].params == {"limit": "50"}
 
@@ -290,7 +292,7 @@ def test_inbox_prints_a_table(cli: Cli, fake_broker: FakeBroker) -> None:
 def test_inbox_on_a_narrow_terminal_keeps_id_tlp_and_title(
     cli: Cli, fake_broker: FakeBroker
 ) -> None:
-    """Below 100 columns the inbox drops kind, confidence and provider, never the id."""
+    """Below 100 columns the inbox drops provider, kind and confidence, never the id."""
     fake_broker.on("GET", "/v1/inbox", INBOX_PAGE)
     assert cli("inbox", env={**cli.env, "COLUMNS": "80"}) == 0
     assert cli.out.splitlines()[0] == "id     created (UTC)      TLP      title"
