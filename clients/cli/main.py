@@ -1,7 +1,9 @@
 """The ``council`` command: the council broker from a member's side.
 
-Exit codes: 0 success, 1 the broker refused or could not be reached, 2 usage or
-configuration error, 3 not found (which includes "you may not see it").
+Exit codes (:data:`clients.cli._command.EXIT_CODES`, also in ``--help``): 0 done,
+1 refused by the broker (or the audit log fails verification), 2 usage or
+configuration error, 3 not found (which includes "you may not see it"), 4 not
+signed in or token refused, 5 broker unreachable or not a council broker.
 
 The command tree is Click's (:data:`council`); its commands live in
 :mod:`clients.cli.commands`, one module per resource. :func:`run` parses the
