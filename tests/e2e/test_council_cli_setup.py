@@ -155,7 +155,13 @@ async def test_the_whole_council_setup_through_council_alone(
         )
     opened = await council(power["handler"], "show", countermeasure["id"])
     assert "block outbound SMB" in opened
-    assert "Vendor A" in opened or vendor_a["id"] in opened
+    assert vendor_a["id"] in opened
+    # Power Co may not open the tier-one analysis the countermeasure was derived from.
+    assert "derived from  a source you cannot read" in opened
+    assert analysis["id"] not in opened
+    mine = await council(vendor_a["handler"], "show", countermeasure["id"])
+    assert f"provider      Vendor A ({vendor_a['id']})" in mine
+    assert f"derived from  {analysis['id']} (analysis, TLP AMBER, from Vendor A)" in mine
     owed = await council(power["handler"], "obligations")
     assert countermeasure["id"] in owed
     assert await council(power["handler"], "answer", countermeasure["id"], "came") == (
@@ -168,8 +174,18 @@ async def test_the_whole_council_setup_through_council_alone(
     answers = await council(vendor_a["handler"], "feedback", countermeasure["id"])
     assert "Power Co" in answers and "came" in answers
 
-    # The coordinator's ledger and audit log.
+    # The coordinator's ledger and audit log, readable at 80 columns like every table.
     ledger = await council(coordinator, "ledger")
+    tables = [
+        ledger,
+        inbox,
+        owed,
+        answers,
+        await council(coordinator, "inbox"),
+        await council(coordinator, "audit", "search"),
+        await council(vendor_a["admin"], "users", "list", "Vendor A"),
+    ]
+    assert max(len(line) for text in tables for line in text.splitlines()) <= 80
     assert "Vendor A" in ledger and "Power Co" in ledger
     assert json.loads(await council(coordinator, "ledger", "--json"))["items"]
     search = await council(coordinator, "audit", "search", "--item", analysis["id"])
