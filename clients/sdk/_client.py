@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -13,10 +13,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from clients.sdk._errors import TransportError, UnexpectedResponse, error_from_response
+from clients.sdk._errors import TransportError, UnexpectedResponse, error_with_details
 from clients.sdk._models import (
     AuditEvent,
     Checkpoint,
+    ConsentRequest,
     Consultation,
     Handler,
     Item,
@@ -32,6 +33,7 @@ from clients.sdk._models import (
     ScopeResult,
     SubmitResult,
     User,
+    Webhook,
 )
 from clients.sdk._stream import (
     RESUMABLE,
@@ -180,7 +182,7 @@ class CouncilClient:
             params=_params(params or {}),
         )
         if not 200 <= answer.status < 300:
-            raise error_from_response(answer)
+            raise error_with_details(answer)
         return answer
 
     async def _json(
@@ -289,12 +291,6 @@ class CouncilClient:
             body["chair"] = True
         return _user_and_token(await self._object("POST", path, json=body))
 
-    async def list_users(self, member_id: str) -> Page[User]:
-        """``GET /v1/members/{id}/users``: the member's users, with each token's
-        expiry and when it was last used (to within a minute)."""
-        path = f"/v1/members/{_segment(member_id)}/users"
-        return _parse(Page[User], await self._json("GET", path))
-
     async def rotate_token(
         self, member_id: str, user_id: str, *, expires_in: str | None = None
     ) -> tuple[User, str]:
@@ -313,6 +309,15 @@ class CouncilClient:
         path = f"/v1/members/{_segment(member_id)}/users/{_segment(user_id)}/revoke"
         data = await self._object("POST", path, json={})
         return _parse(User, data.get("user", data))
+
+    async def list_users(
+        self, member_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[User]:
+        """``GET /v1/members/{id}/users`` (its admins, the coordinator): one page of
+        users, with each token's expiry and when it was last used (to within a minute)."""
+        path = f"/v1/members/{_segment(member_id)}/users"
+        data = await self._json("GET", path, params={"cursor": cursor, "limit": limit})
+        return _parse(Page[User], data)
 
     async def add_handler(
         self, member_id: str, user_id: str, effective_from: datetime | str | None = None
@@ -368,6 +373,25 @@ class CouncilClient:
         )
         found = data.get("collections", [])
         return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+    async def add_webhook(self, member_id: str, url: str) -> Webhook:
+        """``POST /v1/members/{id}/webhooks`` (its admins): register a webhook.
+
+        The answer's ``secret`` (the HMAC key deliveries are signed with) is shown
+        only this once: store it now.
+        """
+        path = f"/v1/members/{_segment(member_id)}/webhooks"
+        return _parse(Webhook, await self._json("POST", path, json={"url": url}))
+
+    async def list_webhooks(self, member_id: str) -> Page[Webhook]:
+        """``GET /v1/members/{id}/webhooks`` (its admins): webhooks with failures, dead letters."""
+        path = f"/v1/members/{_segment(member_id)}/webhooks"
+        return _parse(Page[Webhook], await self._json("GET", path))
+
+    async def remove_webhook(self, member_id: str, webhook_id: str) -> dict[str, Any]:
+        """``DELETE /v1/members/{id}/webhooks/{webhook_id}`` (its admins): stop a webhook."""
+        path = f"/v1/members/{_segment(member_id)}/webhooks/{_segment(webhook_id)}"
+        return await self._object("DELETE", path)
 
     async def roster(self) -> Page[RosterEntry]:
         """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
@@ -440,6 +464,10 @@ class CouncilClient:
         path = f"/v1/items/{_segment(source_id)}/consents"
         return await self._object("POST", path, json={"derived_item_id": derived_item_id})
 
+    async def consent_requests(self) -> Page[ConsentRequest]:
+        """``GET /v1/consents``: derived items waiting for the caller's member to consent."""
+        return _parse(Page[ConsentRequest], await self._json("GET", "/v1/consents"))
+
     async def withdraw(self, item_id: str) -> dict[str, Any]:
         """``POST /v1/items/{id}/withdraw`` (provider): destroy the item's content.
 
@@ -508,18 +536,22 @@ class CouncilClient:
                 "GET", url, headers=headers, json=None, params=None
             )
             if not 200 <= answer.status < 300:
-                raise error_from_response(answer)
+                raise error_with_details(answer)
             for record in _json_lines([answer.body]):
                 yield record
             return
         async with self._transport.stream("GET", url, headers=headers, params=None) as stream:
             if not 200 <= stream.status < 300:
-                raise error_from_response(await stream.read())
+                raise error_with_details(await stream.read())
             async for record in _ajson_lines(stream.aiter_bytes()):
                 yield record
 
     async def follow(
-        self, cursor: str | None = None, *, reconnects: int = 5
+        self,
+        cursor: str | None = None,
+        *,
+        reconnects: int = 5,
+        on_retry: Callable[[TransportError, int, float], None] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``GET /v1/stream`` (Server-Sent Events): the events the caller may see, live.
 
@@ -528,7 +560,9 @@ class CouncilClient:
         drops, or the broker ends the stream because the client fell behind or
         the broker restarts, it resumes from the last event received, without
         gaps or repeats; after ``reconnects`` failed attempts in a row it raises
-        the TransportError. Raises :class:`StreamClosed` when the broker ends
+        the TransportError. Before each new attempt it calls
+        ``on_retry(error, attempt, delay)`` (attempt 1 is the first retry; the
+        delay in seconds doubles up to 30). Raises :class:`StreamClosed` when the broker ends
         the stream for good (``access_changed``). Break out through
         ``contextlib.aclosing(client.follow())`` to release the connection at once.
         """
@@ -545,7 +579,7 @@ class CouncilClient:
                     "GET", url, headers=headers, params=params
                 ) as sse:
                     if not 200 <= sse.status < 300:
-                        raise error_from_response(await sse.read())
+                        raise error_with_details(await sse.read())
                     failures = 0
                     async for message in server_sent_events(sse.aiter_bytes()):
                         if message.event == "closed":
@@ -556,11 +590,14 @@ class CouncilClient:
                             continue  # at-least-once: already seen
                         last = event.id
                         yield event
-            except TransportError:
+            except TransportError as lost:
                 failures += 1
                 if failures > reconnects:
                     raise
-                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                delay = min(2.0 ** (failures - 1), 30.0)
+                if on_retry is not None:
+                    on_retry(lost, failures, delay)
+                await asyncio.sleep(delay)
                 continue
             if reason != "connection_lost" and reason not in RESUMABLE:
                 raise StreamClosed(reason)
@@ -623,6 +660,23 @@ class CouncilClient:
         """``POST /v1/consultations/{id}/replies``: answer a consultation privately."""
         path = f"/v1/consultations/{_segment(consultation_id)}/replies"
         return await self._object("POST", path, json={"body": body})
+
+    async def list_consultations(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[Consultation]:
+        """``GET /v1/consultations``: the consultations the caller may see, newest first."""
+        data = await self._json(
+            "GET", "/v1/consultations", params={"cursor": cursor, "limit": limit}
+        )
+        return _parse(Page[Consultation], data)
+
+    async def reveal_consultation(self, consultation_id: str) -> dict[str, Any]:
+        """``POST /v1/consultations/{id}/reveal``: the consulting member reveals itself to tier one.
+
+        Only the member that asked may; it cannot be undone (art. 16(3)).
+        """
+        path = f"/v1/consultations/{_segment(consultation_id)}/reveal"
+        return await self._object("POST", path, json={})
 
     async def get_consultation(self, consultation_id: str) -> Consultation:
         """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""

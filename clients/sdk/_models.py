@@ -21,6 +21,7 @@ __all__ = [
     "AuditEvent",
     "Checkpoint",
     "Confidence",
+    "ConsentRequest",
     "Consultation",
     "Effective",
     "FeedbackRequest",
@@ -44,6 +45,7 @@ __all__ = [
     "TlpLevel",
     "User",
     "Victim",
+    "Webhook",
 ]
 
 ItemKind = Literal["analysis", "countermeasure", "early_warning", "consultation", "notice"]
@@ -212,6 +214,8 @@ class Provenance(_ServerModel):
     """One item an item was derived from, directly or further back."""
 
     id: str
+    visible: bool = True
+    """False: the reader may not open this source; nothing else about it is given."""
     kind: str | None = None
     provider_id: str | None = None
     tlp: str | None = None
@@ -366,6 +370,31 @@ class Resolution(_ServerModel):
     effective_at: datetime | None = None
     votes: list[dict[str, Any]] | None = None
     recusals: list[Any] | None = None
+
+
+class Webhook(_ServerModel):
+    """A member's webhook with its delivery state (``secret`` only in the registration answer)."""
+
+    id: str
+    member_id: str | None = None
+    url: str
+    active: bool = True
+    failing_attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    dead_letters: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime | None = None
+    secret: str | None = None
+
+
+class ConsentRequest(_ServerModel):
+    """A derived item waiting for the caller's consent to reach its full scope (art. 17(3))."""
+
+    derived_item_id: str
+    requested_by: str
+    requested_at: datetime | None = None
+    source_item_ids: list[str] = Field(default_factory=list)
+    requested: dict[str, Any] = Field(default_factory=dict)
 
 
 T = TypeVar("T")

@@ -244,7 +244,7 @@ class AiohttpTransport:
                 body = await answer.read()
                 return Response(answer.status, dict(answer.headers), body)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransportError(_describe(exc, url)) from exc
+            raise _describe(exc, url) from exc
 
     @asynccontextmanager
     async def _stream(
@@ -260,7 +260,7 @@ class AiohttpTransport:
             ) as answer:
                 yield StreamResponse(answer.status, dict(answer.headers), _chunks(answer, url))
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransportError(_describe(exc, url)) from exc
+            raise _describe(exc, url) from exc
 
     def stream(
         self,
@@ -285,15 +285,47 @@ async def _chunks(answer: aiohttp.ClientResponse, url: str) -> AsyncIterator[byt
         async for chunk in answer.content.iter_chunked(64 * 1024):
             yield chunk
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise TransportError(_describe(exc, url)) from exc
+        raise _describe(exc, url) from exc
 
 
-def _describe(exc: BaseException, url: str) -> str:
+def _describe(exc: BaseException, url: str) -> TransportError:
+    """The error a person can act on, instead of aiohttp's wording."""
     where = urlsplit(url)
     target = f"{where.scheme}://{where.netloc}"
     if isinstance(exc, asyncio.TimeoutError):
-        return f"no answer from {target} in time"
-    return f"cannot reach {target}: {exc}"
+        return TransportError(
+            f"no answer from the broker at {target} in time: is it overloaded, "
+            "or is a firewall dropping the connection?",
+            "timeout",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return TransportError(
+            f"cannot trust the broker at {target}: its TLS certificate is not signed by a "
+            f"CA this client trusts ({_ssl_reason(exc)})",
+            "untrusted",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return TransportError(
+            f"cannot find the broker at {target}: no such host (check the URL)", "unreachable"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportError(f"cannot reach the broker at {target}: is it running?", "unreachable")
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError | aiohttp.ClientPayloadError,
+    ):
+        return TransportError(
+            f"the server at {target} broke off the connection or does not speak HTTP: "
+            "is it a council broker?",
+            "broken",
+        )
+    return TransportError(f"cannot talk to the broker at {target}: {exc}")
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    verify = getattr(exc, "certificate_error", None)
+    reason = getattr(verify, "verify_message", None) or getattr(verify, "reason", None)
+    return str(reason or "TLS handshake failed")
 
 
 @dataclass(frozen=True)

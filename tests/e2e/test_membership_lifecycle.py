@@ -208,7 +208,8 @@ async def test_tf_rules_art3_the_task_forces_tier_approval_is_audited(broker: Br
 async def test_council_withdraw_against_the_broker(
     broker: Broker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`council withdraw --yes` gives the caller's member's notice; its token then stops."""
+    """`council withdraw --member --yes` gives the caller's member's notice; its token
+    then stops."""
     leaving = await make_org(broker, "Maker Co", category="other")
     env = {"COUNCIL_URL": broker.url, "COUNCIL_TOKEN": leaving.admin._token or ""}
 
@@ -218,10 +219,12 @@ async def test_council_withdraw_against_the_broker(
         )
         return code, capsys.readouterr().out
 
-    code, _ = await council_cmd("withdraw")
+    code, _ = await council_cmd("withdraw", "--member")
     assert code == 2  # --yes is required
     assert (await broker.admin.get_member(leaving.id)).status == "active"
-    code, out = await council_cmd("withdraw", "--yes", "--reason", "closing the business")
+    code, out = await council_cmd(
+        "withdraw", "--member", "--yes", "--reason", "closing the business"
+    )
     assert code == 0 and "has withdrawn" in out
     assert (await broker.admin.get_member(leaving.id)).status == "withdrawn"
     code, _ = await council_cmd("reports")

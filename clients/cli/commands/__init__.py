@@ -13,11 +13,14 @@ from types import ModuleType
 import click
 
 from clients.cli.commands import (
+    audit,
     consultations,
     demo,
     feedback,
     governance,
     items,
+    members,
+    provider,
     stream,
     taxii,
     tokens,
@@ -26,10 +29,13 @@ from clients.cli.commands import (
 __all__ = ["MODULES", "register"]
 
 MODULES: tuple[ModuleType, ...] = (
+    members,
     items,
+    provider,
     feedback,
     consultations,
     governance,
+    audit,
     tokens,
     stream,
     taxii,

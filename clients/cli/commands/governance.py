@@ -10,7 +10,6 @@ from clients.cli._command import (
     EXIT_OK,
     Call,
     Choice,
-    InputError,
     council_command,
     exactly_one,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "resolution",
     "resolutions",
     "vote",
-    "withdraw",
 ]
 
 REPORT_KINDS = ("leak", "scope_breach", "misuse", "other")
@@ -114,39 +112,6 @@ async def reports(call: Call, *, limit: int | None) -> int:
             cell(found.note or ""),
         )
     out.render(rows)
-    return EXIT_OK
-
-
-def _withdraw_check(params: dict[str, object]) -> None:
-    if not params.get("confirmed"):
-        raise click.UsageError(
-            "withdrawal takes effect at once and cannot be undone: add --yes to confirm"
-        )
-
-
-@council_command("withdraw", check=_withdraw_check)
-@click.option("--member", "member_id", metavar="ID", help="your member's id (found if left out)")
-@click.option("--reason", help="the reason given with the notice")
-@click.option("--yes", "confirmed", is_flag=True, help="yes, leave the council now")
-async def withdraw(
-    call: Call, *, member_id: str | None, reason: str | None, confirmed: bool
-) -> int:
-    """Give your member's notice of withdrawal (its own admin; art. 7).
-
-    It takes effect at once: every token of your member stops working and it
-    receives nothing more. There is no undo, so --yes is required.
-    """
-    if member_id is None:
-        bodies = await call.client.list_members()
-        own = [body for body in bodies.items if body.kind == "member"]
-        if len(own) != 1:
-            raise InputError("give --member: this token sees more than one body")
-        member_id = own[0].id
-    gone = await call.client.withdraw_member(member_id, reason=reason)
-    if call.json:
-        call.out.json(gone.model_dump(mode="json"))
-    else:
-        call.out.line(f"{clean(gone.name)} ({clean(gone.id)}) has withdrawn: {clean(gone.status)}")
     return EXIT_OK
 
 
@@ -254,5 +219,5 @@ async def recuse(call: Call, *, resolution_id: str, reason: str) -> int:
     return EXIT_OK
 
 
-COMMANDS = (report, reports, withdraw, resolutions, resolution, vote, recuse)
+COMMANDS = (report, reports, resolutions, resolution, vote, recuse)
 """This module's commands, registered by :mod:`clients.cli.commands`."""

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from pydantic import ValidationError
 from rich.table import Column
 
 from clients.cli._command import (
@@ -18,6 +17,7 @@ from clients.cli._command import (
     council_command,
     exactly_one,
 )
+from clients.cli._names import Directory
 from clients.cli._output import Output, clean
 from clients.cli._render import MEDIUM, WIDE, cell, counts, read_text, table, when, yes
 from clients.sdk import FeedbackRequest, Item, ItemDraft, Scope
@@ -28,8 +28,11 @@ __all__ = [
     "CONFIDENCES",
     "GROUPS",
     "KINDS",
+    "SUBMIT_FLAGS",
+    "UNREADABLE_SOURCE",
     "inbox",
     "show",
+    "show_item",
     "submit",
 ]
 
@@ -90,7 +93,26 @@ def _submit_check(params: dict[str, Any]) -> None:
     exactly_one(params, "secret", "no_secret")
 
 
-@council_command("submit", check=_submit_check)
+SUBMIT_FLAGS = {
+    "kind": "--kind",
+    "title": "--title",
+    "body": "--body",
+    "stix": "--stix-file",
+    "tlp": "--tlp",
+    "secret": "--secret/--no-secret",
+    "confidence": "--confidence",
+    "scope.groups": "--group",
+    "scope.members": "--member",
+    "scope.exclude_members": "--exclude-member",
+    "scope.exclude_attributes": "--exclude-attribute",
+    "scope": "--group/--member",
+    "derived_from": "--derived-from",
+    "feedback": "--due",
+}
+"""The item's JSON fields and the flags of `council submit` that fill them."""
+
+
+@council_command("submit", check=_submit_check, flags=SUBMIT_FLAGS)
 @click.option("--kind", required=True, type=Choice(KINDS), help="what the item is")
 @click.option("--title", required=True, help="one line that says what it is about")
 @click.option("--body", help="the text (or --body-file)")
@@ -144,21 +166,18 @@ async def submit(
             exclude_members=list(exclude_member),
             exclude_attributes=list(exclude_attribute),
         )
-    try:
-        draft = ItemDraft(
-            kind=kind,
-            title=title,
-            body=text,
-            stix=stix,
-            tlp=tlp,
-            secret=secret and not no_secret,
-            confidence=confidence,
-            scope=scope,
-            derived_from=list(derived_from),
-            feedback=FeedbackRequest(due=due) if due else None,
-        )
-    except ValidationError as exc:
-        raise InputError(str(exc)) from exc
+    draft = ItemDraft(
+        kind=kind,
+        title=title,
+        body=text,
+        stix=stix,
+        tlp=tlp,
+        secret=secret and not no_secret,
+        confidence=confidence,
+        scope=scope,
+        derived_from=list(derived_from),
+        feedback=FeedbackRequest(due=due) if due else None,
+    )
     result = await call.client.submit(draft, idempotency_key=idempotency_key)
     out = call.out
     if call.json:
@@ -192,6 +211,7 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     if not page.items:
         out.line("inbox is empty")
     else:
+        names = await Directory.load(call.client)
         # Ids are what the reader types next (`council show ID`): never cut them short.
         # Narrow terminals drop the columns `council show` repeats anyway.
         columns = [
@@ -199,10 +219,11 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
             Column("created (UTC)", no_wrap=True),
             Column("TLP", no_wrap=True),
         ]
+        # Who sent it matters more than what kind it is: the provider's name comes first.
         if out.width >= MEDIUM:
-            columns.append(Column("kind", no_wrap=True))
+            columns.append(Column("provider", overflow="fold", max_width=24))
         if out.width >= WIDE:
-            columns += [Column("confidence", no_wrap=True), Column("provider", no_wrap=True)]
+            columns += [Column("kind", no_wrap=True), Column("confidence", no_wrap=True)]
         rows = table(*columns, Column("title", overflow="fold"))
         for entry in page.items:
             cells = [
@@ -211,9 +232,9 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
                 cell(f"{entry.tlp}\nsecret" if entry.secret else entry.tlp, lines=True),
             ]
             if out.width >= MEDIUM:
-                cells.append(cell(entry.kind))
+                cells.append(cell(names.name(entry.provider_id)))
             if out.width >= WIDE:
-                cells += [cell(entry.confidence), cell(entry.provider_id)]
+                cells += [cell(entry.kind), cell(entry.confidence)]
             rows.add_row(*cells, cell(entry.title))
         out.render(rows)
     if page.next_cursor:
@@ -221,9 +242,13 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     return EXIT_OK
 
 
-def show_item(item: Item, out: Output) -> None:
-    """Print ``item``: its facts, its handling, then its body."""
-    out.line(clean(item.title))
+UNREADABLE_SOURCE = "a source you cannot read"
+"""How ``show`` names a source of a derived item that the reader may not open."""
+
+
+def show_item(item: Item, out: Output, names: Directory) -> None:
+    """Print ``item``: its facts (members by name and id), its handling, then its body."""
+    out.line(clean(item.title) if item.title is not None else "(title withdrawn)")
     rows: list[tuple[str, str]] = [
         ("id", f"{clean(item.id)} (version {item.version})"),
         ("kind", clean(item.kind)),
@@ -239,7 +264,7 @@ def show_item(item: Item, out: Output) -> None:
             ("effective", f"TLP {clean(item.effective.tlp)}, secret {yes(item.effective.secret)}")
         )
     rows += [
-        ("provider", clean(item.provider_id)),
+        ("provider", names.named(item.provider_id)),
         ("status", clean(item.status or "-")),
         ("created", when(item.created_at)),
     ]
@@ -247,7 +272,10 @@ def show_item(item: Item, out: Output) -> None:
         rows.append(("feedback due", when(item.feedback_due)))
     if item.provenance:
         sources = ", ".join(
-            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')})"
+            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')}"
+            f"{', from ' + names.name(p.provider_id) if p.provider_id else ''})"
+            if p.visible
+            else UNREADABLE_SOURCE
             for p in item.provenance
         )
         rows.append(("derived from", sources))
@@ -287,7 +315,7 @@ async def show(call: Call, *, item_id: str) -> int:
     if call.json:
         call.out.json(item.model_dump(mode="json"))
     else:
-        show_item(item, call.out)
+        show_item(item, call.out, await Directory.load(call.client))
     return EXIT_OK
 
 

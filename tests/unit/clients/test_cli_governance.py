@@ -79,12 +79,13 @@ def test_reports_lists_status_and_note(cli: Cli, fake_broker: FakeBroker) -> Non
 
 
 def test_withdraw_needs_yes_and_finds_the_own_member(cli: Cli, fake_broker: FakeBroker) -> None:
-    """`council withdraw` refuses without --yes; with it, it withdraws the caller's member."""
-    assert cli("withdraw") == EXIT_USAGE
+    """`council withdraw --member` refuses without --yes; with it, it withdraws the
+    caller's member."""
+    assert cli("withdraw", "--member") == EXIT_USAGE
     assert "--yes" in cli.err and cli.requests == []
     fake_broker.on("GET", "/v1/members", {"items": [member_json()], "next_cursor": None})
     fake_broker.on("POST", "/v1/members/m-1/withdrawal", member_json(status="withdrawn"))
-    assert cli("withdraw", "--yes", "--reason", "merged") == 0, cli.err
+    assert cli("withdraw", "--member", "--yes", "--reason", "merged") == 0, cli.err
     assert cli.requests[-1].json == {"reason": "merged"}
     assert "has withdrawn" in cli.out
 
