@@ -43,6 +43,7 @@ from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.errors import BrokerError, PayloadTooLarge
+from broker.misp import feed as misp_feed
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
@@ -94,6 +95,7 @@ def create_app(
         consultations,
         stream,
         webhooks,
+        misp_feed,
     ):
         app.add_routes(module.routes)
     return app

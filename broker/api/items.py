@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from aiohttp import web
@@ -17,7 +18,10 @@ from broker.api.views.items import (
     submit_view,
     withdrawal_view,
 )
+from broker.domain import Confidence
 from broker.errors import InvalidInput
+from broker.misp.imports import MispItem, parse_event, propose, resolve
+from broker.services import Actor
 from broker.services.submissions import SubmitDraft, check_idempotency_key
 
 __all__ = ["routes"]
@@ -41,17 +45,17 @@ async def submit(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         check_idempotency_key(key)  # the same rule the use case applies, before any work
-    stix = body.stix.model_dump(mode="json") if body.stix is not None else None
     victim = body.victim.model_dump(mode="json") if body.victim is not None else None
+    item = await _resolved(request, caller, body)
     draft = SubmitDraft(
-        kind=body.kind,
-        title=body.title,
-        body=body.body,
-        stix=stix,
-        tlp=body.tlp,
+        kind=item.kind,
+        title=item.title,
+        body=item.body,
+        stix=item.stix,
+        tlp=item.tlp,
         secret=body.secret,
-        confidence=body.confidence,
-        scope=body.scope.to_domain(),
+        confidence=item.confidence,
+        scope=item.scope,
         derived_from=tuple(dict.fromkeys(body.derived_from)),
         victim=victim,
         feedback_due=body.feedback.due if body.feedback else None,
@@ -59,6 +63,36 @@ async def submit(request: web.Request) -> web.Response:
     )
     result = await services(request).submissions.submit(caller, draft, key)
     return respond(submit_view(result), 201)
+
+
+async def _resolved(request: web.Request, caller: Actor, body: ItemSubmit) -> MispItem:
+    """The item's fields: the request's, over a MISP event's where one is given."""
+    scope = body.scope.to_domain() if body.scope is not None else None
+    if body.misp_event is None:
+        # ItemSubmit's validator guarantees these without a MISP event.
+        assert body.kind and body.title and body.tlp and scope is not None
+        return MispItem(
+            title=body.title,
+            tlp=body.tlp,
+            kind=body.kind,
+            confidence=body.confidence or Confidence.UNCONFIRMED,
+            scope=scope,
+            stix=body.stix.model_dump(mode="json") if body.stix is not None else None,
+            body=body.body,
+        )
+    event = parse_event(body.misp_event)
+    roster = await services(request).members.roster()
+    # misp-stix is CPU work (tens of ms for a large event): off the event loop.
+    proposal = await asyncio.to_thread(propose, event, caller.member_id, roster)
+    return resolve(
+        proposal,
+        title=body.title,
+        tlp=body.tlp,
+        kind=body.kind,
+        confidence=body.confidence,
+        scope=scope,
+        body=body.body,
+    )
 
 
 @routes.get("/v1/items/{id}")

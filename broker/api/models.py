@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from broker.domain import (
     Category,
@@ -156,19 +164,38 @@ class StixBundle(Strict):
 
 
 class ItemSubmit(Strict):
-    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2))."""
+    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2)).
 
-    kind: ItemKind
-    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    With `misp_event` (a MISP event's JSON) the event supplies the title, TLP,
+    kind, confidence, scope and STIX content the request leaves out
+    (`broker.misp.imports`); without it `kind`, `title`, `tlp` and `scope` are required.
+    """
+
+    kind: ItemKind | None = None
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = None
     body: Annotated[StrictStr, Field(max_length=262_144)] | None = None
     stix: StixBundle | None = None
-    tlp: Tlp
+    misp_event: dict[str, Any] | None = None
+    tlp: Tlp | None = None
     secret: StrictBool
-    confidence: Confidence = Confidence.UNCONFIRMED
-    scope: ScopeIn
+    confidence: Confidence | None = None
+    scope: ScopeIn | None = None
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
     victim: VictimIn | None = None
     feedback: FeedbackIn | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ItemSubmit:
+        if self.misp_event is not None:
+            if self.stix is not None:
+                raise ValueError("give stix or misp_event, not both")
+            return self
+        missing = [
+            name for name in ("kind", "title", "tlp", "scope") if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required (unless misp_event supplies them)")
+        return self
 
 
 class ScopeChange(Strict):
