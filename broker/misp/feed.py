@@ -23,7 +23,6 @@ from broker.domain.items import ItemSummary, OpenedItem
 from broker.domain.obligations import OwedObligation
 from broker.errors import InvalidInput, NotFound
 from broker.feedback import ObligationKind, ObligationStatus
-from broker.misp.imports import parse_event, propose
 from broker.misp.events import (
     event_file,
     hash_lines,
@@ -32,6 +31,7 @@ from broker.misp.events import (
     manifest_entry,
     sightable,
 )
+from broker.misp.imports import parse_event, propose
 from broker.services import Actor, Services
 
 __all__ = ["routes"]
