@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -92,7 +93,9 @@ class CouncilClient:
     ``token`` may be None for the public endpoints (:meth:`health`, :meth:`roster`).
     ``transport`` replaces the network (see :class:`CallableTransport`); a transport
     passed in is not closed by the client, the default one is. ``timeout`` (seconds)
-    applies to the default transport. Every method raises :class:`CouncilError`
+    and ``ssl_context`` (the certificates to trust, e.g.
+    ``ssl.create_default_context(cafile="council-ca.pem")``) apply to the default
+    transport. Every method raises :class:`CouncilError`
     (or a subclass) when the call fails; the token never appears in ``repr``.
     """
 
@@ -103,6 +106,7 @@ class CouncilClient:
         *,
         transport: Transport | None = None,
         timeout: float = 30,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -110,7 +114,9 @@ class CouncilClient:
         self._token = token
         self._owns_transport = transport is None
         self._transport: Transport = (
-            transport if transport is not None else AiohttpTransport(timeout)
+            transport
+            if transport is not None
+            else AiohttpTransport(timeout, ssl_context=ssl_context)
         )
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as jsonlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -132,22 +133,35 @@ class AiohttpTransport:
     """The real transport: one :class:`aiohttp.ClientSession`, opened on first use.
 
     ``timeout`` bounds a whole request; for a stream it bounds each read, so a
-    long export is not cut off while data keeps flowing. Pass ``session`` to
-    share one you manage yourself: :meth:`aclose` then leaves it open.
+    long export is not cut off while data keeps flowing. ``ssl_context`` decides
+    which certificates an https broker may present (default: the system's CAs);
+    build it with :func:`ssl.create_default_context` ``(cafile=...)`` to trust a
+    council's own CA. Pass ``session`` to share one you manage yourself:
+    :meth:`aclose` then leaves it open (and ``ssl_context`` does not apply).
     """
 
     def __init__(
-        self, timeout: float = 30, *, session: aiohttp.ClientSession | None = None
+        self,
+        timeout: float = 30,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
+        self._ssl_context = ssl_context
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         # Opened lazily: aiohttp wants its session created inside the running loop.
         if self._session is None or self._session.closed:
+            connector = (
+                aiohttp.TCPConnector(ssl=self._ssl_context)
+                if self._ssl_context is not None
+                else None
+            )
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
+                timeout=aiohttp.ClientTimeout(total=self._timeout), connector=connector
             )
             self._owns_session = True
         return self._session

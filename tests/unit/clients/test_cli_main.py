@@ -652,6 +652,8 @@ def test_the_token_is_redacted_even_when_the_broker_echoes_it(
 def test_a_token_given_on_the_command_line_never_echoes(cli: Cli) -> None:
     """Even a usage error that repeats argv hides a --token value."""
     assert cli("--token", TOKEN, "inbox", "--bogus", TOKEN) == EXIT_USAGE
+    assert "--bogus" in cli.err  # and not the token (Cli asserts)
+    assert cli("--token", TOKEN, "inbox", "--oldest", TOKEN) == EXIT_USAGE
     assert "[redacted]" in cli.err
     assert cli(f"--token={TOKEN}", "inbox", TOKEN) == EXIT_USAGE
     assert "[redacted]" in cli.err
