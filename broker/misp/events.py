@@ -144,9 +144,21 @@ def _skeleton(stored: StoredItem, title: str, provider_name: str) -> MISPEvent:
 
 
 def manifest_entry(stored: StoredItem, title: str, provider_name: str) -> dict[str, Any]:
-    """The item's entry in `manifest.json` (MISP's feed format), keyed by event uuid."""
-    manifest: dict[str, Any] = _skeleton(stored, title, provider_name).manifest
-    return manifest
+    """The item's entry in `manifest.json`, keyed by event uuid: what pymisp's
+    `MISPEvent.manifest` gives for `item_event`, without converting the content
+    (the manifest lists every item; only the event files carry contents)."""
+    facts = stored.facts
+    return {
+        event_uuid(facts.id): {
+            "Orgc": {"name": provider_name, "uuid": event_uuid(facts.provider_id)},
+            "Tag": [{"name": name} for name in _tags(stored)],
+            "info": title,
+            "date": stored.created_at.date().isoformat(),
+            "analysis": _ANALYSIS[facts.confidence],
+            "threat_level_id": _THREAT_LEVEL_UNDEFINED,
+            "timestamp": int(stored.created_at.timestamp()),
+        }
+    }
 
 
 def item_event(opened: OpenedItem, provider_name: str) -> MISPEvent:
