@@ -59,6 +59,7 @@ from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
 from broker.domain.limits import parse_networks
 from broker.errors import BrokerError, PayloadTooLarge, RateLimited, StorageFull, Unavailable
+from broker.misp import feed as misp_feed
 from broker.portal import PORTAL_PREFIX, create_portal
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
@@ -119,6 +120,7 @@ def create_app(
         stream,
         webhooks,
         docs,
+        misp_feed,
     ):
         app.add_routes(module.routes)
     # The TAXII 2.1 edge (docs/taxii.md): its own error bodies and media types.

@@ -275,24 +275,32 @@ class ItemSubmit(Strict):
 
     `tlp` is case-insensitive and may carry the `TLP:` prefix; `WHITE` is stored
     and answered as `CLEAR`.
+
+    With `misp_event` (a MISP event's JSON) the event supplies the title, TLP,
+    kind, confidence, scope and STIX content the request leaves out
+    (`broker.misp.imports`); without it `kind`, `title`, `tlp` and `scope` are required.
     """
 
-    kind: ItemKind
-    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    kind: ItemKind | None = None
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = None
     body: Annotated[StrictStr, Field(max_length=262_144)] | None = None
     stix: StixBundle | None = None
+    misp_event: Annotated[
+        dict[str, Any] | None,
+        Field(description="a MISP event's JSON, supplying what the request leaves out"),
+    ] = None
     tlp: Annotated[
-        Tlp,
+        Tlp | None,
         Field(
             description="TLP 2.0 label, in any case, with or without `TLP:`; "
             "`WHITE` (TLP 1.0) is read as `CLEAR`"
         ),
-    ]
+    ] = None
     secret: Annotated[
         StrictBool, Field(description="required: say whether it is secret (art. 18(1),(2))")
     ]
-    confidence: Confidence = Confidence.UNCONFIRMED
-    scope: ScopeIn
+    confidence: Confidence | None = None
+    scope: ScopeIn | None = None
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
     victim: VictimIn | None = None
     feedback: FeedbackIn | None = None
@@ -303,6 +311,19 @@ class ItemSubmit(Strict):
     @classmethod
     def _tlp(cls, value: object) -> object:
         return tlp_label(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ItemSubmit:
+        if self.misp_event is not None:
+            if self.stix is not None:
+                raise ValueError("give stix or misp_event, not both")
+            return self
+        missing = [
+            name for name in ("kind", "title", "tlp", "scope") if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required (unless misp_event supplies them)")
+        return self
 
 
 class ScopeChange(Strict):

@@ -61,6 +61,7 @@ _MEDIA: dict[str, tuple[str, ...]] = {
     "/v1/audit/export": ("application/x-ndjson",),
     "/v1/stream": ("text/event-stream",),
     "/docs": ("text/html",),
+    "/misp/feed/hashes.csv": ("text/csv",),
     "/docs/{name}": ("text/css", "text/javascript", "image/png"),
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}

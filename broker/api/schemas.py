@@ -477,6 +477,32 @@ _INFORMATION_REQUEST = {
 }
 
 
+REPORT = _object(
+    {
+        "id": _ID,
+        "kind": _STR,
+        "status": _STR,
+        "text": _STR,
+        "item_id": _STR_OR_NULL,
+        "member_id": _STR_OR_NULL,
+        "note": _STR_OR_NULL,
+        "reporter": _object({"member_id": _ID, "user_id": _ID}),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+    }
+)
+ME = _object(
+    {
+        "user_id": _ID,
+        "name": _STR,
+        "role": _enum(Role),
+        "member_id": _ID,
+        "member_kind": _STR,
+        "tier": _enum(Tier),
+        "is_handler": _BOOL,
+    }
+)
+
 RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     # Operations
     ("get", "/healthz"): _STATUS,
@@ -537,5 +563,39 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("post", "/v1/resolutions/{id}/close"): _RESOLUTION,
     ("post", "/v1/resolutions/{id}/publish"): _RESOLUTION,
     ("get", "/v1/information-requests"): _page(_INFORMATION_REQUEST),
+    ("post", "/v1/members/{id}/withdrawal"): MEMBER,
+    ("get", "/v1/me"): ME,
+    ("post", "/v1/reports"): REPORT,
+    ("get", "/v1/reports"): _page(REPORT),
+    ("get", "/v1/reports/{id}"): REPORT,
+    ("patch", "/v1/reports/{id}"): REPORT,
+    # MISP (docs/misp.md): MISP's own feed format, keyed by event uuid
+    ("get", "/misp/feed/manifest.json"): {
+        "type": "object",
+        "additionalProperties": _object(
+            {"info": _STR, "date": _STR, "timestamp": _INT, "Orgc": {"type": "object"}},
+            {"Tag": {"type": "array"}, "analysis": _INT, "threat_level_id": _INT},
+        ),
+    },
+    ("get", "/misp/feed/{uuid}.json"): _object({"Event": {"type": "object"}}),
+    ("post", "/misp/proposals"): _object(
+        {
+            "title": _STR,
+            "tlp": _STR_OR_NULL,
+            "kind": _STR_OR_NULL,
+            "confidence": _STR_OR_NULL,
+            "scope": {"type": "object"},
+            "stix_objects": _INT,
+        }
+    ),
+    ("post", "/misp/sightings"): _object(
+        {
+            "answers": {
+                "type": "array",
+                "items": _object({"item_id": _ID, "answer": _STR, "change": _STR}),
+            },
+            "unmatched": {"type": "array", "items": _STR},
+        }
+    ),
 }
 """The 2xx JSON body of every operation that answers one (streams and text bodies aside)."""

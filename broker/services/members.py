@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -309,6 +309,12 @@ class MemberService:
             stored = await _stored(uow, member_id)
         self._directory.forget()  # routing and sign-in must see this change at once
         return stored
+
+    async def provider_names(self, member_ids: Sequence[str]) -> dict[str, str]:
+        """The names of the providers of items the caller already may open, by id
+        (the native item shows `provider_id`; a MISP event names its creator)."""
+        async with self._store.read() as uow:
+            return await uow.members.names(sorted(set(member_ids)))
 
     async def roster(self) -> list[RosterEntry]:
         """The public roster: active members that agreed to be listed (art. 25)."""
