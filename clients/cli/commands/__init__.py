@@ -23,7 +23,6 @@ from clients.cli.commands import (
     provider,
     stream,
     taxii,
-    tokens,
 )
 
 __all__ = ["MODULES", "register"]
@@ -36,7 +35,6 @@ MODULES: tuple[ModuleType, ...] = (
     consultations,
     governance,
     audit,
-    tokens,
     stream,
     taxii,
     demo,
