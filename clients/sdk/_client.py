@@ -414,6 +414,12 @@ class CouncilClient:
             SubmitResult, await self._json("POST", "/v1/items", json=body, headers=headers)
         )
 
+    async def misp_proposal(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``POST /misp/proposals``: what a MISP event would become as an item (title,
+        TLP, kind, confidence, scope, number of STIX objects), without submitting it.
+        Submit it with ``submit({"misp_event": event, "secret": ..., ...})``."""
+        return await self._object("POST", "/misp/proposals", json={"misp_event": event})
+
     async def get_item(self, item_id: str) -> Item:
         """``GET /v1/items/{id}``: the item, decrypted, with the handling this reader is allowed."""
         return _parse(Item, await self._json("GET", f"/v1/items/{_segment(item_id)}"))

@@ -12,6 +12,8 @@ import pytest
 import stix2
 from pymisp import MISPEvent, MISPSighting
 
+from clients.cli.main import run
+from clients.sdk import CouncilClient
 from tests.conftest import Broker
 
 pytestmark = pytest.mark.db
@@ -320,3 +322,50 @@ async def test_a_proposal_shows_the_scope_before_sending_and_creates_nothing(cas
     assert body["stix_objects"] > 0
     _, inbox = await cast.get_json(cast.vendor, "/v1/inbox")
     assert inbox["items"] == []
+
+
+async def test_council_submit_misp_event_shows_the_proposal_and_submits(
+    cast: Cast, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`council submit --misp-event FILE` shows what the event proposes, then submits it."""
+    event = MISPEvent()
+    event.info = "worm C2 seen at the border"
+    event.distribution = 0
+    event.add_tag("tlp:amber")
+    event.add_tag('council:kind="countermeasure"')
+    event.add_attribute("ip-dst", "203.0.113.9")
+    path = tmp_path / "event.json"
+    path.write_text(event.to_json())
+    env = {"COUNCIL_URL": cast.broker.url, "COUNCIL_TOKEN": cast.vendor.token}
+
+    def client(url: str, token: str | None) -> CouncilClient:
+        return CouncilClient(url, token)
+
+    code = await run(
+        ["submit", "--misp-event", str(path), "--no-secret", "--yes"],
+        client_factory=client,
+        env=env,
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "TLP: AMBER" in captured.err and cast.vendor.member_id in captured.err
+    item_id = next(
+        line.split(": ", 1)[1] for line in captured.out.splitlines() if line.startswith("id: ")
+    )
+    _, item = await cast.get_json(cast.vendor, "/v1/items/" + item_id)
+    assert (item["title"], item["tlp"], item["kind"]) == (
+        "worm C2 seen at the border",
+        "AMBER",
+        "countermeasure",
+    )
+    # Without a TLP tag and without --tlp the broker refuses, and says why.
+    bare = MISPEvent()
+    bare.info = "unmarked"
+    bare.add_attribute("domain", "worm.example")
+    path.write_text(bare.to_json())
+    code = await run(
+        ["submit", "--misp-event", str(path), "--no-secret", "--kind", "analysis", "--yes"],
+        client_factory=client,
+        env=env,
+    )
+    assert code == 1 and "tlp" in capsys.readouterr().err
