@@ -104,6 +104,18 @@ _REASONS: dict[str, str] = {
         "tlp to match, or remove the marking"
     ),
     Reason.REASON_NOT_WRITTEN: ("write why you break the glass, in at least 10 visible characters"),
+    Reason.NOT_A_MEMBER: (
+        "only a member gives a notice of withdrawal; the coordinator and the secretariat stay"
+    ),
+    Reason.ALREADY_GONE: "this member has left the council already: nothing more to do",
+    Reason.NOT_REPORTER: "only the user who filed a report and the secretariat see it",
+    Reason.NOT_SECRETARIAT_STAFF: (
+        "only the secretariat's staff handle violation reports (charter art. 29)"
+    ),
+    Reason.REPORT_CLOSED: "this report is closed; file a new report if something new happened",
+    Reason.REPORT_STATUS_BACKWARDS: (
+        "a report moves forward only: received, then investigating, then closed"
+    ),
 }
 
 _TARGETS: dict[str, str] = {
@@ -134,6 +146,27 @@ _FEEDBACK: dict[str, str] = {
     "feedback_error": "see council obligations for what your member owes, and by when",
 }
 
+# The governance use cases' precise codes (SPEC §6), given with their 409 or 404.
+_GOVERNANCE: dict[str, str] = {
+    "already_voted": "your seat or member has acted on this resolution already",
+    "closed": "the resolution is decided: see council resolution ID for its outcome",
+    "open": "wait until the resolution is decided (council resolution ID)",
+    "proxy_chain": "give your proxy to a member that votes itself, not to one that gave its own",
+    "subject_status": "the member's status does not allow this kind of resolution now",
+    "already_open": "a resolution of this kind on this member is open already: vote on that one",
+    "no_committee": "the secretariat has no committee seats yet: create them first",
+    "not_foreign": "a task-force exception is only for a foreign member (charter art. 6(4))",
+    "decided_by_resolution": (
+        "open a steering-committee resolution instead (council resolutions; charter art. 6, 8)"
+    ),
+    "needs_task_force_exception": (
+        "a foreign member needs a passed task_force_exception resolution before a tier "
+        "(charter art. 6(4))"
+    ),
+    "scope_mismatch": "answer an information request with exactly the scope it names",
+    "chair_taken": "the committee has a chair: revoke that seat before naming another",
+}
+
 # broker.errors: the HTTP error codes, for errors without a more precise one.
 _HTTP: dict[str, str] = {
     "internal": "retry later; if it persists, tell the operator the X-Request-Id of the answer",
@@ -154,9 +187,16 @@ _HTTP: dict[str, str] = {
     ),
     "method_not_allowed": "use one of the methods in the Allow header",
     "http_error": "check the request against the HTTP API reference (GET /docs)",
+    "timeout": "send the whole body promptly: the broker stops waiting after its body timeout",
+    "unavailable": "the broker's database does not answer: wait Retry-After seconds and retry",
+    "storage_full": (
+        "the broker's disk is full: tell the operator, who must free space; nothing was stored"
+    ),
 }
 
-FIXES: MappingProxyType[str, str] = MappingProxyType(_REASONS | _TARGETS | _FEEDBACK | _HTTP)
+FIXES: MappingProxyType[str, str] = MappingProxyType(
+    _REASONS | _TARGETS | _FEEDBACK | _GOVERNANCE | _HTTP
+)
 """Every error code the broker answers in, with the one line that says how to fix it."""
 
 

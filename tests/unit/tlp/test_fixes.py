@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import re
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +52,23 @@ def _codes() -> list[str]:
         if issubclass(obj, BrokerError)
     }
     codes += [cls.code for cls in sorted(http_errors | set(_subclasses(BrokerError)), key=str)]
-    return codes
+    return codes + _precise_codes()
+
+
+_PRECISE = re.compile(r'\bcode="([a-z_]+)"')
+
+
+def _precise_codes() -> list[str]:
+    """The precise codes the use cases give an error (`Conflict(..., code="closed")`),
+    found by reading the services' source, so a new one cannot go without its fix."""
+    services = Path(broker.errors.__file__).parent / "services"
+    found = {
+        match
+        for path in sorted(services.glob("*.py"))
+        for match in _PRECISE.findall(path.read_text(encoding="utf-8"))
+    }
+    assert {"already_voted", "decided_by_resolution"} <= found
+    return sorted(found)
 
 
 @pytest.mark.parametrize("code", _codes())
@@ -68,7 +86,12 @@ def test_feedback_codes_are_distinct_and_fixes_hold_no_stray_entries() -> None:
     feedback = [cls.code for cls in _subclasses(FeedbackError)]
     assert len(set(feedback)) == len(feedback)
     # The service's own answer when nothing is owed is the only code not drawn from a class.
-    assert set(FIXES) - set(codes) <= {"no_obligation", "method_not_allowed", "http_error"}
+    assert set(FIXES) - set(codes) <= {
+        "no_obligation",
+        "method_not_allowed",
+        "http_error",
+        "chair_taken",  # the members service answers it as an audited reason
+    }
 
 
 def test_an_error_body_carries_the_fix_of_its_reason_else_its_code() -> None:
