@@ -107,15 +107,28 @@ def _plain_http_warning(url: str) -> str | None:
     return None
 
 
-def _ssl_context(ca: str | None) -> ssl.SSLContext | None:
-    if ca is None:
+def _ssl_context(ca: str | None, env: Mapping[str, str]) -> ssl.SSLContext | None:
+    # A broker with mutual TLS wants a client certificate naming the user:
+    # COUNCIL_CLIENT_CERT and COUNCIL_CLIENT_KEY (PEM), as `council-broker tls client` issues.
+    cert = env.get("COUNCIL_CLIENT_CERT") or None
+    key = env.get("COUNCIL_CLIENT_KEY") or None
+    if ca is None and cert is None and key is None:
         return None
     try:
         # The council's own CA, on top of the system's: a broker may use either.
-        return ssl.create_default_context(cafile=ca)
+        context = ssl.create_default_context(cafile=ca)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"cannot use CA file {ca}: {reason}") from exc
+    if key is not None and cert is None:
+        raise ConfigError("COUNCIL_CLIENT_KEY needs its certificate: set COUNCIL_CLIENT_CERT")
+    if cert is not None:
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"cannot use client certificate {cert}: {reason}") from exc
+    return context
 
 
 def _show_click_error(error: click.ClickException, out: Output) -> None:
@@ -171,7 +184,7 @@ async def run(
     try:
         connection = resolve_connection(options.url, options.token, env)
         out.add_secret(connection.file_token)
-        context = _ssl_context(options.ca)
+        context = _ssl_context(options.ca, env)
         if client_factory is None:
             client = CouncilClient(connection.url, connection.token, ssl_context=context)
         else:

@@ -36,6 +36,8 @@ __all__ = [
     "Page",
     "PendingConsent",
     "Provenance",
+    "Report",
+    "Resolution",
     "RosterEntry",
     "Scope",
     "ScopeResult",
@@ -97,7 +99,9 @@ class RosterEntry(_ServerModel):
 class User(_ServerModel):
     """A person who signs in for a body.
 
-    ``role`` is ``member_user``, ``member_admin`` or ``committee``.
+    ``role`` is ``member_user``, ``member_admin`` or ``committee`` (a seat on the
+    steering committee, on the secretariat's body); ``chair`` marks the committee's
+    chair (art. 11(5)).
     """
 
     id: str
@@ -106,6 +110,9 @@ class User(_ServerModel):
     role: str
     created_at: datetime
     revoked_at: datetime | None = None
+    chair: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Handler(_ServerModel):
@@ -320,6 +327,49 @@ class Consultation(_ServerModel):
     reveal_identity: bool | None = None
     replies: list[dict[str, Any]] = Field(default_factory=list)
     created_at: datetime | None = None
+
+
+class Report(_ServerModel):
+    """A violation report to the secretariat (art. 29), as its reporter or the
+    secretariat sees it.
+
+    ``kind`` is ``leak``, ``scope_breach``, ``misuse`` or ``other``; ``status`` is
+    ``received``, ``investigating`` or ``closed``; ``note`` is the secretariat's latest.
+    """
+
+    id: str
+    kind: str
+    status: str
+    text: str
+    item_id: str | None = None
+    member_id: str | None = None
+    note: str | None = None
+    reporter: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Resolution(_ServerModel):
+    """A decision of the steering committee or the general assembly (SPEC §6).
+
+    ``body`` is ``committee`` or ``assembly``; ``status`` is ``open``, ``passed``,
+    ``failed``, ``no_quorum`` or ``refused``; ``tally`` counts ``yes``, ``no``,
+    ``abstain``, ``recused``, ``seats`` and ``entitled``. ``votes`` and
+    ``recusals`` are shown to the committee, the secretariat and the coordinator
+    only (art. 27).
+    """
+
+    id: str
+    kind: str
+    title: str
+    status: str
+    body: str | None = None
+    subject_member_id: str | None = None
+    tally: dict[str, Any] = Field(default_factory=dict)
+    decided_at: datetime | None = None
+    effective_at: datetime | None = None
+    votes: list[dict[str, Any]] | None = None
+    recusals: list[Any] | None = None
 
 
 class Webhook(_ServerModel):

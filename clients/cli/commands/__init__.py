@@ -17,10 +17,12 @@ from clients.cli.commands import (
     consultations,
     demo,
     feedback,
+    governance,
     items,
     members,
     provider,
     stream,
+    taxii,
 )
 
 __all__ = ["MODULES", "register"]
@@ -31,8 +33,10 @@ MODULES: tuple[ModuleType, ...] = (
     provider,
     feedback,
     consultations,
+    governance,
     audit,
     stream,
+    taxii,
     demo,
 )
 """Every module whose ``COMMANDS`` the ``council`` group offers."""

@@ -222,9 +222,16 @@ def users() -> None:
 @MEMBER
 @click.argument("name")
 @click.option("--role", type=Choice(ROLES), default="member_user", help="what the user may do")
-async def add_user(call: Call, *, member: str, name: str, role: str) -> int:
+@click.option(
+    "--expires-in",
+    metavar="DURATION",
+    help="the token's lifetime, ISO 8601 (P90D, PT12H)  [default: until revoked]",
+)
+async def add_user(call: Call, *, member: str, name: str, role: str, expires_in: str | None) -> int:
     """Create a user; its token is printed once, here, and never again."""
-    user, token = await call.client.create_user(await member_id(call.client, member), name, role)
+    user, token = await call.client.create_user(
+        await member_id(call.client, member), name, role, expires_in=expires_in
+    )
     if call.json:
         # The new user's token is the point of this answer (only the caller's own is redacted).
         call.out.json({"user": user.model_dump(mode="json"), "token": token})
@@ -238,7 +245,8 @@ async def add_user(call: Call, *, member: str, name: str, role: str) -> int:
 @council_command("list", group=users)
 @MEMBER
 async def list_users(call: Call, *, member: str) -> int:
-    """The member's users, revoked ones included."""
+    """The member's users, revoked ones included, with each token's expiry and last
+    use (to within a minute)."""
     page = await call.client.list_users(await member_id(call.client, member), limit=200)
     if call.json:
         call.out.json(page.model_dump(mode="json"))
@@ -246,7 +254,8 @@ async def list_users(call: Call, *, member: str) -> int:
     rows = table(
         Column("name", overflow="fold"),
         Column("role", no_wrap=True),
-        Column("created (UTC)", no_wrap=True),
+        Column("expires (UTC)", no_wrap=True),
+        Column("last used (UTC)", no_wrap=True),
         Column("revoked", no_wrap=True),
         Column("id", no_wrap=True),
     )
@@ -254,11 +263,37 @@ async def list_users(call: Call, *, member: str) -> int:
         rows.add_row(
             cell(user.name),
             cell(user.role),
-            cell(when(user.created_at, zone=False)),
+            cell(when(user.expires_at, zone=False) if user.expires_at else "never"),
+            cell(when(user.last_used_at, zone=False) if user.last_used_at else "never"),
             cell(when(user.revoked_at, zone=False) if user.revoked_at else "-"),
             cell(short(user.id)),
         )
     call.out.render(rows)
+    return EXIT_OK
+
+
+@council_command("rotate", group=users)
+@MEMBER
+@click.argument("user", metavar="USER")
+@click.option(
+    "--expires-in",
+    metavar="DURATION",
+    help="the new token's lifetime from now, ISO 8601 (P90D)  [default: keep the expiry]",
+)
+async def rotate_user_token(call: Call, *, member: str, user: str, expires_in: str | None) -> int:
+    """Give a user a new token; the old one stops working at once (no grace period)
+    and the user's open streams close. The new token is printed once."""
+    mid = await member_id(call.client, member)
+    rotated, token = await call.client.rotate_token(
+        mid, await user_id(call.client, mid, user), expires_in=expires_in
+    )
+    if call.json:
+        call.out.json({"user": rotated.model_dump(mode="json"), "token": token})
+        return EXIT_OK
+    call.out.line(f"user {clean(rotated.name)}: {clean(rotated.id)}")
+    call.out.line(f"token: {clean(token)}")
+    call.out.line("expires: " + (when(rotated.expires_at) if rotated.expires_at else "never"))
+    call.out.warning("the old token no longer works; hand the new one over a safe channel")
     return EXIT_OK
 
 

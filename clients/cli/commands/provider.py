@@ -6,10 +6,12 @@ and ``council break-glass``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Column
 
-from clients.cli._command import EXIT_OK, Call, Choice, council_command
+from clients.cli._command import EXIT_OK, Call, Choice, InputError, council_command
 from clients.cli._names import Directory, short
 from clients.cli._output import clean
 from clients.cli._render import cell, counts, table, when
@@ -125,14 +127,45 @@ async def consent(call: Call, *, source_id: str | None, derived: str | None) -> 
     return EXIT_OK
 
 
-@council_command("withdraw")
-@click.argument("item_id", metavar="ITEM")
-@click.option("--yes", "confirmed", is_flag=True, help="do not ask: the content is destroyed")
-async def withdraw(call: Call, *, item_id: str, confirmed: bool) -> int:
-    """Withdraw your item: its content is destroyed for everyone.
+def _withdraw_check(params: dict[str, Any]) -> None:
+    if params.get("member") == bool(params.get("item_id")):
+        raise click.UsageError(
+            "give ITEM to withdraw an item, or --member for your member's notice of withdrawal"
+        )
+    if params.get("member") and not params.get("confirmed"):
+        raise click.UsageError(
+            "a member's withdrawal takes effect at once and cannot be undone: add --yes to confirm"
+        )
 
-    Its metadata and its audit trail remain.
-    """
+
+@council_command("withdraw", check=_withdraw_check)
+@click.argument("item_id", metavar="[ITEM]", required=False)
+@click.option(
+    "--member",
+    is_flag=True,
+    help="instead of an item: your member's notice of withdrawal (its admin; art. 7)",
+)
+@click.option(
+    "--member-id", metavar="ID", help="with --member: your member's id (found if left out)"
+)
+@click.option("--reason", help="with --member: the reason given with the notice")
+@click.option("--yes", "confirmed", is_flag=True, help="do not ask: this cannot be undone")
+async def withdraw(
+    call: Call,
+    *,
+    item_id: str | None,
+    member: bool,
+    member_id: str | None,
+    reason: str | None,
+    confirmed: bool,
+) -> int:
+    """Withdraw your item (its content is destroyed for everyone; its metadata
+    and audit trail remain), or with --member give your member's notice of
+    withdrawal: at once every token of your member stops working and it
+    receives nothing more."""
+    if member:
+        return await _leave(call, member_id, reason)
+    assert item_id is not None  # _withdraw_check
     if not confirmed and not click.confirm(
         f"destroy the content of {item_id} for every recipient?", err=True
     ):
@@ -142,6 +175,21 @@ async def withdraw(call: Call, *, item_id: str, confirmed: bool) -> int:
         call.out.json(answer)
     else:
         call.out.line(f"withdrawn: {clean(item_id)} (its content is destroyed)")
+    return EXIT_OK
+
+
+async def _leave(call: Call, member_id: str | None, reason: str | None) -> int:
+    if member_id is None:
+        bodies = await call.client.list_members()
+        own = [body for body in bodies.items if body.kind == "member"]
+        if len(own) != 1:
+            raise InputError("give --member-id: this token sees more than one body")
+        member_id = own[0].id
+    gone = await call.client.withdraw_member(member_id, reason=reason)
+    if call.json:
+        call.out.json(gone.model_dump(mode="json"))
+    else:
+        call.out.line(f"{clean(gone.name)} ({clean(gone.id)}) has withdrawn: {clean(gone.status)}")
     return EXIT_OK
 
 

@@ -44,23 +44,22 @@ ARGS: dict[str, list[str]] = {
     "members set": ["m-1", "--listed"],
     "members show": ["m-1"],
     "obligations": [],
-    "recuse": ["r-1", "--reason", "we are the subject of it"],
-    "report": ["leak", "--text", "an item was forwarded outside its scope"],
+    "recuse": ["r-1", "--reason", "we are the subject's parent company"],
+    "report": ["leak", "--text", "our analysis was quoted outside"],
     "reports": [],
     "resolution": ["r-1"],
     "resolutions": [],
-    "rotate-token": ["m-1", "u-1"],
+    "taxii": [],
+    "vote": ["r-1", "yes"],
     "scope": ["it-1", "--group", "tier_two"],
     "show": ["it-1"],
-    "taxii": [],
-    "tokens": ["m-1"],
-    "vote": ["r-1", "yes"],
     "submit": [
         *("--kind", "notice", "--title", "t", "--body", "b", "--tlp", "CLEAR", "--no-secret"),
     ],
     "users add": ["m-1", "Alice"],
     "users list": ["m-1"],
     "users revoke": ["m-1", "u-1"],
+    "users rotate": ["m-1", "u-1"],
     "webhooks add": ["m-1", "https://siem.example/hook"],
     "webhooks list": ["m-1"],
     "webhooks remove": ["m-1", "w-1"],
@@ -76,13 +75,9 @@ def _leaves(group: click.Group, path: str = "") -> list[str]:
     return names
 
 
-COMMANDS = sorted(set(_leaves(council)) & set(ARGS))
-"""The commands this tree has (ARGS also knows those that other modules may add)."""
-
-
 def test_every_command_is_covered() -> None:
     """A new command must be added here, so that it is run against a broken broker too."""
-    assert set(_leaves(council)) <= set(ARGS)
+    assert sorted(_leaves(council)) == sorted(ARGS)
 
 
 @pytest.fixture
@@ -124,7 +119,7 @@ async def _fails_cleanly(
     return lines[0]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", sorted(ARGS))
 async def test_a_stopped_broker(
     command: str, stopped_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,7 +128,7 @@ async def test_a_stopped_broker(
     assert line == f"error: cannot reach the broker at {stopped_url}: is it running?"
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", sorted(ARGS))
 async def test_a_url_that_is_not_a_council_broker(
     command: str, web_server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
