@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,8 +251,26 @@ def _usage(command: click.Command, ctx: click.Context, formatter: click.HelpForm
     formatter.write_usage(ctx.command_path, " ".join(pieces), prefix="usage: ")
 
 
+# Click ends a summary at the first ". "; the charter's "art. 7" is no sentence end.
+_ABBREVIATION = re.compile(r"\b(art|arts|e\.g|i\.e|cf)\. ")
+
+
+def _summary(command: click.Command, limit: int) -> str:
+    if command.short_help or not command.help:
+        return click.Command.get_short_help_str(command, limit)
+    # The abbreviation's dot stands in as a private-use character while Click looks
+    # for the sentence's end, then comes back.
+    kept = _ABBREVIATION.sub(lambda m: m.group(0)[:-2] + "\ue000 ", command.help)
+    shown = click.Command(command.name, help=kept).get_short_help_str(limit)
+    return shown.replace("\ue000", ".")
+
+
 class CouncilCommand(click.Command):
     """A ``council`` command: it takes the connection options after its name too."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The help's first sentence, not cut short at an abbreviation (``art. 7``)."""
+        return _summary(self, limit)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -268,6 +287,10 @@ class CouncilGroup(click.Group):
 
     command_class = CouncilCommand
     group_class = type
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The help's first sentence, not cut short at an abbreviation (``art. 7``)."""
+        return _summary(self, limit)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """``usage: council GROUP [OPTIONS] COMMAND ...``."""

@@ -228,3 +228,10 @@ async def test_ca_file_makes_the_broker_trusted(
     assert capsys.readouterr().out == "nothing owed\n"
     assert await run(["obligations"], env={**env, "COUNCIL_CA": str(tls.ca_file)}) == EXIT_OK
     assert capsys.readouterr().out == "nothing owed\n"
+
+
+def test_summaries_are_not_cut_at_the_charters_abbreviations(cli: Cli) -> None:  # noqa: F811
+    """`council --help` lists each command's first sentence whole, "art. 7" included."""
+    assert cli("--help") == EXIT_OK
+    for line in cli.out.splitlines():
+        assert not line.rstrip().endswith("(art."), line

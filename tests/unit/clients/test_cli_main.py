@@ -14,6 +14,7 @@ from client_fakes import (
     FakeBroker,
     error_json,
     item_json,
+    member_json,
     summary_json,
 )
 
@@ -846,3 +847,47 @@ def test_follow_says_it_retries_and_backs_off(cli: Cli, fake_broker: FakeBroker)
         "retrying in 1 s (attempt 1 of 3)"
     )
     assert "8  item  id=it-2" in cli.out
+
+
+def test_withdraw_asks_first(
+    cli: Cli, fake_broker: FakeBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Withdrawal destroys content: without --yes it asks, and a refusal changes nothing."""
+    fake_broker.on("POST", "/v1/items/it-1/withdraw", {"id": "it-1", "status": "withdrawn"})
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert cli("withdraw", "it-1") == EXIT_USAGE
+    assert "not withdrawn (give --yes to withdraw without asking)" in cli.err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli("withdraw", "it-1") == EXIT_USAGE
+    assert cli.err.endswith("error: stopped: nothing was changed\n")
+    assert [r.path for r in cli.requests if r.method == "POST"] == []
+    assert cli("withdraw", "it-1", "--yes") == 0
+    assert cli.out == "withdrawn: it-1 (its content is destroyed)\n"
+
+
+def test_commands_refuse_half_given_combinations(cli: Cli) -> None:
+    """What Click cannot express is still a usage error (exit 2) before anything is sent."""
+    assert cli("members", "set", "m-1") == EXIT_USAGE
+    assert "nothing to change" in cli.err
+    assert cli("consent", "it-1") == EXIT_USAGE
+    assert "give both SOURCE and --derived ITEM" in cli.err
+    assert cli("scope", "it-1") == EXIT_USAGE
+    assert "--group or --member" in cli.err
+    assert cli("submit", *SUBMIT[1:], "--secret", "--body-file", "x") == EXIT_USAGE
+    assert "give only one of --body or --body-file" in cli.err
+    assert [r for r in cli.requests if r.method != "GET"] == []
+
+
+def test_members_by_name_and_names_in_tables(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A member named by name is found by its id; a table shows names and shortened ids."""
+    long_id = "01J9ZC7Q4X6W2M8R5T3V1K0ABC"
+    fake_broker.on(
+        "GET",
+        "/v1/members",
+        {"items": [member_json(id=long_id, name="Vendor One")], "next_cursor": None},
+    )
+    fake_broker.on("GET", f"/v1/members/{long_id}", member_json(id=long_id, name="Vendor One"))
+    assert cli("members", "show", "vendor one") == 0
+    assert cli.out.startswith(f"Vendor One\n  id               {long_id}\n")
+    assert cli("members", "list") == 0
+    assert "Vendor One" in cli.out and "…3V1K0ABC" in cli.out and long_id not in cli.out
