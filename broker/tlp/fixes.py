@@ -25,7 +25,7 @@ _REASONS: dict[str, str] = {
     ),
     Reason.SECRETARIAT_NO_CONTENT: (
         "the secretariat reads contents only through break-glass with a written reason "
-        "(council break-glass ITEM --reason ...)"
+        "(council break-glass ...)"
     ),
     Reason.INACTIVE_MEMBER: (
         "your member is not active (applicant, restricted, withdrawn or expelled): "
@@ -43,19 +43,18 @@ _REASONS: dict[str, str] = {
     ),
     Reason.OUTSIDE_CEILING: (
         "the source's provider must consent before this derived item reaches you "
-        "(council consent SOURCE --derived ITEM)"
+        "(council consent ...)"
     ),
     Reason.REFUSES_SECRETS: (
         "your member declared it refuses secret information; its administrator can change "
         "that (refuses_secrets=false, council members set)"
     ),
     Reason.NO_HANDLER: (
-        "register a handler for your member (council handlers add MEMBER USER) "
-        "to receive secret items"
+        "register a handler for your member (council handlers add ...) to receive secret items"
     ),
     Reason.NOT_HANDLER: (
         "only a registered handler reads secret and TLP:RED items: ask your member's "
-        "administrator to register you (council handlers add MEMBER USER)"
+        "administrator to register you (council handlers add ...)"
     ),
     Reason.ANALYSIS_STAYS_IN_TIER_ONE: (
         "raw analysis goes to the tier-one group only: scope it to tier_one, "
@@ -83,7 +82,7 @@ _REASONS: dict[str, str] = {
     ),
     Reason.SUBMITTER_NOT_HANDLER: (
         "register this user as a handler of your organisation "
-        "(council handlers add MEMBER USER) or submit with secret=false"
+        "(council handlers add ...) or submit with secret=false"
     ),
     Reason.KIND_NOT_ALLOWED: (
         "your member may not submit this kind of item: submit another kind "
