@@ -98,7 +98,8 @@ def _exit_statuses() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="council-broker",
-        description=__doc__,
+        description="Run and maintain a council broker: init, serve, migrate, keys rotate, "
+        "audit verify. Every failure is one line on stderr saying what to do.",
         epilog=_exit_statuses(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
