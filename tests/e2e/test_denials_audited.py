@@ -34,6 +34,8 @@ CANNOT_DENY = {
     ("get", "/metrics"): "the operator's metrics token, not a member's access",
     ("get", "/v1/audit/keys"): "the checkpoints' public keys: nothing to withhold",
     ("get", "/openapi.json"): "public",
+    ("get", "/docs"): "public: the API page",
+    ("get", "/docs/{name}"): "public: the API page's own files",
 }
 
 
