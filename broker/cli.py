@@ -1,4 +1,5 @@
-"""`council-broker`: init, serve, migrate, keys rotate, audit verify.
+"""`council-broker`: init, serve, migrate, keys rotate, audit verify, tls init / client,
+backup, restore.
 
 Every failure is one line on stderr that says what to do, with a documented
 exit status (`EXIT_STATUSES`, shown by `--help`); never a traceback.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,7 +139,44 @@ def _parser() -> argparse.ArgumentParser:
         help="initialise the data directory on first start (default: off; without it an "
         "uninitialised data directory is an error)",
     )
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain")
+    serve.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        help="mutual TLS: client certificates from this CA, each naming its user, are required",
+    )
     serve.set_defaults(run=_serve)
+
+    tls = commands.add_parser("tls", help="a private CA and certificates for TLS")
+    tls_commands = tls.add_subparsers(dest="tls_command", required=True)
+    tls_init = tls_commands.add_parser(
+        "init", help="make a private CA and a server certificate in DATA_DIR/tls/"
+    )
+    data_dir(tls_init)
+    tls_init.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        help="a DNS name of the broker (repeatable; default: localhost and this host's name)",
+    )
+    tls_init.add_argument(
+        "--ip",
+        action="append",
+        default=[],
+        help="an IP address of the broker (repeatable; default: 127.0.0.1 and ::1)",
+    )
+    tls_init.add_argument(
+        "--days", type=int, default=397, help="server certificate validity (default 397)"
+    )
+    tls_init.set_defaults(run=_tls_init)
+    tls_client = tls_commands.add_parser(
+        "client", help="issue a client certificate bound to a user, from the CA of tls init"
+    )
+    data_dir(tls_client)
+    tls_client.add_argument("--user", required=True, help="the user id the certificate names")
+    tls_client.add_argument("--days", type=int, default=397, help="validity (default 397)")
+    tls_client.set_defaults(run=_tls_client)
 
     migrate = commands.add_parser("migrate", help="bring the schema up to date")
     data_dir(migrate)
@@ -162,6 +201,19 @@ def _parser() -> argparse.ArgumentParser:
         help="with --export: the saved GET /v1/audit/keys document; no key ring needed",
     )
     verify.set_defaults(run=_verify)
+
+    backup = commands.add_parser(
+        "backup", help="back the database up into a file while the broker serves (no keys)"
+    )
+    data_dir(backup)
+    backup.add_argument("--out", type=Path, required=True, help="the new backup file")
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser(
+        "restore", help="restore a backup into a new data directory that holds the key ring"
+    )
+    data_dir(restore)
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
+    restore.set_defaults(run=_restore)
     return parser
 
 
@@ -173,6 +225,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    for name in ("tls_cert", "tls_key", "client_ca"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -203,6 +258,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from broker.app import create_app
     from broker.store import Database
 
+    try:
+        # Before anything else: a half-given TLS configuration is a typo to fix now.
+        context = _tls_context(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     check_directory(settings)
     if args.init and not asyncio.run(is_initialised(settings)):
         _print_first_admin(asyncio.run(initialise(settings)))
@@ -215,10 +276,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
 
+    if not _key_ring_opens(settings):
+        return 1
     asyncio.run(migrate())
-    print(f"Council broker listening on http://{settings.host}:{settings.port}", flush=True)
+    scheme = "https" if context is not None else "http"
+    print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)
     try:
-        _run_app(web, create_app(settings), settings)
+        _run_app(web, create_app(settings), settings, context)
     except OSError as exc:
         print(
             f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; "
@@ -229,13 +293,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _run_app(web: Any, app: Any, settings: Settings) -> None:
+def _run_app(web: Any, app: Any, settings: Settings, context: ssl.SSLContext | None) -> None:
+    from broker.app import server_options
+
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
+        ssl_context=context,
         print=None,
         loop=_serving_loop(),
+        **server_options(settings),
         # Streams are closed as shutdown begins and other requests take
         # milliseconds: a handler still running after this is stuck, and a
         # supervisor (systemd, the tests) must see the broker stop.
@@ -244,6 +312,84 @@ def _run_app(web: Any, app: Any, settings: Settings) -> None:
 
 
 _HANDLERS_STOP_SECONDS = 5.0
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The SSL context of `--tls-cert`/`--tls-key` (and `--client-ca`), or None."""
+    from broker.tls import server_context
+
+    if settings.tls_cert is None and settings.tls_key is None:
+        if settings.client_ca is not None:
+            raise ValueError("--client-ca needs TLS: give --tls-cert and --tls-key too")
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    return server_context(settings.tls_cert, settings.tls_key, settings.client_ca)
+
+
+def _tls_init(args: argparse.Namespace, settings: Settings) -> int:
+    import socket
+
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    files = TlsFiles.of(settings.data_dir)
+    authority = CertificateAuthority(files)
+    if authority.exists():
+        print(f"error: {files.root} already holds a CA; remove it to start over", file=sys.stderr)
+        return 1
+    names = tuple(args.name) or ("localhost", socket.gethostname())
+    ips = tuple(args.ip) or ("127.0.0.1", "::1")
+    try:
+        authority.init(dns_names=names, ip_addresses=ips, days=args.days)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Made a private CA and a server certificate for {', '.join(names + ips)}.")
+    print(f"  serve:   council-broker serve --tls-cert {files.server_cert} \\")
+    print(f"             --tls-key {files.server_key}")
+    print(f"           (add --client-ca {files.ca_cert} for mutual TLS)")
+    print(f"  clients: COUNCIL_CA={files.ca_cert}")
+    print(f"  keep {files.ca_key} private: it signs certificates the broker trusts")
+    return 0
+
+
+def _tls_client(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.tls import CertificateAuthority, TlsFiles
+
+    authority = CertificateAuthority(TlsFiles.of(settings.data_dir))
+    if not authority.exists():
+        print("error: no CA here yet; run `council-broker tls init` first", file=sys.stderr)
+        return 1
+    try:
+        cert, key = authority.issue_client(args.user, days=args.days)
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} exists; remove it to issue a new one", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Issued a client certificate for user {args.user}.")
+    print(f"  COUNCIL_CLIENT_CERT={cert}")
+    print(f"  COUNCIL_CLIENT_KEY={key}")
+    return 0
+
+
+def _key_ring_opens(settings: Settings) -> bool:
+    """Whether the key ring loads; if not, one line saying why, and the broker does
+    not start (without its keys it could neither open items nor sign the log)."""
+    from broker.app import load_key_ring
+    from broker.crypto import KeyRingError
+
+    try:
+        load_key_ring(settings)
+    except KeyRingError as exc:
+        print(
+            f"error: {exc}; the broker cannot start without its key ring: restore it "
+            "from your secret store (or set COUNCIL_KEY_RING)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _serving_loop() -> asyncio.AbstractEventLoop | None:
@@ -304,6 +450,124 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
                 )
         return verify_export(settings, args.export, args.public_key)
     _require_initialised(settings)
+    return asyncio.run(verify_database(settings))
+
+
+class _LazyBar:
+    """A rich progress bar on stderr that appears with the first progress report,
+    so that a command refused before any work prints its one error line only."""
+
+    def __init__(self, description: str) -> None:
+        self._description = description
+        self._bar: Any = None
+        self._task: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        """Show `done` of `total` (called from any thread)."""
+        if self._bar is None:
+            self._bar = _progress_bar()
+            self._bar.start()
+            self._task = self._bar.add_task(self._description, total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def warn(self, message: str) -> None:
+        """A warning line on stderr, above the bar if it shows."""
+        if self._bar is not None:
+            self._bar.console.print(f"warning: {message}")
+        else:
+            print(f"warning: {message}", file=sys.stderr)
+
+    def stop(self) -> None:
+        """Leave the bar as it ended."""
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _progress_bar() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def _failure(exc: BaseException) -> str:
+    # One line, never a traceback: the first line of what went wrong.
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.backup import BackupError, take_backup
+
+    bar = _LazyBar("backing up")
+    try:
+        manifest = asyncio.run(take_backup(settings, args.out, bar.update, warn=bar.warn))
+    except BackupError as exc:
+        bar.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        bar.stop()
+        print(f"error: the backup failed ({_failure(exc)})", file=sys.stderr)
+        return 1
+    bar.stop()
+    versions = ", ".join(
+        f"{v} (check value {c or 'unrecorded'})" for v, c in manifest.kek_check_values.items()
+    )
+    print(
+        f"backup written to {args.out}: {sum(manifest.rows.values())} rows, an audit log "
+        f"of {manifest.audit_size} events"
+    )
+    print(
+        f"it needs key versions {versions or 'none'} and signing keys "
+        f"{', '.join(manifest.signing_keys) or 'none'}; the key ring is not in the "
+        "backup: keep it in your secret store"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.services.audit_verify import verify_database
+    from broker.services.backup import BackupError, restore_backup
+
+    bar = _LazyBar("restoring")
+    try:
+        result = asyncio.run(restore_backup(settings, args.source, bar.update))
+    except BackupError as exc:
+        bar.stop()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        bar.stop()
+        print(f"error: the restore failed ({_failure(exc)})", file=sys.stderr)
+        return 1
+    bar.stop()
+    print(
+        f"restored the backup of {result.manifest.created_at} into "
+        f"{settings.resolved_database_url.rsplit('@', 1)[-1]}"
+    )
+    if result.data_keys_failed:
+        print(
+            f"error: {len(result.data_keys_failed)} data key(s) do not open with this key "
+            f"ring: {', '.join(result.data_keys_failed[:10])}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"every data key opens ({result.data_keys_opened})")
     return asyncio.run(verify_database(settings))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -12,9 +13,11 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from broker.api.keys import SERVICES, SETTINGS
-from broker.errors import InvalidInput, MalformedJson, PayloadTooLarge, Problem
+from broker.api.keys import SERVICES, SETTINGS, TRUSTED_PROXIES
+from broker.domain.limits import address_key, client_address
+from broker.errors import InvalidInput, MalformedJson, PayloadTooLarge, Problem, RequestTimeout
 from broker.services import Actor, Services
+from broker.tls import certificate_user
 
 __all__ = [
     "OPERATIONS",
@@ -28,6 +31,7 @@ __all__ = [
     "respond",
     "seq_cursor",
     "services",
+    "source_address",
     "validation_problems",
     "whole_number",
 ]
@@ -90,14 +94,30 @@ consultation to a member or user."""
 async def actor(request: web.Request) -> Actor:
     """The authenticated caller, bound into this request's log context.
 
+    Signing in is throttled by source address and claimed user (429 with
+    `Retry-After`); with mutual TLS the client certificate must name the
+    token's user.
+
     Except on consultation routes (`_UNATTRIBUTED_PATHS`): there no log line of
     the request carries the caller's member or user id.
     """
-    caller = await services(request).auth.authenticate(request.headers.get("Authorization"))
+    caller = await services(request).auth.authenticate(
+        request.headers.get("Authorization"),
+        address=source_address(request),
+        certificate_user=certificate_user(request.transport),
+    )
     path = request.rel_url.path
     if not any(path == p or path.startswith(p + "/") for p in _UNATTRIBUTED_PATHS):
         structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
+
+
+def source_address(request: web.Request) -> str:
+    """Where the request comes from, as failed sign-ins are counted: the peer, or
+    the client a trusted proxy names (`trusted_proxies`); IPv6 by its /64."""
+    trusted = request.config_dict[TRUSTED_PROXIES]
+    forwarded = request.headers.getall("X-Forwarded-For", ()) if trusted else ()
+    return address_key(client_address(request.remote, forwarded, trusted))
 
 
 async def parse(request: web.Request, model: type[M]) -> M:
@@ -110,7 +130,13 @@ async def parse(request: web.Request, model: type[M]) -> M:
     limit = request.app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
-    raw = await request.read()
+    try:
+        # A client that sends its body a byte at a time must not hold a handler
+        # (and its connection) for ever: the body has `body_timeout` to arrive.
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout.total_seconds()):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive in time; send it in one go") from None
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
     max_depth = request.app[SETTINGS].max_json_depth

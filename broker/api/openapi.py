@@ -61,18 +61,29 @@ _MEDIA: dict[str, tuple[str, ...]] = {
     "/v1/audit/export": ("application/x-ndjson",),
     "/v1/stream": ("text/event-stream",),
     "/docs": ("text/html",),
+    "/misp/feed/hashes.csv": ("text/csv",),
     "/docs/{name}": ("text/css", "text/javascript", "image/png"),
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # What any operation may answer, by what it takes (docs/api.md "Conventions"):
 # described here once rather than on every route.
 _AUTHENTICATED = {
-    401: "bad or missing token",
+    401: "bad or missing token (or, with mutual TLS, no client certificate naming its user)",
     403: "the caller may see the resource but may not do this",
+    429: "too many failed sign-ins from this address or for this user, or too many "
+    "requests for this token; `Retry-After` says when to retry",
+}
+_RETRY_AFTER = {
+    "description": "whole seconds until a retry may succeed",
+    "schema": {"type": "integer", "minimum": 1},
 }
 _WRITES = {409: "the resource's state does not allow it"}
 _TAKES_INPUT = {422: "invalid input; `field` names the offending part"}
-_TAKES_BODY = {400: "the body is not JSON (`malformed_json`)", 413: "body too large"}
+_TAKES_BODY = {
+    400: "the body is not JSON (`malformed_json`)",
+    408: "the body did not arrive within the body timeout",
+    413: "body too large",
+}
 _BY_ID = {404: "absent or not visible to the caller"}
 
 
@@ -113,6 +124,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         implied |= _TAKES_INPUT
     for status, text in implied.items():
         responses.setdefault(str(status), _error(text))
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": _RETRY_AFTER}
     return responses
 
 

@@ -183,7 +183,7 @@ def _type(schema: dict[str, Any], components: dict[str, Any]) -> str:
         return " or ".join(str(k) for k in kind)
     if kind == "array":
         return f"array of {_type(schema.get('items', {}), components)}"
-    if kind == "object" and "additionalProperties" in schema:
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"map of {_type(schema['additionalProperties'], components)}"
     if kind == "string" and schema.get("format") == "date-time":
         return "RFC 3339 time"

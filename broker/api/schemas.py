@@ -88,6 +88,8 @@ USER = _object(
         "role": _enum(Role),
         "created_at": _TIME,
         "revoked_at": _TIME_OR_NULL,
+        "expires_at": _TIME_OR_NULL,
+        "last_used_at": _TIME_OR_NULL,
     }
 )
 HANDLER = _object(
@@ -379,6 +381,128 @@ WEBHOOK = _object(
 )
 _STATUS = _object({"status": _STR})
 
+# Governance (SPEC §6)
+_COUNT = {"type": "integer", "minimum": 0}
+_TALLY = {
+    "type": "object",
+    "required": ["yes", "no", "abstain", "recused", "seats", "entitled"],
+    "properties": {
+        name: _COUNT
+        for name in (
+            "yes",
+            "no",
+            "abstain",
+            "recused",
+            "seats",
+            "entitled",
+            "present",
+            "proxies",
+            "objections",
+        )
+    },
+}
+_RESOLUTION = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "body",
+        "title",
+        "subject_member_id",
+        "status",
+        "tally",
+        "decided_at",
+        "effective_at",
+    ],
+    "properties": {
+        "id": _ID,
+        "kind": {
+            "enum": [
+                "admission",
+                "restriction",
+                "lift_restriction",
+                "expulsion",
+                "task_force_exception",
+                "information_request",
+                "amendment",
+                "assembly_matter",
+            ]
+        },
+        "body": {"enum": ["committee", "assembly"]},
+        "title": {"type": "string"},
+        "text": {"type": ["string", "null"]},
+        "subject_member_id": {"type": ["string", "null"]},
+        "status": {"enum": ["open", "passed", "failed", "no_quorum", "refused"]},
+        "tally": _TALLY,
+        "decided_at": {"type": ["string", "null"]},
+        "effective_at": {"type": ["string", "null"]},
+        "published_at": {"type": ["string", "null"]},
+        "closes_at": {"type": ["string", "null"]},
+        "votes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id", "vote"],
+                "properties": {
+                    "user_id": _ID,
+                    "voter_id": _ID,
+                    "vote": {"enum": ["yes", "no", "abstain"]},
+                },
+            },
+        },
+        "recusals": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["user_id"],
+                "properties": {"user_id": _ID, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+_INFORMATION_REQUEST = {
+    "type": "object",
+    "required": ["id", "title", "purpose", "scope", "member_id", "status", "requested_at"],
+    "properties": {
+        "id": _ID,
+        "title": {"type": "string"},
+        "purpose": {"type": "string"},
+        "scope": {"type": "object"},
+        "member_id": _ID,
+        "status": {"enum": ["open", "answered"]},
+        "requested_at": _ID,
+        "answered_at": {"type": ["string", "null"]},
+        "answer_item_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+REPORT = _object(
+    {
+        "id": _ID,
+        "kind": _STR,
+        "status": _STR,
+        "text": _STR,
+        "item_id": _STR_OR_NULL,
+        "member_id": _STR_OR_NULL,
+        "note": _STR_OR_NULL,
+        "reporter": _object({"member_id": _ID, "user_id": _ID}),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+    }
+)
+ME = _object(
+    {
+        "user_id": _ID,
+        "name": _STR,
+        "role": _enum(Role),
+        "member_id": _ID,
+        "member_kind": _STR,
+        "tier": _enum(Tier),
+        "is_handler": _BOOL,
+    }
+)
+
 RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     # Operations
     ("get", "/healthz"): _STATUS,
@@ -394,6 +518,7 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("post", "/v1/members/{id}/users"): _object({"user": USER, "token": _STR}),
     ("get", "/v1/members/{id}/users"): _page(USER),
     ("post", "/v1/members/{id}/users/{user_id}/revoke"): USER,
+    ("post", "/v1/members/{id}/users/{user_id}/token"): _object({"user": USER, "token": _STR}),
     ("post", "/v1/members/{id}/handlers"): HANDLER,
     ("get", "/v1/members/{id}/handlers"): _page(HANDLER),
     ("delete", "/v1/members/{id}/handlers/{user_id}"): HANDLER,
@@ -427,6 +552,50 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], Schema] = {
     ("get", "/v1/members/{id}/webhooks"): _page(WEBHOOK),
     ("delete", "/v1/members/{id}/webhooks/{webhook_id}"): _object(
         {"id": _ID, "active": {"const": False}}
+    ),
+    # Governance
+    ("post", "/v1/resolutions"): _RESOLUTION,
+    ("get", "/v1/resolutions"): _page(_RESOLUTION),
+    ("get", "/v1/resolutions/{id}"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/votes"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/recusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/refusal"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/close"): _RESOLUTION,
+    ("post", "/v1/resolutions/{id}/publish"): _RESOLUTION,
+    ("get", "/v1/information-requests"): _page(_INFORMATION_REQUEST),
+    ("post", "/v1/members/{id}/withdrawal"): MEMBER,
+    ("get", "/v1/me"): ME,
+    ("post", "/v1/reports"): REPORT,
+    ("get", "/v1/reports"): _page(REPORT),
+    ("get", "/v1/reports/{id}"): REPORT,
+    ("patch", "/v1/reports/{id}"): REPORT,
+    # MISP (docs/misp.md): MISP's own feed format, keyed by event uuid
+    ("get", "/misp/feed/manifest.json"): {
+        "type": "object",
+        "additionalProperties": _object(
+            {"info": _STR, "date": _STR, "timestamp": _INT, "Orgc": {"type": "object"}},
+            {"Tag": {"type": "array"}, "analysis": _INT, "threat_level_id": _INT},
+        ),
+    },
+    ("get", "/misp/feed/{uuid}.json"): _object({"Event": {"type": "object"}}),
+    ("post", "/misp/proposals"): _object(
+        {
+            "title": _STR,
+            "tlp": _STR_OR_NULL,
+            "kind": _STR_OR_NULL,
+            "confidence": _STR_OR_NULL,
+            "scope": {"type": "object"},
+            "stix_objects": _INT,
+        }
+    ),
+    ("post", "/misp/sightings"): _object(
+        {
+            "answers": {
+                "type": "array",
+                "items": _object({"item_id": _ID, "answer": _STR, "change": _STR}),
+            },
+            "unmatched": {"type": "array", "items": _STR},
+        }
     ),
 }
 """The 2xx JSON body of every operation that answers one (streams and text bodies aside)."""

@@ -273,6 +273,112 @@ class ItemService:
                     return page, None
         return page, None
 
+    # -- TAXII collections ----------------------------------------------------
+
+    async def collection_page(
+        self,
+        actor: Actor,
+        collection: tlp.CollectionSpec,
+        *,
+        added_after: datetime | None,
+        after: str | None,
+        count: int,
+        inclusive: bool = False,
+    ) -> tuple[list[OpenedItem], str | None]:
+        """Up to `count` items of `collection` the caller may open, oldest first
+        from just after `after` (or from it, `inclusive`), each opened as `read`
+        opens it (victim masked, handling), and the id to continue after (None:
+        the collection ends here).
+
+        The decision is `tlp.selects`: exactly `may_read`, as for `GET
+        /v1/items/{id}`, narrowed by the collection (docs/taxii.md). Not audited
+        here: the edge audits what it returned (`record_listing`), as the inbox
+        does.
+        """
+        if not tlp.may_use_collection(actor.reader, collection) or not collection.kinds:
+            return [], None
+        opened: list[OpenedItem] = []
+        position = after
+        async with self._store.read() as uow:
+            while len(opened) < count:
+                batch = await uow.items.delivered_matching(
+                    actor.member_id,
+                    kinds=collection.kinds,
+                    confidences=collection.confidences,
+                    added_after=added_after,
+                    after=position,
+                    count=count,
+                    handler=actor.is_handler,
+                    inclusive=inclusive and position == after,
+                )
+                for stored in batch:
+                    position = stored.id
+                    if not tlp.selects(actor.reader, collection, stored.facts):
+                        continue
+                    try:
+                        content = open_content(self._keys, stored)
+                    except IntegrityAlarm:
+                        await self._alarm(actor, stored.id)
+                        continue
+                    opened.append(self._opened(actor, stored, content, {}))
+                    if len(opened) == count:
+                        return opened, stored.id
+                if len(batch) < count:
+                    return opened, None
+        return opened, position
+
+    async def opened_many(self, actor: Actor, item_ids: list[str]) -> list[OpenedItem]:
+        """The items of `item_ids` the caller may open, opened as `read` opens them.
+
+        Not audited: for a use case that audits what it does with them (a
+        TAXII answer names its item in the feedback service's own event).
+        """
+        async with self._store.read() as uow:
+            found = await uow.items.get_many(item_ids)
+        opened: list[OpenedItem] = []
+        for item_id in dict.fromkeys(item_ids):
+            stored = found.get(item_id)
+            if stored is None or not tlp.may_read(actor.reader, stored.facts):
+                continue
+            try:
+                content = open_content(self._keys, stored)
+            except IntegrityAlarm:
+                await self._alarm(actor, stored.id)
+                continue
+            opened.append(self._opened(actor, stored, content, {}))
+        return opened
+
+    async def record_listing(
+        self, actor: Actor, item_ids: list[str], details: dict[str, object]
+    ) -> None:
+        """Audit a listing that showed `item_ids` (a TAXII page, like the inbox)."""
+        shown = list(dict.fromkeys(item_ids))
+        await self._auditor.record(
+            self._auditor.draft(
+                actor,
+                AuditAction.ITEM_LIST,
+                details={"count": len(shown), **details},
+                item_refs=shown,
+            )
+        )
+
+    async def record_reads(
+        self, actor: Actor, item_ids: list[str], details: dict[str, object]
+    ) -> None:
+        """Audit reads of `item_ids` by object (a TAXII object or versions read)."""
+        auditor = self._auditor
+        drafts = [
+            auditor.draft(
+                actor,
+                AuditAction.ITEM_READ,
+                item_id=item_id,
+                details={"decrypted": True, **details},
+            )
+            for item_id in dict.fromkeys(item_ids)
+        ]
+        if drafts:
+            await auditor.record(*drafts)
+
     # -- scope, consent, withdraw ---------------------------------------------
 
     async def change_scope(self, actor: Actor, item_id: str, scope: Scope) -> ScopeChangeResult:

@@ -125,12 +125,14 @@ class WebhookService:
     async def _require_unrestricted(
         self, actor: Actor, member_id: str, action: AuditAction
     ) -> None:
-        # Charter art. 8(2): a restricted member reads its audit and withdraws, nothing else.
+        # Charter art. 8(2): a restricted member reads its audit and withdraws, nothing
+        # else; an applicant (art. 6(1)) receives nothing, so it has nothing to push.
         allowed = tlp.may_act(actor.reader)
         if not allowed:
             raise await self._auditor.deny(
                 Forbidden(
-                    "your member is restricted (charter art. 8(2)): it may not do this",
+                    "your member is restricted (charter art. 8(2)) or not admitted yet "
+                    "(art. 6(1)): it may not do this",
                     reason=allowed.reasons[0],
                 ),
                 self._auditor.draft(

@@ -32,8 +32,11 @@ from broker.store.feed_repo import FeedRepository
 from broker.store.items_repo import ItemRepository
 from broker.store.members_repo import MemberRepository
 from broker.store.obligations_repo import ObligationRepository
+from broker.store.reports_repo import ReportRepository
+from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
+from broker.store.taxii_repo import TaxiiRepository
 from broker.store.webhooks_repo import WebhookRepository
 
 __all__ = ["Store", "StoreUnreadable", "UnitOfWork"]
@@ -50,10 +53,13 @@ class UnitOfWork:
         self.members = MemberRepository(conn)
         self.obligations = ObligationRepository(conn)
         self.consultations = ConsultationRepository(conn)
+        self.reports = ReportRepository(conn)
         self.webhooks = WebhookRepository(conn)
         self.feed = FeedRepository(conn)
         self.audit = AuditRepository(conn)
         self.sealed = SealedRepository(conn)
+        self.resolutions = ResolutionRepository(conn)
+        self.taxii = TaxiiRepository(conn)
 
 
 class StoreUnreadable(Exception):
