@@ -102,6 +102,20 @@ _REASONS: dict[str, str] = {
         "the STIX content carries a stricter TLP marking than the item: raise the item's "
         "tlp to match, or remove the marking"
     ),
+    Reason.NOT_A_MEMBER: (
+        "the coordinator and the secretariat run the council: they do not join, leave or "
+        "report; act as a member's user instead"
+    ),
+    Reason.ALREADY_GONE: "this body has withdrawn or was expelled already: nothing to do",
+    Reason.NOT_REPORTER: "only the reporter and the secretariat see a report; check its id",
+    Reason.NOT_SECRETARIAT_STAFF: (
+        "reports are handled by the secretariat's staff: sign in as one of its users, "
+        "not a committee seat"
+    ),
+    Reason.REPORT_CLOSED: "a closed report stays closed: file a new report for a new concern",
+    Reason.REPORT_STATUS_BACKWARDS: (
+        "a report moves received, investigating, closed, never back: choose a later status"
+    ),
     Reason.REASON_NOT_WRITTEN: ("write why you break the glass, in at least 10 visible characters"),
 }
 
@@ -147,6 +161,9 @@ _HTTP: dict[str, str] = {
     "invalid": "correct the field named (problems lists every one) and send the request again",
     "malformed_json": "send a body that is one valid JSON object (Content-Type: application/json)",
     "rate_limited": "wait the Retry-After seconds, then retry",
+    "timeout": "send the whole body at once, promptly (a slow or stalled upload is cut off)",
+    "unavailable": "retry after the Retry-After seconds; nothing was stored",
+    "storage_full": "nothing was stored: tell the operator, who must free space; then retry",
     "integrity_error": (
         "stored data was changed outside the broker: tell the operator, who runs "
         "council-broker audit verify"
