@@ -513,6 +513,8 @@ def _failure(exc: BaseException) -> str:
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from broker.services.backup import BackupError, take_backup
 
+    # Nothing to back up, or nothing readable: the same line and status as elsewhere.
+    _require_initialised(settings)
     bar = _LazyBar("backing up")
     try:
         manifest = asyncio.run(take_backup(settings, args.out, bar.update, warn=bar.warn))
