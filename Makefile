@@ -24,7 +24,7 @@ run: $(STAMP)
 
 ## docs: write docs/http-api.md from the OpenAPI document (a test checks it is current)
 docs: $(STAMP)
-	$(BIN)/python -m broker.api.reference docs/http-api.md
+	$(BIN)/python -m broker.docs docs/http-api.md
 
 ## test: the whole test suite on SQLite
 test: $(STAMP)

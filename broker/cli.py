@@ -100,7 +100,8 @@ def _exit_statuses() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="council-broker",
-        description=__doc__,
+        description="Run and maintain a council broker: init, serve, migrate, keys rotate, "
+        "audit verify. Every failure is one line on stderr saying what to do.",
         epilog=_exit_statuses(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -512,6 +513,8 @@ def _failure(exc: BaseException) -> str:
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from broker.services.backup import BackupError, take_backup
 
+    # Nothing to back up, or nothing readable: the same line and status as elsewhere.
+    _require_initialised(settings)
     bar = _LazyBar("backing up")
     try:
         manifest = asyncio.run(take_backup(settings, args.out, bar.update, warn=bar.warn))

@@ -85,7 +85,13 @@ class BrokerError(Exception):
             self.code = code
         self.reason = reason
         self.problems = tuple(problems)
-        self.fix = fix or (fix_for(reason) if reason else None) or fix_for(self.code) or ""
+        self.fix = (
+            fix
+            or (fix_for(reason) if reason else None)
+            or fix_for(self.code)
+            or fix_for(type(self).code)  # a precise code without its own fix: the status's
+            or ""
+        )
 
     def to_json(self) -> dict[str, dict[str, object]]:
         """The docs/api.md error body: code, message, fix; field, reason, problems if any."""

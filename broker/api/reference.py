@@ -1,22 +1,16 @@
 """docs/http-api.md, the HTTP API reference, written from the OpenAPI document.
 
-`make docs` runs `python -m broker.api.reference docs/http-api.md`; a test
+`make docs` runs `python -m broker.docs docs/http-api.md`; a test
 regenerates the page and compares, so the reference in the repository is always
 the document the broker serves at `/openapi.json` (and renders at `/docs`).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import broker.api
-
-__all__ = ["http_api_markdown", "main"]
+__all__ = ["http_api_markdown"]
 
 _TAG_ORDER = ("members", "items", "task force", "audit", "delivery", "operations")
 
@@ -200,23 +194,3 @@ def _json(value: Any) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write the reference to the file named in `argv` (stdout without one)."""
-    from broker.api.openapi import openapi_document
-
-    args = sys.argv[1:] if argv is None else argv
-    # Importing the route modules registers their operations (as the app does).
-    for module in pkgutil.iter_modules(broker.api.__path__):
-        importlib.import_module(f"broker.api.{module.name}")
-    text = http_api_markdown(openapi_document())
-    if args:
-        Path(args[0]).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -142,7 +142,11 @@ class AuditService:
     async def _require_auditor(self, actor: Actor, action: AuditAction) -> None:
         if not (actor.is_secretariat or actor.is_coordinator):
             raise await self._auditor.deny(
-                Forbidden("only the secretariat and the coordinator read the audit log"),
+                Forbidden(
+                    "only the secretariat and the coordinator read the audit log",
+                    fix="ask the secretariat; a provider sees its own items' access log "
+                    "(GET /v1/items/{id}/access-log)",
+                ),
                 self._auditor.draft(actor, action, "denied", reason="not_auditor"),
             )
 

@@ -116,7 +116,10 @@ class MemberService:
         auditor = self._auditor
         if not actor.is_coordinator_admin:
             raise await auditor.deny(
-                Forbidden("only the coordinator's administrators create members"),
+                Forbidden(
+                    "only the coordinator's administrators create members",
+                    fix="ask the coordinator to admit the member (after the committee's approval)",
+                ),
                 auditor.draft(
                     actor, AuditAction.MEMBER_CREATE, "denied", reason="not_coordinator_admin"
                 ),
@@ -239,6 +242,7 @@ class MemberService:
                         "only the coordinator may change "
                         + (", ".join(outside) if outside else "this member"),
                         field=outside[0] if outside else None,
+                        fix="ask the coordinator to record this change (art. 6-8)",
                     ),
                     auditor.draft(
                         actor,
@@ -470,7 +474,9 @@ class MemberService:
         if not allowed:
             # Rule 10: a refusal is an audit event like any other decision.
             raise await self._auditor.deny(
-                Forbidden("only the member's administrators see its users"),
+                Forbidden(
+                    "only the member's administrators see its users", reason=tlp.Reason.NOT_ADMIN
+                ),
                 self._auditor.draft(
                     actor,
                     AuditAction.USER_LIST,

@@ -25,7 +25,7 @@ _REASONS: dict[str, str] = {
     ),
     Reason.SECRETARIAT_NO_CONTENT: (
         "the secretariat reads contents only through break-glass with a written reason "
-        "(council break-glass ITEM --reason ...)"
+        "(council break-glass ...)"
     ),
     Reason.INACTIVE_MEMBER: (
         "your member is not active (applicant, restricted, withdrawn or expelled): "
@@ -43,19 +43,18 @@ _REASONS: dict[str, str] = {
     ),
     Reason.OUTSIDE_CEILING: (
         "the source's provider must consent before this derived item reaches you "
-        "(council consent SOURCE --derived ITEM)"
+        "(council consent ...)"
     ),
     Reason.REFUSES_SECRETS: (
         "your member declared it refuses secret information; its administrator can change "
         "that (refuses_secrets=false, council members set)"
     ),
     Reason.NO_HANDLER: (
-        "register a handler for your member (council handlers add MEMBER USER) "
-        "to receive secret items"
+        "register a handler for your member (council handlers add ...) to receive secret items"
     ),
     Reason.NOT_HANDLER: (
         "only a registered handler reads secret and TLP:RED items: ask your member's "
-        "administrator to register you (council handlers add MEMBER USER)"
+        "administrator to register you (council handlers add ...)"
     ),
     Reason.ANALYSIS_STAYS_IN_TIER_ONE: (
         "raw analysis goes to the tier-one group only: scope it to tier_one, "
@@ -83,7 +82,7 @@ _REASONS: dict[str, str] = {
     ),
     Reason.SUBMITTER_NOT_HANDLER: (
         "register this user as a handler of your organisation "
-        "(council handlers add MEMBER USER) or submit with secret=false"
+        "(council handlers add ...) or submit with secret=false"
     ),
     Reason.KIND_NOT_ALLOWED: (
         "your member may not submit this kind of item: submit another kind "
@@ -102,6 +101,20 @@ _REASONS: dict[str, str] = {
     Reason.CONTENT_MARKED_STRICTER: (
         "the STIX content carries a stricter TLP marking than the item: raise the item's "
         "tlp to match, or remove the marking"
+    ),
+    Reason.NOT_A_MEMBER: (
+        "the coordinator and the secretariat run the council: they do not join, leave or "
+        "report; act as a member's user instead"
+    ),
+    Reason.ALREADY_GONE: "this body has withdrawn or was expelled already: nothing to do",
+    Reason.NOT_REPORTER: "only the reporter and the secretariat see a report; check its id",
+    Reason.NOT_SECRETARIAT_STAFF: (
+        "reports are handled by the secretariat's staff: sign in as one of its users, "
+        "not a committee seat"
+    ),
+    Reason.REPORT_CLOSED: "a closed report stays closed: file a new report for a new concern",
+    Reason.REPORT_STATUS_BACKWARDS: (
+        "a report moves received, investigating, closed, never back: choose a later status"
     ),
     Reason.REASON_NOT_WRITTEN: ("write why you break the glass, in at least 10 visible characters"),
     Reason.NOT_A_MEMBER: (
@@ -181,6 +194,9 @@ _HTTP: dict[str, str] = {
     "invalid": "correct the field named (problems lists every one) and send the request again",
     "malformed_json": "send a body that is one valid JSON object (Content-Type: application/json)",
     "rate_limited": "wait the Retry-After seconds, then retry",
+    "timeout": "send the whole body at once, promptly (a slow or stalled upload is cut off)",
+    "unavailable": "retry after the Retry-After seconds; nothing was stored",
+    "storage_full": "nothing was stored: tell the operator, who must free space; then retry",
     "integrity_error": (
         "stored data was changed outside the broker: tell the operator, who runs "
         "council-broker audit verify"

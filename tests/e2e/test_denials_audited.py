@@ -38,6 +38,8 @@ CANNOT_DENY = {
     ("get", "/v1/resolutions"): "lists what the caller may see (art. 27)",
     ("get", "/v1/information-requests"): "lists the requests to the caller's own member",
     ("get", "/openapi.json"): "public",
+    ("get", "/docs"): "public: the API page",
+    ("get", "/docs/{name}"): "public: the API page's own files",
 }
 
 

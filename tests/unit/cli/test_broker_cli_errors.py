@@ -30,6 +30,7 @@ SUBCOMMANDS: list[tuple[str, ...]] = [
     ("migrate",),
     ("keys", "rotate"),
     ("audit", "verify"),
+    ("backup", "--out", "backup-out"),
     ("audit", "verify", "--export", "export.jsonl"),
 ]
 
