@@ -100,6 +100,12 @@ def _operation(
 
 def _fields(schema: dict[str, Any], components: dict[str, Any]) -> Iterator[str]:
     schema = _resolve(schema, components)
+    values = schema.get("additionalProperties")
+    if not schema.get("properties") and isinstance(values, dict) and values.get("properties"):
+        # A map (MISP's manifest, keyed by event uuid): the fields of each value.
+        yield "An object keyed by id; each value:"
+        yield ""
+        schema = _resolve(values, components)
     if not schema.get("properties"):
         yield f"{_type(schema, components)}."
         return
