@@ -435,7 +435,9 @@ async def test_a_post_without_the_csrf_token_is_refused(
     await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()  # still signed in
 
 
-async def test_keyboard_only_sign_in_and_a_narrow_screen(browser: Browser, cast: Cast) -> None:
+async def test_keyboard_only_sign_in_and_a_narrow_screen(
+    browser: Browser, cast: Cast, artifacts: Path
+) -> None:
     """Sign-in works with the keyboard alone; pages fit a 360 px wide screen."""
     context = await browser.new_context(
         base_url=cast.broker.url, locale="en-US", viewport={"width": 360, "height": 740}
@@ -459,6 +461,8 @@ async def test_keyboard_only_sign_in_and_a_narrow_screen(browser: Browser, cast:
             await page.goto(path)
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"{path} is {width} px wide"
+        await page.goto("/portal/obligations")
+        await page.screenshot(path=str(artifacts / "tier_two-360px-en.png"), full_page=True)
     finally:
         await context.close()
 
