@@ -26,6 +26,7 @@ from broker.audit import VerifyResult
 from broker.crypto import hash_token
 from broker.domain import Actor
 from broker.domain.audit import AuditFilter
+from broker.domain.obligations import OwedObligation
 from broker.errors import BrokerError, Forbidden, InvalidInput, NotFound, Unauthorized
 from broker.feedback import ObligationStatus
 from broker.portal.common import (
@@ -47,6 +48,9 @@ routes = web.RouteTableDef()
 
 _AUDIT_FILTERS = ("item", "member", "user", "action", "outcome", "since", "until")
 _PAGE = 50
+_OWED_PAGE = 200
+_ANSWERED_PAGES = 5
+_PAST_ANSWERS = 20
 
 
 def _home(caller: Actor) -> str:
@@ -163,9 +167,22 @@ async def answer(request: web.Request) -> web.StreamResponse:
 async def obligations(request: web.Request) -> web.StreamResponse:
     """What the caller's member owes (`GET /v1/obligations`), open and answered."""
     caller = await signed_in(request)
-    listing = await services(request).feedback.obligations(caller, 200, None, "all")
-    open_ = [e for e in listing.items if e.obligation.status is ObligationStatus.OPEN]
-    answered = [e for e in listing.items if e.obligation.status is ObligationStatus.ANSWERED]
+    feedback = services(request).feedback
+    open_ = list((await feedback.obligations(caller, _OWED_PAGE, None, "open")).items)
+    # Answered ones, earliest due first, a bounded number of pages (each audited as
+    # the API's pages are): those still changeable, then the latest few past due.
+    answered: list[OwedObligation] = []
+    cursor: str | None = None
+    for _ in range(_ANSWERED_PAGES):
+        listing = await feedback.obligations(caller, _OWED_PAGE, cursor, "all")
+        answered += [e for e in listing.items if e.obligation.status is ObligationStatus.ANSWERED]
+        cursor = listing.next_cursor
+        if cursor is None:
+            break
+    now = services(request).clock()
+    changeable = [e for e in answered if e.obligation.due_at > now]
+    past = [e for e in answered if e.obligation.due_at <= now][-_PAST_ANSWERS:]
+    answered = changeable + past[::-1]
     context = {"open": open_, "answered": answered, "done": "answered" in request.query}
     return await page(request, "obligations.html", context, caller=caller)
 

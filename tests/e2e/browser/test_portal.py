@@ -326,7 +326,7 @@ async def test_the_secretariat_audit_page_shows_events_and_no_contents(
     page = await sign_in(context, cast.secretariat)
     await expect(page.get_by_role("heading", name="Audit", exact=True)).to_be_visible()
     table = page.get_by_role("table", name="Audit events, oldest first")
-    await expect(table).to_contain_text("item.read")
+    await expect(table).to_contain_text("system.init")
     await expect(table).to_contain_text("item.submit")
     html = await page.content()
     for secret_text in (ANALYSIS_TITLE, ANALYSIS_BODY, COUNTERMEASURE_BODY, "Hospital X"):
@@ -336,6 +336,8 @@ async def test_the_secretariat_audit_page_shows_events_and_no_contents(
     await page.get_by_role("button", name="Filter").click()
     actions = await table.locator("tbody tr td:nth-child(3)").all_inner_texts()
     assert actions and set(actions) == {"item.read"}
+    html = await page.content()
+    assert ANALYSIS_TITLE not in html and ANALYSIS_BODY not in html
     await page.get_by_label("Item id").fill(cast.analysis_id)
     await page.get_by_role("button", name="Filter").click()
     await expect(table).to_contain_text(cast.analysis_id)
@@ -550,3 +552,15 @@ async def test_an_idle_session_expires(context: BrowserContext, cast: Cast) -> N
     cast.broker.clock.advance(minutes=30)
     await page.goto("/portal/inbox")
     assert page.url.endswith("/portal/sign-in")
+
+
+async def test_after_the_due_time_an_answer_no_longer_changes(
+    context: BrowserContext, cast: Cast
+) -> None:
+    """Past the due time the answered obligation shows its answer without buttons."""
+    await cast.power.client.answer(cast.countermeasure_id, "came")
+    cast.broker.clock.advance(hours=5)
+    page = await sign_in(context, cast.power)
+    answered = page.locator("section", has=page.get_by_role("heading", name="Answered"))
+    await expect(answered).to_contain_text(COUNTERMEASURE_TITLE)
+    await expect(answered.get_by_role("button")).to_have_count(0)
