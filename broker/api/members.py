@@ -5,7 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, parse, respond, services
-from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+from broker.api.models import (
+    HandlerCreate,
+    MemberCreate,
+    MemberPatch,
+    TokenRotate,
+    UserCreate,
+    WithdrawalIn,
+    dump,
+)
 from broker.api.views.members import (
     created_user_view,
     handler_view,
@@ -16,6 +24,7 @@ from broker.api.views.members import (
     user_view,
     users_view,
 )
+from broker.domain import MemberStatus
 from broker.domain.members import NewMember
 
 __all__ = [
@@ -27,11 +36,14 @@ __all__ = [
     "list_handlers",
     "list_members",
     "list_users",
+    "me",
     "patch_member",
     "remove_handler",
     "revoke_user",
     "roster",
+    "rotate_token",
     "routes",
+    "withdraw_member",
 ]
 
 routes = web.RouteTableDef()
@@ -50,7 +62,9 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    member = await services(request).members.create_member(caller, NewMember(**body.model_dump()))
+    fields = body.model_dump()
+    fields["status"] = MemberStatus(fields["status"])
+    member = await services(request).members.create_member(caller, NewMember(**fields))
     return respond(member_view(member), 201)
 
 
@@ -102,7 +116,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role
+        caller, request.match_info["id"], body.name, body.role, body.lifetime, chair=body.chair
     )
     return respond(created_user_view(created), 201)
 
@@ -125,6 +139,24 @@ async def revoke_user(request: web.Request) -> web.Response:
         caller, request.match_info["id"], request.match_info["user_id"]
     )
     return respond(user_view(user))
+
+
+@routes.post("/v1/members/{id}/users/{user_id}/token")
+@operation(
+    "post",
+    "/v1/members/{id}/users/{user_id}/token",
+    "Rotate a user's token: a new one, shown once; the old one stops at once",
+    tag=TAG,
+    body=TokenRotate,
+    responses={200: "{user, token}"},
+)
+async def rotate_token(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, TokenRotate)
+    created = await services(request).members.rotate_token(
+        caller, request.match_info["id"], request.match_info["user_id"], body.lifetime
+    )
+    return respond(created_user_view(created))
 
 
 @routes.post("/v1/members/{id}/handlers")
@@ -165,6 +197,22 @@ async def list_handlers(request: web.Request) -> web.Response:
     return respond(handlers_view(found))
 
 
+@routes.post("/v1/members/{id}/withdrawal")
+@operation(
+    "post",
+    "/v1/members/{id}/withdrawal",
+    "The member's notice of withdrawal, effective at once (its own admin; art. 7)",
+    tag=TAG,
+    body=WithdrawalIn,
+    responses={200: "the member, withdrawn"},
+)
+async def withdraw_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, WithdrawalIn)
+    member = await services(request).members.withdraw(caller, request.match_info["id"], body.reason)
+    return respond(member_view(member))
+
+
 @routes.get("/v1/roster")
 @operation(
     "get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG, public=True
@@ -172,3 +220,26 @@ async def list_handlers(request: web.Request) -> web.Response:
 async def roster(request: web.Request) -> web.Response:
     entries = await services(request).members.roster()
     return respond(roster_view(entries))
+
+
+@routes.get("/v1/me")
+@operation(
+    "get",
+    "/v1/me",
+    "The signed-in user: its id, name, role, member and handler status",
+    tag=TAG,
+)
+async def me(request: web.Request) -> web.Response:
+    """`GET /v1/me`: who the token signs in as (what a TAXII client needs as its user name)."""
+    caller = await actor(request)
+    return respond(
+        {
+            "user_id": caller.user_id,
+            "name": caller.user_name,
+            "role": str(caller.role),
+            "member_id": caller.member_id,
+            "member_kind": str(caller.body.kind),
+            "tier": str(caller.body.tier),
+            "is_handler": caller.is_handler,
+        }
+    )

@@ -28,12 +28,14 @@ import structlog
 from aiohttp import web
 from aiohttp_session import Session, get_session
 
+from broker.api.common import source_address
 from broker.api.keys import SERVICES
 from broker.domain import Actor, BodyKind, Category, Tier
 from broker.errors import BrokerError, Unauthorized
 from broker.portal.i18n import LANG_COOKIE, choose_language
 from broker.portal.sessions import COOKIE_PATH, ServerSessions
 from broker.services import Services
+from broker.tls import certificate_user
 
 __all__ = [
     "CATALOGUES",
@@ -103,7 +105,11 @@ async def signed_in(request: web.Request) -> Actor:
     if not isinstance(token_hash, str):
         raise _SignInRequired
     try:
-        caller = await services(request).auth.authenticate_hash(token_hash)
+        caller = await services(request).auth.authenticate_hash(
+            token_hash,
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
     except Unauthorized:
         request.config_dict[SESSIONS].forget(session)
         session.invalidate()

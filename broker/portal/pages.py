@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from pydantic import ValidationError
 
+from broker.api.common import source_address
 from broker.api.items import submit_draft
 from broker.api.models import ItemSubmit
 from broker.api.views.audit import export_line, keys_line
@@ -41,6 +42,7 @@ from broker.portal.common import (
     signed_in,
 )
 from broker.portal.views import N_
+from broker.tls import certificate_user
 
 __all__ = ["VERIFY_JOBS", "VerifyJob", "routes"]
 
@@ -91,10 +93,13 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     """Sign in with an API token into a fresh server-side session (the token is not kept)."""
     token = _text(await form(request), "token")
     try:
-        if not token or len(token) > 200:
-            raise Unauthorized("no token")
-        token_hash = hash_token(token)
-        caller = await services(request).auth.authenticate_hash(token_hash)
+        token_hash = hash_token(token) if token and len(token) <= 200 else None
+        # The API's throttles and certificate check apply to this form too.
+        caller = await services(request).auth.authenticate_hash(
+            token_hash,
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
     except Unauthorized:
         error = N_("That API token was not accepted. Check it, or ask your administrator for one.")
         return await page(request, "sign_in.html", {"error": error}, status=401)

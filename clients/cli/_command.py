@@ -37,6 +37,8 @@ from clients.cli._output import Output
 from clients.sdk import CouncilClient
 
 __all__ = [
+    "EXIT_AUTH",
+    "EXIT_CODES",
     "EXIT_ERROR",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
@@ -66,6 +68,17 @@ EXIT_USAGE = 2
 """The command line or the configuration is wrong."""
 EXIT_NOT_FOUND = 3
 """The broker says the thing does not exist for this caller."""
+EXIT_AUTH = 4
+"""Not signed in: no token, or the broker refused it (wrong, expired, revoked)."""
+EXIT_UNREACHABLE = 5
+"""The broker could not be reached, or what answered is not a council broker."""
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 refused by the broker (or the audit log fails verification); "
+    "2 usage or configuration error; 3 not found (or not yours to see); "
+    "4 not signed in or token refused; 5 broker unreachable or not a council broker."
+)
+"""The exit codes, as help and the README state them."""
 
 
 class InputError(Exception):
@@ -132,6 +145,8 @@ class Invocation:
     params: Mapping[str, Any]
     options: ConnectionOptions
     name: str
+    flags: Mapping[str, str] = field(default_factory=dict)
+    """The API's JSON fields this command fills, mapped to its flags (for error messages)."""
 
     async def __call__(self, call: Call) -> int:
         """Run the handler with the parsed parameters."""
@@ -264,6 +279,7 @@ def council_command(
     *,
     group: click.Group | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    flags: Mapping[str, str] | None = None,
     **attrs: Any,
 ) -> Callable[[Handler], CouncilCommand]:
     """Make the async ``handler`` a :class:`CouncilCommand` (added to ``group`` if given).
@@ -272,7 +288,8 @@ def council_command(
     this one declare its parameters, which the handler receives by keyword after
     the :class:`Call`. ``check(params)`` runs at parse time, before any connection,
     and raises :class:`click.UsageError` for combinations Click cannot express
-    (see :func:`exactly_one`).
+    (see :func:`exactly_one`). ``flags`` maps the API's JSON fields to the flags
+    that fill them, so the broker's complaints name what the person typed.
     """
 
     def decorate(handler: Handler) -> CouncilCommand:
@@ -283,7 +300,7 @@ def council_command(
             if check is not None:
                 check(params)
             options = ConnectionOptions(**{key: params.pop(key) for key in _CONNECTION_PARAMS})
-            return Invocation(handler, params, options, command_name)
+            return Invocation(handler, params, options, command_name, dict(flags or {}))
 
         command = click.command(command_name, cls=CouncilCommand, **attrs)(callback)
         if group is not None:
