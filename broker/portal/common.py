@@ -170,6 +170,7 @@ async def page(
 ) -> web.Response:
     """Render `template` with what every page needs: language, CSRF token, navigation."""
     language = request[LANG]
+    now = services(request).clock()
     context = {
         **context,
         "lang": language,
@@ -181,9 +182,8 @@ async def page(
         "_": request[GETTEXT],
         "gettext": request[GETTEXT],
         "ngettext": request[NGETTEXT],
-        "remaining": functools.partial(
-            remaining, now=services(request).clock(), gettext=request[GETTEXT]
-        ),
+        "now": now,
+        "remaining": functools.partial(remaining, now=now, gettext=request[GETTEXT]),
     }
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     response.headers["Content-Language"] = language

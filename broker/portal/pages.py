@@ -27,6 +27,7 @@ from broker.audit import VerifyResult
 from broker.crypto import hash_token
 from broker.domain import Actor
 from broker.domain.audit import AuditFilter
+from broker.domain.obligations import OwedObligation
 from broker.errors import BrokerError, Forbidden, InvalidInput, NotFound, Unauthorized
 from broker.feedback import ObligationStatus
 from broker.portal.common import (
@@ -49,6 +50,9 @@ routes = web.RouteTableDef()
 
 _AUDIT_FILTERS = ("item", "member", "user", "action", "outcome", "since", "until")
 _PAGE = 50
+_OWED_PAGE = 200
+_ANSWERED_PAGES = 5
+_PAST_ANSWERS = 20
 
 
 def _home(caller: Actor) -> str:
@@ -168,9 +172,22 @@ async def answer(request: web.Request) -> web.StreamResponse:
 async def obligations(request: web.Request) -> web.StreamResponse:
     """What the caller's member owes (`GET /v1/obligations`), open and answered."""
     caller = await signed_in(request)
-    listing = await services(request).feedback.obligations(caller, 200, None, "all")
-    open_ = [e for e in listing.items if e.obligation.status is ObligationStatus.OPEN]
-    answered = [e for e in listing.items if e.obligation.status is ObligationStatus.ANSWERED]
+    feedback = services(request).feedback
+    open_ = list((await feedback.obligations(caller, _OWED_PAGE, None, "open")).items)
+    # Answered ones, earliest due first, a bounded number of pages (each audited as
+    # the API's pages are): those still changeable, then the latest few past due.
+    answered: list[OwedObligation] = []
+    cursor: str | None = None
+    for _ in range(_ANSWERED_PAGES):
+        listing = await feedback.obligations(caller, _OWED_PAGE, cursor, "all")
+        answered += [e for e in listing.items if e.obligation.status is ObligationStatus.ANSWERED]
+        cursor = listing.next_cursor
+        if cursor is None:
+            break
+    now = services(request).clock()
+    changeable = [e for e in answered if e.obligation.due_at > now]
+    past = [e for e in answered if e.obligation.due_at <= now][-_PAST_ANSWERS:]
+    answered = changeable + past[::-1]
     context = {"open": open_, "answered": answered, "done": "answered" in request.query}
     return await page(request, "obligations.html", context, caller=caller)
 
@@ -266,8 +283,6 @@ def _submission(posted: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 async def submit(request: web.Request) -> web.StreamResponse:
     """Submit (`POST /v1/items`): the same validation and use case as the API."""
     caller = await signed_in(request)
-    if not may_submit(caller):
-        raise NotFound("not found")
     values, body = _submission(await form(request))
     source = None
     if values["derived_from"]:
@@ -386,8 +401,6 @@ _KEEP_JOBS = 20
 async def audit_verify(request: web.Request) -> web.StreamResponse:
     """Start a chain verification; its page shows the progress bar until it ends."""
     caller = await signed_in(request)
-    if not (caller.is_secretariat or caller.is_coordinator):
-        raise NotFound("not found")
     jobs: dict[str, VerifyJob] = request.config_dict[VERIFY_JOBS]
     job = VerifyJob(id=secrets.token_urlsafe(12), user_id=caller.user_id)
     audit_service = services(request).audit
@@ -431,18 +444,14 @@ async def audit_verify_page(request: web.Request) -> web.StreamResponse:
 
 
 # -- the coordinator -----------------------------------------------------------------
-
-
-def _coordinator(caller: Actor) -> None:
-    if not caller.is_coordinator:
-        raise NotFound("not found")
+# Only the navigation is by role: what each page shows is the use case's answer
+# for the caller (a member sees its own body and ledger row), denials audited.
 
 
 @routes.get("/members")
 async def members(request: web.Request) -> web.StreamResponse:
     """Every body (`GET /v1/members`)."""
     caller = await signed_in(request)
-    _coordinator(caller)
     bodies = await services(request).members.list_members(caller)
     return await page(request, "members.html", {"members": bodies}, caller=caller)
 
@@ -451,7 +460,6 @@ async def members(request: web.Request) -> web.StreamResponse:
 async def member(request: web.Request) -> web.StreamResponse:
     """One body with its users and handlers (`GET /v1/members/{id}`, `/users`, `/handlers`)."""
     caller = await signed_in(request)
-    _coordinator(caller)
     member_id = request.match_info["id"]
     found = await services(request).members.get_member(caller, member_id)
     users = await services(request).members.list_users(caller, member_id)

@@ -326,7 +326,7 @@ async def test_the_secretariat_audit_page_shows_events_and_no_contents(
     page = await sign_in(context, cast.secretariat)
     await expect(page.get_by_role("heading", name="Audit", exact=True)).to_be_visible()
     table = page.get_by_role("table", name="Audit events, oldest first")
-    await expect(table).to_contain_text("item.read")
+    await expect(table).to_contain_text("system.init")
     await expect(table).to_contain_text("item.submit")
     html = await page.content()
     for secret_text in (ANALYSIS_TITLE, ANALYSIS_BODY, COUNTERMEASURE_BODY, "Hospital X"):
@@ -336,6 +336,8 @@ async def test_the_secretariat_audit_page_shows_events_and_no_contents(
     await page.get_by_role("button", name="Filter").click()
     actions = await table.locator("tbody tr td:nth-child(3)").all_inner_texts()
     assert actions and set(actions) == {"item.read"}
+    html = await page.content()
+    assert ANALYSIS_TITLE not in html and ANALYSIS_BODY not in html
     await page.get_by_label("Item id").fill(cast.analysis_id)
     await page.get_by_role("button", name="Filter").click()
     await expect(table).to_contain_text(cast.analysis_id)
@@ -435,7 +437,9 @@ async def test_a_post_without_the_csrf_token_is_refused(
     await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()  # still signed in
 
 
-async def test_keyboard_only_sign_in_and_a_narrow_screen(browser: Browser, cast: Cast) -> None:
+async def test_keyboard_only_sign_in_and_a_narrow_screen(
+    browser: Browser, cast: Cast, artifacts: Path
+) -> None:
     """Sign-in works with the keyboard alone; pages fit a 360 px wide screen."""
     context = await browser.new_context(
         base_url=cast.broker.url, locale="en-US", viewport={"width": 360, "height": 740}
@@ -459,6 +463,8 @@ async def test_keyboard_only_sign_in_and_a_narrow_screen(browser: Browser, cast:
             await page.goto(path)
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"{path} is {width} px wide"
+        await page.goto("/portal/obligations")
+        await page.screenshot(path=str(artifacts / "tier_two-360px-en.png"), full_page=True)
     finally:
         await context.close()
 
@@ -520,19 +526,18 @@ async def test_screenshots_of_each_roles_main_page(
     browser: Browser, cast: Cast, artifacts: Path, lang: str
 ) -> None:
     """Each role's main page, in each language, as a screenshot artefact."""
-    context = await browser.new_context(
-        base_url=cast.broker.url, locale="ja-JP" if lang == "ja" else "en-US"
-    )
-    try:
-        for role, (who, path) in ROLE_PAGES.items():
+    for role, (who, path) in ROLE_PAGES.items():
+        # A fresh profile per role, as each person has their own browser.
+        context = await browser.new_context(
+            base_url=cast.broker.url, locale="ja-JP" if lang == "ja" else "en-US"
+        )
+        try:
             page = await sign_in(context, getattr(cast, who), lang=lang)
             await page.goto(path)
             assert await page.get_attribute("html", "lang") == lang
             await page.screenshot(path=str(artifacts / f"{role}-{lang}.png"))
-            await page.get_by_role("button", name=re.compile("Sign out|サインアウト")).click()
-            await page.close()
-    finally:
-        await context.close()
+        finally:
+            await context.close()
     for role in ROLE_PAGES:
         assert (artifacts / f"{role}-{lang}.png").stat().st_size > 10_000
 
@@ -546,3 +551,15 @@ async def test_an_idle_session_expires(context: BrowserContext, cast: Cast) -> N
     cast.broker.clock.advance(minutes=30)
     await page.goto("/portal/inbox")
     assert page.url.endswith("/portal/sign-in")
+
+
+async def test_after_the_due_time_an_answer_no_longer_changes(
+    context: BrowserContext, cast: Cast
+) -> None:
+    """Past the due time the answered obligation shows its answer without buttons."""
+    await cast.power.client.answer(cast.countermeasure_id, "came")
+    cast.broker.clock.advance(hours=5)
+    page = await sign_in(context, cast.power)
+    answered = page.locator("section", has=page.get_by_role("heading", name="Answered"))
+    await expect(answered).to_contain_text(COUNTERMEASURE_TITLE)
+    await expect(answered.get_by_role("button")).to_have_count(0)
