@@ -29,6 +29,8 @@ from broker.services.auditor import Auditor
 from broker.services.auth import Authenticator
 from broker.services.directory import Directory
 from broker.services.members import MemberService, apply_status
+from broker.services.throttle import Throttle
+from broker.settings import Settings
 from tests.conftest import ManualClock
 from tests.service.fakes import FakeStore
 
@@ -68,6 +70,8 @@ class World:
             store=self.store,  # type: ignore[arg-type]
             directory=self.directory,
             clock=self.clock,
+            throttle=Throttle(Settings(), self.clock, self.auditor),
+            auditor=self.auditor,
         )
         self.store.uow.obligations = Obligations([])  # type: ignore[assignment]
         repo = self.store.uow.members
@@ -250,11 +254,8 @@ async def test_created_user_token_is_returned_once_and_stored_as_a_hash(world: W
         "VENDOR",
         Role.MEMBER_USER,
     )
-    assert world.audit[-1].details == {
-        "user_id": created.user.id,
-        "role": "member_user",
-        "chair": False,
-    }
+    # A seat's chair is recorded only where there is one (art. 11(5)).
+    assert world.audit[-1].details == {"user_id": created.user.id, "role": "member_user"}
 
 
 async def test_committee_seats_are_secretariat_users(world: World) -> None:
