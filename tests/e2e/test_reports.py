@@ -12,7 +12,7 @@ from broker.store.tables import reports
 from clients.cli.main import run
 from clients.sdk import Conflict, CouncilClient, Forbidden, Invalid, NotFound, ServerError
 from tests.conftest import Broker
-from tests.council import Org, draft, make_org
+from tests.council import Org, decide_status, draft, make_org
 
 
 async def _secretariat(broker: Broker) -> tuple[str, CouncilClient, CouncilClient]:
@@ -117,13 +117,13 @@ async def test_art29_who_may_file_a_report(broker: Broker) -> None:
     receives them and files none; a restricted member and an applicant file none; input
     is checked."""
     reporter, suspect, _ = await _cast(broker)
+    await decide_status(broker, suspect.id, "restricted")  # before other seats are added
     _, staff, seat = await _secretariat(broker)
     assert (await broker.admin.report("misuse", "a bulletin reused our feed")).kind == "misuse"
     assert (await reporter.plain.report("other", "odd request")).status == "received"
     for client in (staff, seat):
         with pytest.raises(Forbidden):
             await client.report("leak", "the secretariat files no reports")
-    await broker.admin.update_member(suspect.id, status="restricted")
     with pytest.raises(Forbidden):
         await suspect.handler.report("leak", "the others leak too")
     applicant = await make_org(broker, "Applicant Co", category="other", status="applicant")

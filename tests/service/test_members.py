@@ -254,10 +254,8 @@ async def test_created_user_token_is_returned_once_and_stored_as_a_hash(world: W
         "VENDOR",
         Role.MEMBER_USER,
     )
-    assert world.audit[-1].details == {
-        "user_id": created.user.id,
-        "role": "member_user",
-    }
+    # A seat's chair is recorded only where there is one (art. 11(5)).
+    assert world.audit[-1].details == {"user_id": created.user.id, "role": "member_user"}
 
 
 async def test_committee_seats_are_secretariat_users(world: World) -> None:

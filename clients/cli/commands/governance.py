@@ -1,4 +1,4 @@
-"""``council report``, ``reports``, ``withdraw``, ``resolutions``, ``resolution``,
+"""``council report``, ``reports``, ``resolutions``, ``resolution``,
 ``vote``, ``recuse``: the council's own decisions (charter art. 7, 10, 11, 29)."""
 
 from __future__ import annotations
