@@ -277,7 +277,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             await db.dispose()
 
     if not _key_ring_opens(settings):
-        return 1
+        return UNREADABLE
     asyncio.run(migrate())
     scheme = "https" if context is not None else "http"
     print(f"Council broker listening on {scheme}://{settings.host}:{settings.port}", flush=True)

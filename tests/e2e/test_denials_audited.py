@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from broker.api.common import OPERATIONS
+from broker.misp.events import event_uuid
 from clients.sdk import CouncilClient, CouncilError
 from tests.conftest import Broker
 from tests.council import Org, decide_status, draft, make_org
@@ -40,6 +41,10 @@ CANNOT_DENY = {
     ("get", "/openapi.json"): "public",
     ("get", "/docs"): "public: the API page",
     ("get", "/docs/{name}"): "public: the API page's own files",
+    ("get", "/misp/feed/manifest.json"): "lists what the caller may open (as the inbox)",
+    ("get", "/misp/feed/hashes.csv"): "hashes of what the caller may open (as the inbox)",
+    ("post", "/misp/proposals"): "a preview of the caller's own event: nothing stored or shown",
+    ("post", "/misp/sightings"): "answers only what the caller's own member owes",
 }
 
 
@@ -198,6 +203,18 @@ DENIED: dict[tuple[str, str], Call] = {
         c.outsider.plain,
         "GET",
         f"/v1/members/{c.outsider.id}/users",
+        None,
+    ),
+    ("post", "/v1/members/{id}/users/{user_id}/token"): lambda c: (
+        c.outsider.plain,
+        "POST",
+        f"/v1/members/{c.outsider.id}/users/{c.outsider.handler_user_id}/token",
+        {},
+    ),
+    ("get", "/misp/feed/{uuid}.json"): lambda c: (
+        c.outsider.handler,
+        "GET",
+        f"/misp/feed/{event_uuid(c.item_id)}.json",
         None,
     ),
     ("post", "/v1/members/{id}/users/{user_id}/revoke"): lambda c: (
