@@ -125,6 +125,7 @@ async def test_failed_sign_ins_are_counted_per_claimed_user_across_addresses(
     events = await rate_limited_events(broker)
     assert [e["details"]["limit"] for e in events] == ["auth_failures_user"]
     assert events[0]["details"]["user"] == user_id
+    assert events[0]["details"]["claimed_by"] == "token"
     assert token not in json.dumps(events)
 
 
