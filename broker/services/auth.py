@@ -20,7 +20,7 @@ from broker.errors import Unauthorized
 from broker.services.auditor import Auditor
 from broker.services.clock import Clock
 from broker.services.directory import Directory
-from broker.services.throttle import Throttle
+from broker.services.throttle import Claim, Throttle
 from broker.store.uow import Store
 
 __all__ = ["LAST_USED_EVERY", "Authenticator"]
@@ -116,20 +116,24 @@ class Authenticator:
         expired token or a departed member ends the session's access at once,
         like the API's.
         """
-        await self._throttle.check_sign_in(address, certificate_user)
+        by_certificate = (
+            None if certificate_user is None else Claim(certificate_user, "certificate")
+        )
+        await self._throttle.check_sign_in(address, by_certificate)
         try:
             if token_hash is None:
                 raise _Refused()
             caller = await self._lookup(token_hash)
         except _Refused as refused:
-            claimed = refused.claimed_user or certificate_user
-            if refused.claimed_user is not None and refused.claimed_user != certificate_user:
+            claim = by_certificate
+            if refused.claimed_user is not None:
                 # A known token refused (revoked, its body gone): its user is the claim.
-                await self._throttle.check_sign_in(address, refused.claimed_user)
-            self._throttle.sign_in_failed(address, claimed)
+                claim = Claim(refused.claimed_user, "token")
+                await self._throttle.check_sign_in(address, claim)
+            self._throttle.sign_in_failed(address, claim)
             raise Unauthorized(_BAD_TOKEN) from None
         if self._require_certificate and certificate_user != caller.user_id:
-            await self._certificate_refused(caller, address, certificate_user)
+            await self._certificate_refused(caller, address, by_certificate)
         await self._throttle.request(caller, address)
         return caller
 
@@ -162,10 +166,16 @@ class Authenticator:
         return holder.actor
 
     async def _certificate_refused(
-        self, caller: Actor, address: str, certificate_user: str | None
+        self, caller: Actor, address: str, by_certificate: Claim | None
     ) -> None:
-        """A valid token without its user's certificate: a failed sign-in, audited."""
-        self._throttle.sign_in_failed(address, certificate_user or caller.user_id)
+        """A valid token without its user's certificate: a failed sign-in, audited.
+
+        Counted against the address and the certificate's user, if any, never
+        against the token's user: whoever stole a token, without its user's key,
+        must not be able to lock that user out.
+        """
+        self._throttle.sign_in_failed(address, by_certificate)
+        certificate_user = None if by_certificate is None else by_certificate.user_id
         reason = "no_certificate" if certificate_user is None else "other_user"
         await self._auditor.record(
             self._auditor.draft(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import structlog
 
@@ -25,7 +26,7 @@ from broker.services.auditor import Auditor
 from broker.services.clock import Clock
 from broker.settings import Settings
 
-__all__ = ["STREAM_RETRY_SECONDS", "Throttle"]
+__all__ = ["STREAM_RETRY_SECONDS", "Claim", "Throttle"]
 
 log = structlog.get_logger("broker.limits")
 
@@ -35,6 +36,25 @@ STREAM_RETRY_SECONDS = 5
 _TOO_MANY_FAILURES = "too many failed sign-ins; retry after {} s"
 _TOO_MANY_REQUESTS = "too many requests for this token; retry after {} s"
 _TOO_MANY_STREAMS = "this user already holds {} open streams; close one or retry after {} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Whose sign-in an attempt claims to be, and what says so.
+
+    Failures are counted per claim, not per user: a leaked revoked token of a
+    user ("token") tried again and again throttles that token's attempts, never
+    the user's own sign-ins with its client certificate ("certificate"), which
+    only the holder of the certificate's key can claim.
+    """
+
+    user_id: str
+    by: Literal["certificate", "token"]
+
+    @property
+    def key(self) -> str:
+        """The counter this claim's failures go to."""
+        return f"{self.by}:{self.user_id}"
 
 
 class Throttle:
@@ -59,8 +79,8 @@ class Throttle:
     def _now(self) -> float:
         return self._clock().timestamp()
 
-    async def check_sign_in(self, address: str, claimed_user: str | None) -> None:
-        """Refuse a sign-in attempt from an address, or for a user, over its failures."""
+    async def check_sign_in(self, address: str, claim: Claim | None) -> None:
+        """Refuse a sign-in attempt from an address, or for a claimed user, over its failures."""
         now = self._now()
         verdict = self._failed_addresses.peek(address, now)
         if not verdict.allowed:
@@ -68,22 +88,27 @@ class Throttle:
             raise RateLimited(
                 _TOO_MANY_FAILURES.format(verdict.retry_after), retry_after=verdict.retry_after
             )
-        if claimed_user is not None:
-            verdict = self._failed_users.peek(claimed_user, now)
+        if claim is not None:
+            verdict = self._failed_users.peek(claim.key, now)
             if not verdict.allowed:
                 await self._refuse(
-                    verdict, "auth_failures_user", None, address=address, user=claimed_user
+                    verdict,
+                    "auth_failures_user",
+                    None,
+                    address=address,
+                    user=claim.user_id,
+                    claimed_by=claim.by,
                 )
                 raise RateLimited(
                     _TOO_MANY_FAILURES.format(verdict.retry_after), retry_after=verdict.retry_after
                 )
 
-    def sign_in_failed(self, address: str, claimed_user: str | None) -> None:
+    def sign_in_failed(self, address: str, claim: Claim | None) -> None:
         """Count a failed sign-in against its address and, when one is claimed, its user."""
         now = self._now()
         self._failed_addresses.take(address, now)
-        if claimed_user is not None:
-            self._failed_users.take(claimed_user, now)
+        if claim is not None:
+            self._failed_users.take(claim.key, now)
 
     async def request(self, actor: Actor, address: str) -> None:
         """Count a request against the caller's token; refuse it over the rate."""

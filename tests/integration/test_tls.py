@@ -25,7 +25,7 @@ import pytest
 
 from broker.crypto import issue_certificate, new_certificate_authority
 from broker.tls import TlsFiles, user_uri
-from clients.cli._command import EXIT_ERROR, EXIT_OK
+from clients.cli._command import EXIT_AUTH, EXIT_OK
 from clients.cli.main import run as council
 from clients.sdk import CouncilClient, TlsOptions, TransportError, Unauthorized
 from tests.procs import REPO_ROOT, BrokerProcess, Processes, broker_env, init_data_dir
@@ -317,7 +317,7 @@ async def test_the_council_command_presents_its_client_certificate(
         "COUNCIL_CA": str(files.ca_cert),
         "HOME": str(tmp_path),
     }
-    assert await council(["obligations"], env=env) == EXIT_ERROR
+    assert await council(["obligations"], env=env) == EXIT_AUTH
     assert "client certificate" in capsys.readouterr().err
     with_cert = {
         **env,

@@ -23,7 +23,14 @@ from broker.domain import (
     Tier,
 )
 from broker.domain.members import Member, NewMember
-from broker.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from broker.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from broker.feedback import Obligation, ObligationKind, ObligationStatus
 from broker.services.auditor import Auditor
 from broker.services.auth import Authenticator
@@ -55,7 +62,7 @@ class Obligations:
 class World:
     """A store holding the coordinator and one member, each with an admin and a user."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, require_certificate: bool = False, **limits: Any) -> None:
         self.store = FakeStore()
         self.clock = ManualClock(datetime(2030, 1, 1, 9, tzinfo=UTC))
         self.directory = Directory(self.store, self.clock, timedelta(seconds=30))  # type: ignore[arg-type]
@@ -66,12 +73,14 @@ class World:
             auditor=self.auditor,
             directory=self.directory,
         )
+        self.throttle = Throttle(Settings(**limits), self.clock, self.auditor)
         self.auth = Authenticator(
             store=self.store,  # type: ignore[arg-type]
             directory=self.directory,
             clock=self.clock,
-            throttle=Throttle(Settings(), self.clock, self.auditor),
+            throttle=self.throttle,
             auditor=self.auditor,
+            require_certificate=require_certificate,
         )
         self.store.uow.obligations = Obligations([])  # type: ignore[assignment]
         repo = self.store.uow.members
@@ -291,6 +300,66 @@ async def test_sign_in_lets_restricted_users_in(world: World) -> None:
     await world.set_status("VENDOR", "restricted")
     actor = await world.auth.authenticate(f"Bearer {created.token}")
     assert actor.body.status is MemberStatus.RESTRICTED
+
+
+async def test_under_mutual_tls_a_token_needs_its_own_users_certificate() -> None:
+    """No certificate, or another user's, is a 401 audited with its reason; the user's
+    own certificate signs in."""
+    world = World(require_certificate=True)
+    created = await world.service.create_user(world.member_admin, "VENDOR", "A", Role.MEMBER_USER)
+    header = f"Bearer {created.token}"
+    with pytest.raises(Unauthorized, match="client certificate"):
+        await world.auth.authenticate(header, address="198.51.100.1")
+    with pytest.raises(Unauthorized, match="another user"):
+        await world.auth.authenticate(header, address="198.51.100.1", certificate_user="OTHER")
+    actor = await world.auth.authenticate(header, certificate_user=created.user.id)
+    assert actor.user_id == created.user.id
+    refusals = [d for d in world.audit if d.action is AuditAction.AUTH_CERTIFICATE]
+    assert [(d.outcome, d.reason, d.details["certificate_user"]) for d in refusals] == [
+        ("denied", "no_certificate", None),
+        ("denied", "other_user", "OTHER"),
+    ]
+    assert all(d.actor_user_id == created.user.id for d in refusals)
+
+
+async def test_a_stolen_token_without_its_certificate_cannot_lock_its_owner_out() -> None:
+    """Failures of a token without its certificate count against their addresses only:
+    the owner, with the certificate, still signs in; the thief's address is throttled."""
+    world = World(require_certificate=True, auth_failures_per_minute=3)
+    created = await world.service.create_user(world.member_admin, "VENDOR", "A", Role.MEMBER_USER)
+    header = f"Bearer {created.token}"
+    for n in range(10):
+        with pytest.raises(Unauthorized):
+            await world.auth.authenticate(header, address=f"203.0.113.{n}")
+    assert await world.auth.authenticate(
+        header, address="192.0.2.1", certificate_user=created.user.id
+    )
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            await world.auth.authenticate(header, address="203.0.113.99")
+    with pytest.raises(RateLimited) as limited:
+        await world.auth.authenticate(header, address="203.0.113.99")
+    assert limited.value.retry_after == 20  # 3 a minute: one more every 20 s
+
+
+async def test_a_certificates_user_is_throttled_whatever_the_address() -> None:
+    """Bad tokens presented with one user's certificate from many addresses count
+    against that certificate's user: past the threshold even its good token waits."""
+    world = World(require_certificate=True, auth_failures_per_minute=3)
+    created = await world.service.create_user(world.member_admin, "VENDOR", "A", Role.MEMBER_USER)
+    for n in range(3):
+        with pytest.raises(Unauthorized):
+            await world.auth.authenticate(
+                "Bearer cbt_guess", address=f"203.0.113.{n}", certificate_user=created.user.id
+            )
+    with pytest.raises(RateLimited):
+        await world.auth.authenticate(
+            f"Bearer {created.token}", address="192.0.2.1", certificate_user=created.user.id
+        )
+    world.clock.advance(seconds=20)
+    assert await world.auth.authenticate(
+        f"Bearer {created.token}", address="192.0.2.1", certificate_user=created.user.id
+    )
 
 
 @pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer unknown"])
