@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= council-data
 POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres lint typecheck check bench soak fuzz-api clean
+.PHONY: run docs test test-postgres lint typecheck check bench soak fuzz-api messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: the broker on the embedded SQLite database (initialised on first start)
+## run: the broker on the embedded SQLite database (initialised on first start);
+## `make run PORT=8443 HOST=0.0.0.0` listens elsewhere (default 127.0.0.1:8080)
+PORT ?=
+HOST ?=
 run: $(STAMP)
-	$(BIN)/council-broker serve --init --data-dir $(DATA_DIR)
+	$(BIN)/council-broker serve --init --data-dir $(DATA_DIR) \
+		$(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
+
+## docs: write docs/http-api.md from the OpenAPI document (a test checks it is current)
+docs: $(STAMP)
+	$(BIN)/python -m broker.docs docs/http-api.md
 
 ## test: the whole test suite on SQLite
 test: $(STAMP)
@@ -56,6 +64,15 @@ soak: $(STAMP)
 FUZZ_SECONDS ?= 75
 fuzz-api: $(STAMP)
 	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS)
+
+## messages: extract the portal's messages and merge them into its ja and en catalogues
+## (the .po files are committed; the portal compiles them when it starts)
+PORTAL_LOCALE := broker/portal/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+		--project council-broker -o $(PORTAL_LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(PORTAL_LOCALE)/messages.pot -d $(PORTAL_LOCALE) \
+		--ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -29,9 +29,10 @@ import resource
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +129,22 @@ class BrokerProcess:
     """
 
     def __init__(
-        self, name: str, data_dir: Path, env: Mapping[str, str], log_dir: Path, port: int | None
+        self,
+        name: str,
+        data_dir: Path,
+        env: Mapping[str, str],
+        log_dir: Path,
+        port: int | None,
+        *,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
         self.env = dict(env)
+        # More `serve` arguments (--tls-cert ...); with TLS, how to trust the broker.
+        self.args = tuple(args)
+        self.ssl_context = ssl_context
         self.port = port or free_port()
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -143,7 +155,8 @@ class BrokerProcess:
     @property
     def url(self) -> str:
         """The broker's base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -183,6 +196,7 @@ class BrokerProcess:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 env=self.env,
                 cwd=REPO_ROOT,
@@ -205,7 +219,9 @@ class BrokerProcess:
                         f"{self.name} exited ({code}) before it was ready\n" + (self.describe())
                     )
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(self.url + "/readyz") as response:
+                    async with session.get(
+                        self.url + "/readyz", ssl=self.ssl_context or True
+                    ) as response:
                         if response.status == 200:
                             return
                 if loop.time() > deadline:
@@ -275,10 +291,19 @@ class Processes:
         self.brokers: list[BrokerProcess] = []
 
     def broker(
-        self, name: str, data_dir: Path, env: Mapping[str, str], port: int | None = None
+        self,
+        name: str,
+        data_dir: Path,
+        env: Mapping[str, str],
+        port: int | None = None,
+        *,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> BrokerProcess:
-        """A broker process (not started yet)."""
-        process = BrokerProcess(name, data_dir, env, self.root, port)
+        """A broker process (not started yet); `args` go to `serve`."""
+        process = BrokerProcess(
+            name, data_dir, env, self.root, port, args=args, ssl_context=ssl_context
+        )
         self.brokers.append(process)
         return process
 

@@ -11,6 +11,7 @@ from broker.api.models import (
     MemberPatch,
     TokenRotate,
     UserCreate,
+    WithdrawalIn,
     dump,
 )
 from broker.api.views.members import (
@@ -23,6 +24,7 @@ from broker.api.views.members import (
     user_view,
     users_view,
 )
+from broker.domain import MemberStatus
 from broker.domain.members import NewMember
 
 __all__ = [
@@ -34,12 +36,14 @@ __all__ = [
     "list_handlers",
     "list_members",
     "list_users",
+    "me",
     "patch_member",
     "remove_handler",
     "revoke_user",
     "roster",
     "rotate_token",
     "routes",
+    "withdraw_member",
 ]
 
 routes = web.RouteTableDef()
@@ -58,7 +62,9 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    member = await services(request).members.create_member(caller, NewMember(**body.model_dump()))
+    fields = body.model_dump()
+    fields["status"] = MemberStatus(fields["status"])
+    member = await services(request).members.create_member(caller, NewMember(**fields))
     return respond(member_view(member), 201)
 
 
@@ -110,7 +116,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role, body.lifetime
+        caller, request.match_info["id"], body.name, body.role, body.lifetime, chair=body.chair
     )
     return respond(created_user_view(created), 201)
 
@@ -191,6 +197,22 @@ async def list_handlers(request: web.Request) -> web.Response:
     return respond(handlers_view(found))
 
 
+@routes.post("/v1/members/{id}/withdrawal")
+@operation(
+    "post",
+    "/v1/members/{id}/withdrawal",
+    "The member's notice of withdrawal, effective at once (its own admin; art. 7)",
+    tag=TAG,
+    body=WithdrawalIn,
+    responses={200: "the member, withdrawn"},
+)
+async def withdraw_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, WithdrawalIn)
+    member = await services(request).members.withdraw(caller, request.match_info["id"], body.reason)
+    return respond(member_view(member))
+
+
 @routes.get("/v1/roster")
 @operation(
     "get", "/v1/roster", "The public roster: listed, active members (art. 25)", tag=TAG, public=True
@@ -198,3 +220,26 @@ async def list_handlers(request: web.Request) -> web.Response:
 async def roster(request: web.Request) -> web.Response:
     entries = await services(request).members.roster()
     return respond(roster_view(entries))
+
+
+@routes.get("/v1/me")
+@operation(
+    "get",
+    "/v1/me",
+    "The signed-in user: its id, name, role, member and handler status",
+    tag=TAG,
+)
+async def me(request: web.Request) -> web.Response:
+    """`GET /v1/me`: who the token signs in as (what a TAXII client needs as its user name)."""
+    caller = await actor(request)
+    return respond(
+        {
+            "user_id": caller.user_id,
+            "name": caller.user_name,
+            "role": str(caller.role),
+            "member_id": caller.member_id,
+            "member_kind": str(caller.body.kind),
+            "tier": str(caller.body.tier),
+            "is_handler": caller.is_handler,
+        }
+    )

@@ -118,7 +118,9 @@ class ItemService:
         auditor = self._auditor
         if not actor.is_secretariat:
             raise await auditor.deny(
-                Forbidden("break-glass access is the secretariat's alone"),
+                Forbidden(
+                    "break-glass access is the secretariat's alone", reason="not_secretariat"
+                ),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_BREAK_GLASS,
@@ -271,6 +273,112 @@ class ItemService:
                     return page, None
         return page, None
 
+    # -- TAXII collections ----------------------------------------------------
+
+    async def collection_page(
+        self,
+        actor: Actor,
+        collection: tlp.CollectionSpec,
+        *,
+        added_after: datetime | None,
+        after: str | None,
+        count: int,
+        inclusive: bool = False,
+    ) -> tuple[list[OpenedItem], str | None]:
+        """Up to `count` items of `collection` the caller may open, oldest first
+        from just after `after` (or from it, `inclusive`), each opened as `read`
+        opens it (victim masked, handling), and the id to continue after (None:
+        the collection ends here).
+
+        The decision is `tlp.selects`: exactly `may_read`, as for `GET
+        /v1/items/{id}`, narrowed by the collection (docs/taxii.md). Not audited
+        here: the edge audits what it returned (`record_listing`), as the inbox
+        does.
+        """
+        if not tlp.may_use_collection(actor.reader, collection) or not collection.kinds:
+            return [], None
+        opened: list[OpenedItem] = []
+        position = after
+        async with self._store.read() as uow:
+            while len(opened) < count:
+                batch = await uow.items.delivered_matching(
+                    actor.member_id,
+                    kinds=collection.kinds,
+                    confidences=collection.confidences,
+                    added_after=added_after,
+                    after=position,
+                    count=count,
+                    handler=actor.is_handler,
+                    inclusive=inclusive and position == after,
+                )
+                for stored in batch:
+                    position = stored.id
+                    if not tlp.selects(actor.reader, collection, stored.facts):
+                        continue
+                    try:
+                        content = open_content(self._keys, stored)
+                    except IntegrityAlarm:
+                        await self._alarm(actor, stored.id)
+                        continue
+                    opened.append(self._opened(actor, stored, content, {}))
+                    if len(opened) == count:
+                        return opened, stored.id
+                if len(batch) < count:
+                    return opened, None
+        return opened, position
+
+    async def opened_many(self, actor: Actor, item_ids: list[str]) -> list[OpenedItem]:
+        """The items of `item_ids` the caller may open, opened as `read` opens them.
+
+        Not audited: for a use case that audits what it does with them (a
+        TAXII answer names its item in the feedback service's own event).
+        """
+        async with self._store.read() as uow:
+            found = await uow.items.get_many(item_ids)
+        opened: list[OpenedItem] = []
+        for item_id in dict.fromkeys(item_ids):
+            stored = found.get(item_id)
+            if stored is None or not tlp.may_read(actor.reader, stored.facts):
+                continue
+            try:
+                content = open_content(self._keys, stored)
+            except IntegrityAlarm:
+                await self._alarm(actor, stored.id)
+                continue
+            opened.append(self._opened(actor, stored, content, {}))
+        return opened
+
+    async def record_listing(
+        self, actor: Actor, item_ids: list[str], details: dict[str, object]
+    ) -> None:
+        """Audit a listing that showed `item_ids` (a TAXII page, like the inbox)."""
+        shown = list(dict.fromkeys(item_ids))
+        await self._auditor.record(
+            self._auditor.draft(
+                actor,
+                AuditAction.ITEM_LIST,
+                details={"count": len(shown), **details},
+                item_refs=shown,
+            )
+        )
+
+    async def record_reads(
+        self, actor: Actor, item_ids: list[str], details: dict[str, object]
+    ) -> None:
+        """Audit reads of `item_ids` by object (a TAXII object or versions read)."""
+        auditor = self._auditor
+        drafts = [
+            auditor.draft(
+                actor,
+                AuditAction.ITEM_READ,
+                item_id=item_id,
+                details={"decrypted": True, **details},
+            )
+            for item_id in dict.fromkeys(item_ids)
+        ]
+        if drafts:
+            await auditor.record(*drafts)
+
     # -- scope, consent, withdraw ---------------------------------------------
 
     async def change_scope(self, actor: Actor, item_id: str, scope: Scope) -> ScopeChangeResult:
@@ -282,7 +390,7 @@ class ItemService:
         allowed = tlp.may_change_scope(actor.reader, stored.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the item's provider changes its scope"),
+                Forbidden("only the item's provider changes its scope", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_SCOPE_CHANGE,
@@ -343,7 +451,7 @@ class ItemService:
         allowed = tlp.may_consent(actor.reader, source.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the source item's provider can consent"),
+                Forbidden("only the source item's provider can consent", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_CONSENT,
@@ -607,7 +715,7 @@ class ItemService:
         allowed = tlp.may_withdraw(actor.reader, stored.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the item's provider withdraws it"),
+                Forbidden("only the item's provider withdraws it", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_WITHDRAW,
@@ -647,7 +755,10 @@ class ItemService:
         )
         if not (actor.member_id == stored.facts.provider_id or actor.is_coordinator):
             raise await auditor.deny(
-                Forbidden("only the provider and the coordinator see an item's access log"),
+                Forbidden(
+                    "only the provider and the coordinator see an item's access log",
+                    reason="not_provider",
+                ),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_ACCESS_LOG,

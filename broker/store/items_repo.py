@@ -245,6 +245,52 @@ class ItemRepository:
         found = await self.get_many(ids)
         return [found[i] for i in ids if i in found]
 
+    async def delivered_matching(
+        self,
+        member_id: str,
+        *,
+        kinds: Iterable[ItemKind],
+        confidences: Iterable[Confidence],
+        added_after: datetime | None,
+        after: str | None,
+        count: int,
+        handler: bool,
+        inclusive: bool = False,
+    ) -> list[StoredItem]:
+        """Up to `count` active items delivered to `member_id`, oldest first by id,
+        of `kinds` and `confidences`, created after `added_after` and with an id
+        after `after` (or from it, `inclusive`); without `handler`, none a
+        handler alone may open.
+
+        The TAXII collections' listing (docs/taxii.md): ids are ULIDs, so the
+        id order is the order items were added in. Like `delivered_to`, a
+        candidate list: the policy re-checks every row (rule 7).
+        """
+        query = (
+            select(items.c.id)
+            .join(audience_members, audience_members.c.audience_id == items.c.audience_id)
+            .where(
+                audience_members.c.member_id == member_id,
+                items.c.status == ItemStatus.ACTIVE.value,
+                items.c.kind.in_([k.value for k in kinds]),
+                items.c.confidence.in_([c.value for c in confidences]),
+            )
+            .order_by(items.c.id.asc())
+            .limit(count)
+        )
+        if not handler:
+            # Art. 18(4), TLP:RED: what only a handler may open is skipped in SQL.
+            query = query.where(
+                and_(items.c.effective_secret.is_(False), items.c.effective_tlp != Tlp.RED.value)
+            )
+        if added_after is not None:
+            query = query.where(items.c.created_at > added_after)
+        if after is not None:
+            query = query.where(items.c.id >= after if inclusive else items.c.id > after)
+        ids = list((await self._conn.execute(query)).scalars())
+        found = await self.get_many(ids)
+        return [found[i] for i in ids if i in found]
+
     async def submitted_under(
         self, user_id: str, key: str
     ) -> tuple[str | None, SubmitResult] | None:

@@ -81,6 +81,7 @@ def _user(row: Row[Any]) -> User:
         role=Role(row.role),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        chair=bool(row.chair),
         expires_at=_utc_or_none(row.expires_at),
         last_used_at=_utc_or_none(row.last_used_at),
     )
@@ -206,9 +207,18 @@ class MemberRepository:
                 role=user.role.value,
                 token_hash=token_hash,
                 created_at=user.created_at,
+                chair=user.chair,
                 expires_at=user.expires_at,
             )
         )
+
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users (art. 11(5)), if any."""
+        query = select(users).where(
+            users.c.member_id == member_id, users.c.chair.is_(True), users.c.revoked_at.is_(None)
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _user(row)
 
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
@@ -222,6 +232,38 @@ class MemberRepository:
         """The users of a body, by id."""
         query = select(users).where(users.c.member_id == member_id).order_by(users.c.id)
         return [_user(r) for r in (await self._conn.execute(query)).all()]
+
+    async def committee_seats(self, secretariat_id: str) -> list[User]:
+        """The steering committee's seats: unrevoked `committee` users of the
+        secretariat (SPEC §6), by id."""
+        query = (
+            select(users)
+            .where(
+                users.c.member_id == secretariat_id,
+                users.c.role == Role.COMMITTEE.value,
+                users.c.revoked_at.is_(None),
+            )
+            .order_by(users.c.id)
+        )
+        return [_user(r) for r in (await self._conn.execute(query)).all()]
+
+    async def body_of_kind(self, kind: BodyKind) -> Member | None:
+        """The one body of `kind` (the coordinator or the secretariat), or None."""
+        query = select(bodies).where(bodies.c.kind == kind.value).limit(1)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _member(row)
+
+    async def active_member_ids(self) -> list[str]:
+        """The ids of the active members (not the coordinator or the secretariat)."""
+        query = (
+            select(bodies.c.id)
+            .where(
+                bodies.c.kind == BodyKind.MEMBER.value,
+                bodies.c.status == MemberStatus.ACTIVE.value,
+            )
+            .order_by(bodies.c.id)
+        )
+        return list((await self._conn.execute(query)).scalars())
 
     async def revoke_user(self, user_id: str, now: datetime) -> None:
         """Revoke a user's token as of `now`."""
@@ -271,6 +313,7 @@ class MemberRepository:
                 users.c.id.label("user_id"),
                 users.c.name.label("user_name"),
                 users.c.role,
+                users.c.chair,
                 users.c.revoked_at,
                 users.c.expires_at,
                 users.c.last_used_at,
@@ -290,6 +333,7 @@ class MemberRepository:
             role=Role(row.role),
             body=_body(row._mapping, has_handler=bool(row.has_handler)),
             is_handler=bool(row.is_handler),
+            chair=bool(row.chair),
         )
         return TokenHolder(
             actor=actor,

@@ -1,7 +1,7 @@
 """Every sealed record's wrapped data key, for key rotation (`council-broker keys rotate`).
 
-Items, feedback comments, consultations, consultation messages and webhook
-secrets each keep a data key wrapped by the key ring; rotation re-wraps them
+Items, feedback comments, consultations, consultation messages, violation
+reports and webhook secrets each keep a data key wrapped by the key ring; rotation re-wraps them
 under a new key version without touching their ciphertext.
 """
 
@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
+from broker.store.tables import (
+    consultation_messages,
+    consultations,
+    items,
+    obligations,
+    reports,
+    webhooks,
+)
 
 __all__ = ["SealedKey", "SealedRepository", "SealedTable"]
 
@@ -27,6 +34,7 @@ class SealedTable(StrEnum):
     CONSULTATIONS = "consultations"
     CONSULTATION_MESSAGES = "consultation_messages"
     WEBHOOK_SECRETS = "webhooks"
+    REPORTS = "reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ _COLUMNS = {
     SealedTable.WEBHOOK_SECRETS: _Columns(
         webhooks, "secret_wrapped_key", "secret_kek_version", ("member_id",)
     ),
+    SealedTable.REPORTS: _Columns(reports, "wrapped_key", "kek_version", ("member_id", "user_id")),
 }
 
 

@@ -205,7 +205,7 @@ async def test_an_expired_token_is_rotated_only_with_a_new_lifetime(
 async def test_council_tokens_rotate_and_list(
     broker: Broker, org: Org, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`council rotate-token` prints the new token once; `council tokens` shows
+    """`council users rotate` prints the new token once; `council users list` shows
     each user's expiry and last use."""
     from clients.cli.main import run
 
@@ -221,7 +221,7 @@ async def test_council_tokens_rotate_and_list(
         return code, capsys.readouterr().out
 
     code, out = await council(
-        "--json", "rotate-token", org.id, org.plain_user_id, "--expires-in", "PT12H"
+        "--json", "users", "rotate", org.id, org.plain_user_id, "--expires-in", "PT12H"
     )
     assert code == 0, out
     rotated = json.loads(out)
@@ -229,8 +229,11 @@ async def test_council_tokens_rotate_and_list(
     await broker.client(rotated["token"]).inbox()
     with pytest.raises(Unauthorized):
         await broker.client(old).inbox()
-    code, out = await council("tokens", org.id)
+    code, out = await council("--json", "users", "list", org.id)
     assert code == 0, out
-    assert org.plain_user_id in out and "never" in out  # the admins' tokens never expire
-    code, out = await council("rotate-token", org.id, org.plain_user_id, "--expires-in", "P1Y")
+    listed = {user["id"]: user for user in json.loads(out)["items"]}
+    assert listed[org.plain_user_id]["expires_at"]
+    code, out = await council("users", "list", org.id)
+    assert code == 0 and "never" in out  # the admins' tokens never expire
+    code, out = await council("users", "rotate", org.id, org.plain_user_id, "--expires-in", "P1Y")
     assert code != 0

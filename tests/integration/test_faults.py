@@ -29,6 +29,7 @@ import aiohttp
 import pytest
 
 from broker.crypto import KeyRing
+from broker.services.bootstrap import UNREADABLE
 from clients.sdk import CouncilClient, CouncilError
 from tests.procs import (
     Processes,
@@ -324,7 +325,8 @@ async def _serve_once(data_dir: Path, env: dict[str, str]) -> subprocess.Complet
 
 
 async def test_the_broker_refuses_to_start_without_a_usable_key_ring(tmp_path: Path) -> None:
-    """Missing, corrupt, or too widely readable: exit 1 with one line naming the problem."""
+    """Missing, corrupt, or too widely readable: exit 4 (unreadable) with one line naming
+    the problem."""
     data_dir = tmp_path / "data"
     env = broker_env()
     await init_data_dir(data_dir, env)
@@ -332,7 +334,7 @@ async def test_the_broker_refuses_to_start_without_a_usable_key_ring(tmp_path: P
     saved = ring_file.read_bytes()
     cases = []
     ring_file.unlink()
-    cases.append(("does not exist", await _serve_once(data_dir, env)))
+    cases.append(("is missing", await _serve_once(data_dir, env)))
     ring_file.write_bytes(saved.replace(b'"current_kek": 1', b'"current_kek": 7'))
     ring_file.chmod(0o600)
     cases.append(("must name a version present", await _serve_once(data_dir, env)))
@@ -343,7 +345,7 @@ async def test_the_broker_refuses_to_start_without_a_usable_key_ring(tmp_path: P
     env_corrupt = broker_env(KEY_RING="not-base64!")
     cases.append(("not valid base64", await _serve_once(data_dir, env_corrupt)))
     for says, result in cases:
-        assert result.returncode == 1, (says, result.stdout, result.stderr)
+        assert result.returncode == UNREADABLE, (says, result.stdout, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
         assert says in lines[0] and "key ring" in lines[0], lines[0]

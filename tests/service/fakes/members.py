@@ -92,6 +92,17 @@ class FakeMemberRepository:
         self.users[user.id] = user
         self.token_hashes[user.id] = token_hash
 
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users, if any."""
+        return next(
+            (
+                u
+                for u in self.users.values()
+                if u.member_id == member_id and u.chair and u.revoked_at is None
+            ),
+            None,
+        )
+
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
         user = self.users.get(user_id)

@@ -1,0 +1,99 @@
+"""TAXII status resources: what became of each envelope a caller posted.
+
+TAXII 2.1 §4.3 and docs/taxii.md: a status is shown to the caller that
+posted it and to no one else, survives a restart (it is stored) and is kept
+for at least `retention` (24 hours), then pruned. Everything else the TAXII
+edge does goes through the services every other edge uses: reading and
+listing (`ItemService`), posting (`SubmissionService`), answering
+(`FeedbackService`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from broker import tlp
+from broker.domain import Actor, Confidence, ItemFacts, ItemKind, Scope, Tlp
+from broker.errors import NotFound
+from broker.services.clock import Clock
+from broker.services.directory import Directory
+from broker.services.ids import new_id
+from broker.store.uow import Store
+
+__all__ = ["STATUS_RETENTION", "TaxiiService"]
+
+STATUS_RETENTION = timedelta(hours=24)
+"""How long a status resource is kept (TAXII 2.1 §4.3.1: SHOULD be at least 24 hours)."""
+
+
+class TaxiiService:
+    """Stored status resources of posted envelopes (one caller's each), and
+    whether a posted scope stays within its collection's."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        directory: Directory,
+        retention: timedelta = STATUS_RETENTION,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._directory = directory
+        self._retention = retention
+
+    async def narrows(
+        self,
+        actor: Actor,
+        kind: ItemKind,
+        confidence: Confidence,
+        requested: Scope,
+        default: Scope,
+    ) -> bool:
+        """Whether `requested` reaches no body `default` would not (docs/taxii.md:
+        an object's scope may narrow its collection's, never widen it).
+
+        Compared by reach over today's bodies for an item of `kind` and `confidence`, the routing
+        rule itself (`tlp.recipients_for`; labels and secrecy aside, which limit
+        both alike), so named members inside the default's groups narrow and a
+        named member outside them widens.
+        """
+        bodies = (await self._directory.bodies()).values()
+
+        def reach(scope: Scope) -> frozenset[str]:
+            facts = ItemFacts(
+                id="",
+                provider_id=actor.member_id,
+                kind=kind,
+                confidence=confidence,
+                tlp=Tlp.CLEAR,
+                secret=False,
+                scope=scope,
+            )
+            return tlp.recipients_for(facts, bodies).recipients
+
+        return reach(requested) <= reach(default)
+
+    async def save(self, actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
+        """Store `body` (a status resource without `id`) for `actor`; the stored status.
+
+        Expired statuses are pruned in the same transaction, so the table
+        holds about a day of posts and needs no sweeper of its own.
+        """
+        now = self._clock()
+        status = {"id": new_id().lower(), **body}
+        async with self._store.write() as uow:
+            await uow.taxii.prune(now - self._retention)
+            await uow.taxii.add_status(status["id"], actor.user_id, now, status)
+        return status
+
+    async def get(self, actor: Actor, status_id: str) -> dict[str, Any]:
+        """The caller's status `status_id`, or 404 for one absent, expired or another's."""
+        now = self._clock()
+        async with self._store.read() as uow:
+            status = await uow.taxii.status(status_id[:64], actor.user_id, now - self._retention)
+        if status is None:
+            raise NotFound("no status with that id")
+        return status
