@@ -203,11 +203,6 @@ _HTTP: dict[str, str] = {
     ),
     "method_not_allowed": "use one of the methods in the Allow header",
     "http_error": "check the request against the HTTP API reference (GET /docs)",
-    "timeout": "send the whole body promptly: the broker stops waiting after its body timeout",
-    "unavailable": "the broker's database does not answer: wait Retry-After seconds and retry",
-    "storage_full": (
-        "the broker's disk is full: tell the operator, who must free space; nothing was stored"
-    ),
 }
 
 FIXES: MappingProxyType[str, str] = MappingProxyType(

@@ -223,12 +223,6 @@ DENIED: dict[tuple[str, str], Call] = {
         f"/v1/members/{c.outsider.id}/users/{c.outsider.handler_user_id}/revoke",
         {},
     ),
-    ("post", "/v1/members/{id}/users/{user_id}/token"): lambda c: (
-        c.outsider.plain,
-        "POST",
-        f"/v1/members/{c.outsider.id}/users/{c.outsider.handler_user_id}/token",
-        {},
-    ),
     ("post", "/v1/members/{id}/handlers"): lambda c: (
         c.outsider.plain,
         "POST",
