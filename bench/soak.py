@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ __all__ = ["Window", "main", "soak", "window_seconds"]
 RSS_GROWTH_LIMIT = 1.2
 FD_SLACK = 16
 _STREAM_SESSION_S = 60.0
+# Each member submits about one item a second: a council's busy day many
+# times over, and a pace the answerers keep up with.
+_SUBMIT_PAUSE_S = 1.0
 err = Console(stderr=True)
 
 
@@ -89,10 +93,12 @@ class Recorder:
     def __init__(self) -> None:
         self.current = Window(index=1, ended_at=0.0)
         self.errors: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
 
     async def timed(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run one request and record how long it took and whether it failed."""
         started = time.perf_counter()
+        self.counts[name] = self.counts.get(name, 0) + 1
         try:
             result = await call()
         except CouncilError as exc:
@@ -147,7 +153,7 @@ async def _workload(
                 if result is not None:
                     recent.append(result.id)
                     del recent[:-200]
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(_SUBMIT_PAUSE_S)
 
     async def reader(token: str) -> None:
         async with CouncilClient(url, token, timeout=60) as client:
@@ -159,12 +165,18 @@ async def _workload(
                 await asyncio.sleep(0.1)
 
     async def answerer(token: str) -> None:
+        # Answers everything it owes each round (a few at a time), so what is owed
+        # stays a short list: the soak measures a steady state, not a backlog.
         async with CouncilClient(url, token, timeout=60) as client:
             while not stop.is_set():
                 owed = await recorder.timed("obligations", client.obligations) or []
-                for obligation in [o for o in owed if o.status in (None, "open")][:3]:
-                    await recorder.timed(
-                        "answer", lambda o=obligation: client.answer(o.item_id, "confirm")
+                open_ = [o for o in owed if o.status in (None, "open")]
+                for start in range(0, len(open_), 4):
+                    await asyncio.gather(
+                        *(
+                            recorder.timed("answer", partial(client.answer, o.item_id, "confirm"))
+                            for o in open_[start : start + 4]
+                        )
                     )
                 await asyncio.sleep(1.0)
 
@@ -205,8 +217,8 @@ def _sample(pid: int) -> tuple[int | None, int | None]:
 
 async def soak(
     minutes: float, window_s: float, database_url: str | None, members: int
-) -> tuple[list[Window], dict[str, int]]:
-    """Run the soak; the windows' figures and the errors seen, by kind."""
+) -> tuple[list[Window], dict[str, int], dict[str, int]]:
+    """Run the soak: the windows' figures, the errors seen and the requests made, by kind."""
     raise_fd_limit()
     root = Path(tempfile.mkdtemp(prefix="council-soak-"))
     broker = Broker("soak", root / "data", root, database_url=database_url)
@@ -241,7 +253,7 @@ async def soak(
     finally:
         await broker.stop()
         shutil.rmtree(root, ignore_errors=True)
-    return windows, recorder.errors
+    return windows, recorder.errors, recorder.counts
 
 
 def _mib(value: int | None) -> str:
@@ -322,9 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"soak: {args.minutes:g} min, windows of {window_s:.0f} s, {args.members} members "
         f"on {'PostgreSQL' if args.database_url else 'SQLite'}"
     )
-    windows, errors = asyncio.run(soak(args.minutes, window_s, args.database_url, args.members))
+    windows, errors, counts = asyncio.run(
+        soak(args.minutes, window_s, args.database_url, args.members)
+    )
     out = Console(width=120, soft_wrap=True)
     out.print(render(windows, errors, window_s))
+    out.print("requests by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for kind, count in sorted(errors.items()):
         out.print(f"errors: {kind} x{count}")
     results = checks(windows)

@@ -207,7 +207,8 @@ class Authenticator:
                 lambda uow: uow.members.mark_used(token_hash, now, LAST_USED_EVERY)
             )
         except Exception:  # bookkeeping must never fail a request
-            self._marked.pop(token_hash, None)
+            # Tried again in a minute, not on the next request: a database that
+            # is down is not hammered (and the log not flooded) for this.
             log.warning("last_used_not_recorded")
 
 
