@@ -25,6 +25,7 @@ from broker.portal.common import (
     page_errors,
     security_headers,
 )
+from broker.portal.council import routes as council_routes
 from broker.portal.i18n import load_catalogues
 from broker.portal.pages import VERIFY_JOBS, routes
 from broker.portal.sessions import ServerSessions
@@ -65,6 +66,7 @@ def create_portal(settings: Settings, clock: Clock) -> web.Application:
     environment.filters.update(template_filters())
     portal.router.add_static("/static/", _HERE / "static", append_version=False)
     portal.add_routes(routes)
+    portal.add_routes(council_routes)
     portal.on_cleanup.append(_stop_verifications)
     return portal
 

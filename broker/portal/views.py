@@ -13,6 +13,8 @@ from typing import Any
 
 from broker.domain import ItemKind, Tlp
 from broker.domain.model import Confidence, ExcludableAttribute, Group
+from broker.domain.reports import ReportKind
+from broker.domain.resolutions import Vote
 from broker.domain.timestamps import rfc3339
 from broker.feedback import ObligationKind, Verdict
 
@@ -141,6 +143,40 @@ DUES = (
     ("P3D", N_("In 3 days")),
 )
 
+RESOLUTION_KIND_NAMES = {
+    "admission": N_("Admission"),
+    "restriction": N_("Restriction"),
+    "lift_restriction": N_("Lifting a restriction"),
+    "expulsion": N_("Expulsion"),
+    "task_force_exception": N_("Task force exception"),
+    "information_request": N_("Information request"),
+    "amendment": N_("Amendment"),
+    "assembly_matter": N_("Assembly matter"),
+}
+
+RESOLUTION_STATUS_NAMES = {
+    "open": N_("Open"),
+    "passed": N_("Passed"),
+    "failed": N_("Failed"),
+    "no_quorum": N_("No quorum"),
+    "refused": N_("Refused"),
+}
+
+VOTE_NAMES = {"yes": N_("Yes"), "no": N_("No"), "abstain": N_("Abstain")}
+
+REPORT_KIND_NAMES = {
+    "leak": N_("Leak"),
+    "scope_breach": N_("Scope breach"),
+    "misuse": N_("Misuse"),
+    "other": N_("Other"),
+}
+
+REPORT_STATUS_NAMES = {
+    "received": N_("Received"),
+    "investigating": N_("Investigating"),
+    "closed": N_("Closed"),
+}
+
 AUDIT_FILTERS = (
     ("member", N_("Member id")),
     ("user", N_("User id")),
@@ -189,6 +225,13 @@ def template_globals() -> dict[str, Any]:
         "outcome_names": OUTCOME_NAMES,
         "victim_fields": VICTIM_FIELDS,
         "dues": DUES,
+        "resolution_kind_names": RESOLUTION_KIND_NAMES,
+        "resolution_status_names": RESOLUTION_STATUS_NAMES,
+        "vote_names": VOTE_NAMES,
+        "votes": [v.value for v in Vote],
+        "report_kind_names": REPORT_KIND_NAMES,
+        "report_kinds": [k.value for k in ReportKind],
+        "report_status_names": REPORT_STATUS_NAMES,
         "filter_fields": AUDIT_FILTERS,
         "tlps": [t.value for t in Tlp],
         "kinds": [
