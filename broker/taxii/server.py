@@ -42,7 +42,13 @@ from broker.taxii.query import (
     parse_limit,
     versions_kept,
 )
-from broker.taxii.stix import DEFINITIONS_ADDED, StixCache, council_objects, version_of
+from broker.taxii.stix import (
+    DEFINITIONS_ADDED,
+    StixCache,
+    cache_pattern_validation,
+    council_objects,
+    version_of,
+)
 
 __all__ = ["API_ROOT", "MEDIA_TYPE", "create_taxii_app", "taxii_errors"]
 
@@ -86,6 +92,7 @@ routes = web.RouteTableDef()
 
 def create_taxii_app() -> web.Application:
     """The TAXII 2.1 edge as a sub-application, mounted at `/taxii2`."""
+    cache_pattern_validation()
     app = web.Application(middlewares=[taxii_errors])
     app.add_routes(routes)
     app[_STATE] = _State()

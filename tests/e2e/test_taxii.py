@@ -304,6 +304,10 @@ async def test_all_or_nothing(cast: Cast) -> None:
     )
     assert (status.success_count, status.failure_count) == (0, 2)
     assert any("secret" in f["message"] for f in status.failures)
+    bad_pattern = dict(indicator(), pattern="[ipv4-addr:value = ")
+    invalid = await off_loop(lambda: posting.add_objects(envelope(indicator(), bad_pattern)))
+    assert (invalid.success_count, invalid.failure_count) == (0, 2)
+    assert any("not valid STIX 2.1" in f["message"] for f in invalid.failures)
     unmarked = await off_loop(lambda: posting.add_objects(envelope(indicator(marking=None))))
     assert unmarked.failure_count == 1 and "TLP" in unmarked.failures[0]["message"]
     listed = await off_loop(posting.get_objects)
@@ -442,6 +446,25 @@ async def test_native_text_item_is_a_note(cast: Cast) -> None:
     assert note.object_refs == [identity.id]
     assert note.extensions[EXT]["item_id"] == submitted.id
     assert note.extensions[EXT]["handling"]["tlp"]
+
+
+async def test_victim_masked_for_other_readers(cast: Cast) -> None:
+    """The victim's name reaches the provider, never another reader (charter annex)."""
+    vendor, peer = cast.vendor, cast.peer
+    submitted = await vendor.native.submit(
+        _native("analysis", "AMBER", ["tier_one_group"], victim={"name": "Acme", "damage": True})
+    )
+
+    async def victim(m: Member) -> dict[str, Any]:
+        reader = collection(cast.broker, "tier-one-analysis", m.plain_id, m.plain_token)
+        objects = stix_objects(await off_loop(reader.get_objects))
+        note = next(o for o in objects if o.type == "note")
+        assert note.extensions[EXT]["item_id"] == submitted.id
+        found: dict[str, Any] = note.extensions[EXT]["victim"]
+        return found
+
+    assert await victim(vendor) == {"name": "Acme", "damage": True}
+    assert await victim(peer) == {"damage": True}
 
 
 async def test_sighting_is_a_came_answer(cast: Cast) -> None:
