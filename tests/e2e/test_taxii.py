@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 import pytest
 import requests
 import stix2
+from sqlalchemy import select
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from broker.app import create_app
 from broker.settings import Settings
+from broker.store.tables import taxii_statuses
 from clients.sdk import CouncilClient
 from tests.conftest import Broker
 
@@ -292,6 +294,29 @@ async def test_add_get_manifest_versions_status(cast: Cast) -> None:
             lambda: root(broker, peer.handler_id, peer.handler_token).get_status(status.id)
         )
     assert hidden.value.response.status_code == 404
+
+
+async def test_status_is_kept_a_day_then_pruned(cast: Cast) -> None:
+    """A status answers for 24 hours, then 404; the next post prunes it from the store."""
+    broker = cast.broker
+    vendor = cast.vendor
+    posting = collection(broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token)
+    status = await off_loop(lambda: posting.add_objects(envelope(indicator())))
+    api_root = await off_loop(lambda: root(broker, vendor.handler_id, vendor.handler_token))
+    broker.clock.advance(hours=23, minutes=59)
+    assert (await off_loop(lambda: api_root.get_status(status.id))).status == "complete"
+    broker.clock.advance(minutes=2)
+    with pytest.raises(requests.HTTPError) as expired:
+        await off_loop(lambda: api_root.get_status(status.id))
+    assert expired.value.response.status_code == 404
+    await off_loop(lambda: posting.add_objects(envelope(indicator())))
+    db = broker.database()
+    try:
+        async with db.read() as conn:
+            ids = set((await conn.execute(select(taxii_statuses.c.id))).scalars())
+    finally:
+        await db.dispose()
+    assert status.id not in ids and len(ids) == 1
 
 
 async def test_all_or_nothing(cast: Cast) -> None:
