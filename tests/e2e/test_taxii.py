@@ -250,6 +250,43 @@ async def test_media_types_406_415_and_delete_403(cast: Cast) -> None:
     assert deleted.json()["http_status"] == "403"
 
 
+async def test_malformed_filters_are_400_and_unknown_collections_404(cast: Cast) -> None:
+    """Each malformed filter is a 400 TAXII error; an unknown collection a 404 one."""
+    broker = cast.broker
+    base = f"{broker.url}/taxii2/council/collections/{IDS['inbox']}/objects/"
+    auth = (cast.general.plain_id, cast.general.plain_token)
+    accept = {"Accept": "application/taxii+json;version=2.1"}
+    for query in (
+        {"added_after": "yesterday"},
+        {"limit": "0"},
+        {"limit": "²"},
+        {"match[version]": "newest"},
+        {"match[type]": "indicator,,note"},
+        {"next": "not-a-next"},
+    ):
+        answer = await off_loop(
+            lambda query=query: http("GET", base, params=query, headers=accept, auth=auth)
+        )
+        assert answer.status_code == 400, query
+        assert answer.headers["Content-Type"] == "application/taxii+json;version=2.1"
+        assert answer.json()["http_status"] == "400"
+    unknown = await off_loop(
+        lambda: http(
+            "GET",
+            f"{broker.url}/taxii2/council/collections/{uuid.uuid4()}/objects/",
+            headers=accept,
+            auth=auth,
+        )
+    )
+    assert unknown.status_code == 404 and unknown.json()["http_status"] == "404"
+    fine = await off_loop(
+        lambda: http(
+            "GET", base, params={"match[type]": "note", "limit": "5"}, headers=accept, auth=auth
+        )
+    )
+    assert fine.status_code == 200
+
+
 async def test_add_get_manifest_versions_status(cast: Cast) -> None:
     """An envelope becomes one item; its objects come back by listing, id,
     manifest and versions; a re-post creates nothing new; the status is kept."""
