@@ -57,7 +57,7 @@ class Scenario:
 
 
 def _registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit_verify, cross_replica, denial, fanout, ingest, read
+    from bench.scenarios import audit_verify, cross_replica, denial, fanout, ingest, read, taxii
 
     return {
         name: Scenario(module.run, module.TARGET, module.UNIT)
@@ -68,6 +68,7 @@ def _registry() -> dict[str, Scenario]:
             ("read", read),
             ("audit", audit_verify),
             ("denial", denial),
+            ("taxii", taxii),
         )
     }
 
