@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,7 +61,8 @@ STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 
 API_ROOT = "council"
 _REALM = 'Basic realm="council"'
-_BATCH = 200  # items opened per query while filling a page
+_BATCH = 200  # items opened per query while filling a page, at most
+_FIRST_BATCH = 2  # items opened by a page's first query
 
 
 class _State:
@@ -377,18 +379,28 @@ async def _walk(
         after = start[0] if start is not None and start[0] else None
         resume = start if start is not None and start[0] else None
         inclusive = resume is not None
+        # Items are opened a few at a time, as many as the page still needs at
+        # the objects per item seen so far: an item may hold one object or a
+        # hundred, and each opened item is built (and validated) in full.
+        opened_items, found_objects = 0, 0
         while len(entries) < want:
+            per_item = max(1.0, found_objects / opened_items) if opened_items else 0.0
+            needed = want - len(entries)
+            count = _FIRST_BATCH if not per_item else math.ceil(needed / per_item)
             opened, more = await items.collection_page(
                 caller,
                 spec,
                 added_after=filters.added_after,
                 after=after,
-                count=min(_BATCH, max(want - len(entries), 1)),
+                count=max(1, min(_BATCH, count)),
                 inclusive=inclusive,
             )
             inclusive = False
             for item in opened:
-                entries.extend(_item_entries(cache.objects(item), item, filters, resume))
+                objects = cache.objects(item)
+                opened_items += 1
+                found_objects += len(objects)
+                entries.extend(_item_entries(objects, item, filters, resume))
             if more is None:
                 break
             after = more
