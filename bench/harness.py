@@ -196,9 +196,14 @@ class Broker:
         *,
         database_url: str | None = None,
         profile_dir: Path | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
-        """Describe the broker; nothing runs until :meth:`init` or :meth:`start`."""
+        """Describe the broker; nothing runs until :meth:`init` or :meth:`start`.
+
+        `settings` are more `COUNCIL_*` variables for its commands.
+        """
         self.name = name
+        self.settings = dict(settings or {})
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.database_url = database_url
@@ -223,7 +228,7 @@ class Broker:
 
     def env(self) -> dict[str, str]:
         """The environment the broker's commands run in."""
-        extra = {"COUNCIL_LOG_LEVEL": "warning"}
+        extra = {"COUNCIL_LOG_LEVEL": "warning", **self.settings}
         if self.database_url:
             extra["COUNCIL_DATABASE_URL"] = self.database_url
         return child_env(extra)

@@ -7,9 +7,21 @@ replica; the feedback sweeper and webhook dispatcher on one replica only).
 Middlewares run outermost first:
 
 1. `request_context` — a request id, the access log line and metrics, for
-   every response including errors (an operator needs all of them);
+   every response including errors (an operator needs all of them, the 429s
+   of the limits included);
 2. `json_errors` — turns every failure into the docs/api.md error body, so no
-   stack trace or HTML page ever reaches a client.
+   stack trace or HTML page ever reaches a client; a 429 gets its
+   `Retry-After` here, whichever limit refused it.
+
+The limits are not middlewares of their own, and that is deliberate: failed
+sign-ins and request rates are counted where a caller signs in
+(`broker.api.common.actor`, the one function every authenticated edge calls),
+so public endpoints (health, readiness, roster) stay reachable from a
+throttled address and a rate costs one dictionary lookup on a path that
+already authenticates; the stream cap is held by the stream handler for the
+connection's life; body size and nesting are checked where a body is parsed
+(`parse`). What must happen before any handler runs (header sizes, the
+slowloris idle timeout, TLS) belongs to the HTTP server: `server_options`.
 """
 
 from __future__ import annotations
@@ -27,33 +39,42 @@ from aiohttp import web
 from broker.api import (
     audit,
     consultations,
+    docs,
     items,
     ledger,
     members,
     obligations,
     ops,
+    reports,
+    resolutions,
     stream,
     webhooks,
 )
-from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS, SWEEPER
+from broker.api.keys import HUB, METRICS, SERVICES, SETTINGS, SWEEPER, TRUSTED_PROXIES
 from broker.api.metrics import Metrics
 from broker.crypto import KeyRing
 from broker.delivery.hub import SHUTTING_DOWN, Hub
 from broker.delivery.leader import run_as_leader
 from broker.delivery.poller import FeedPoller, listening
 from broker.delivery.webhooks import WebhookDispatcher
-from broker.errors import BrokerError, PayloadTooLarge
+from broker.domain.limits import parse_networks
+from broker.errors import BrokerError, PayloadTooLarge, RateLimited, StorageFull, Unavailable
+from broker.misp import feed as misp_feed
+from broker.portal import PORTAL_PREFIX, create_portal
 from broker.services import Services
 from broker.services.clock import Clock, utc_now
 from broker.services.ids import new_id
 from broker.services.keyring import Keys
+from broker.services.resolutions import resolution_loop
 from broker.services.sweeper import sweep_loop
 from broker.settings import Settings
 from broker.store import Database
+from broker.store.failures import StoreFailure, classify_failure
 from broker.store.uow import Store
 from broker.taxii import create_taxii_app
+from broker.tlp.fixes import fix_for
 
-__all__ = ["create_app", "json_errors", "load_key_ring", "request_context"]
+__all__ = ["create_app", "json_errors", "load_key_ring", "request_context", "server_options"]
 
 log = structlog.get_logger("broker.http")
 
@@ -78,6 +99,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[TRUSTED_PROXIES] = parse_networks(settings.trusted_proxies)
     app.cleanup_ctx.append(functools.partial(_services, settings=settings, clock=clock, ring=ring))
     app.cleanup_ctx.append(_live_delivery)
     app.cleanup_ctx.append(_background_work)
@@ -93,13 +115,38 @@ def create_app(
         obligations,
         ledger,
         consultations,
+        resolutions,
+        reports,
         stream,
         webhooks,
+        docs,
+        misp_feed,
     ):
         app.add_routes(module.routes)
     # The TAXII 2.1 edge (docs/taxii.md): its own error bodies and media types.
     app.add_subapp("/taxii2", create_taxii_app())
+    # The member portal: pages over the same services, with its own sessions,
+    # CSRF checks, CSP and error pages (`broker.portal`).
+    app.add_subapp(PORTAL_PREFIX, create_portal(settings, clock))
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The HTTP server's own limits, as `web.run_app` / `AppRunner` arguments.
+
+    aiohttp checks these before any handler or middleware runs: the request
+    line and each header line at most `max_header_bytes` (400 past it), at
+    most `max_headers` headers. `keepalive_timeout` is `idle_timeout`: aiohttp
+    closes a connection that has not completed a request's headers that long
+    after it opened or after its last response, however slowly bytes trickle
+    in, which is what cuts a slowloris client.
+    """
+    return {
+        "keepalive_timeout": settings.idle_timeout.total_seconds(),
+        "max_line_size": settings.max_header_bytes,
+        "max_field_size": settings.max_header_bytes,
+        "max_headers": settings.max_headers,
+    }
 
 
 async def _services(
@@ -154,8 +201,13 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     services.store.on_commit(dispatcher.wake)
 
     async def singletons() -> None:
-        # SPEC §4: reminders before the deadline, overdue marks after it.
-        await asyncio.gather(sweep_loop(app[SWEEPER], settings.sweep_interval), dispatcher.run())
+        # SPEC §4: reminders before the deadline, overdue marks after it; SPEC §6:
+        # resolutions close at their deadline.
+        await asyncio.gather(
+            sweep_loop(app[SWEEPER], settings.sweep_interval),
+            resolution_loop(services.resolutions, settings.sweep_interval),
+            dispatcher.run(),
+        )
 
     async with (
         _running(_checkpoint_loop(services, settings)),
@@ -200,7 +252,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     otherwise add its own with the Python and aiohttp versions).
     """
     response.headers["Server"] = "council-broker"
-    response.headers["Cache-Control"] = "no-store"
+    # Unless the handler chose otherwise (the API page's static assets may be cached).
+    response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 
@@ -236,12 +289,16 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every error as `{"error": {code, message, field?}}` with its status."""
+    """Every error as `{"error": {code, message, fix, field?, ...}}` with its status."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except BrokerError as error:
-        return web.json_response(error.to_json(), status=error.status)
+        response = web.json_response(error.to_json(), status=error.status)
+        if isinstance(error, RateLimited):
+            # RFC 9110 §10.2.3 / RFC 6585 §4: when the limit lets the next one through.
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
     except web.HTTPRequestEntityTooLarge:
         too_large = PayloadTooLarge("the request body is too large")
         return web.json_response(too_large.to_json(), status=too_large.status)
@@ -249,15 +306,32 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if http.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "http_error")
-        response = web.json_response(
-            {"error": {"code": code, "message": http.reason}}, status=http.status
-        )
+        body = {"code": code, "message": http.reason, "fix": fix_for(code) or ""}
+        response = web.json_response({"error": body}, status=http.status)
         # RFC 9110 §15.5.6: a 405 names the methods the resource does allow.
         if "Allow" in http.headers:
             response.headers["Allow"] = http.headers["Allow"]
         return response
-    except Exception:
+    except Exception as exc:
+        failure = _deployment_failure(exc)
+        if failure is not None:
+            return failure
         log.exception("unhandled_error")
-        return web.json_response(
-            {"error": {"code": "internal", "message": "internal error"}}, status=500
-        )
+        return web.json_response(BrokerError().to_json(), status=500)
+
+
+def _deployment_failure(exc: Exception) -> web.Response | None:
+    """A 503 (database unavailable, with Retry-After) or 507 (storage full) for a
+    database failure that is the deployment's condition, not a bug; else None."""
+    failure = classify_failure(exc)
+    if failure is None:
+        return None
+    # One line, no traceback: the operator's alarm, not a bug report.
+    log.error("database_" + failure.value, error=type(exc).__name__)
+    if failure is StoreFailure.STORAGE_FULL:
+        full = StorageFull()
+        return web.json_response(full.to_json(), status=full.status)
+    down = Unavailable()
+    response = web.json_response(down.to_json(), status=down.status)
+    response.headers["Retry-After"] = str(down.retry_after)
+    return response

@@ -20,6 +20,9 @@ Recipes
   :func:`constant_time_equals`, :func:`hmac_sha256`, :func:`random_secret`.
 - **Canonical JSON** (:func:`canonical_json`): the one byte encoding used for
   associated data and hashing across the project.
+- **Certificates** (:func:`new_certificate_authority`, :func:`issue_certificate`):
+  a private CA and the server and client certificates it signs, for TLS and
+  mutual TLS on a closed network (`council-broker tls`).
 
 Errors
 ------
@@ -42,6 +45,7 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
@@ -49,10 +53,14 @@ import stat
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -60,8 +68,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "CertifiedKey",
     "Envelope",
     "IntegrityFailure",
     "KeyRing",
@@ -70,6 +80,8 @@ __all__ = [
     "constant_time_equals",
     "hash_token",
     "hmac_sha256",
+    "issue_certificate",
+    "new_certificate_authority",
     "new_token",
     "open_envelope",
     "random_secret",
@@ -89,6 +101,7 @@ _MAX_KEYRING_FILE_BYTES: Final = 1 << 20
 _TOKEN_PREFIX: Final = "cbt_"  # noqa: S105 - a public prefix for secret scanners, not a secret
 _TOKEN_BYTES: Final = 32
 _MIN_SECRET_BYTES: Final = 16
+_CHECK_VALUE_LABEL: Final = b"council-broker key check value v1"
 
 
 class IntegrityFailure(Exception):
@@ -360,6 +373,19 @@ class KeyRing:
     def kek_versions(self) -> tuple[int, ...]:
         """Every KEK version held, ascending: those below the current one await rewrap."""
         return tuple(sorted(self._keks))
+
+    def check_value(self, kek_version: int) -> str | None:
+        """A key check value for KEK `kek_version` (None if the ring lacks it).
+
+        16 hex digits of HMAC-SHA256(KEK, a fixed label): equal values mean the
+        same key, and the value reveals nothing usable about the key. Backups
+        record the values of the versions they need, so a restore can say
+        exactly which key is missing or wrong without the key being copied.
+        """
+        key = self._kek_bytes.get(kek_version)
+        if key is None:
+            return None
+        return hmac.new(key, _CHECK_VALUE_LABEL, hashlib.sha256).hexdigest()[:16]
 
     def derive_key(self, purpose: str) -> bytes:
         """A 256-bit key for `purpose` (e.g. ``"taxii-next"``), derived by HKDF-SHA256.
@@ -715,3 +741,134 @@ def canonical_json(obj: object) -> bytes:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# Certificates (TLS on a closed network)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertifiedKey:
+    """A certificate and its private key, both PEM (the key unencrypted: keep it 0600)."""
+
+    certificate_pem: bytes
+    key_pem: bytes
+
+
+def new_certificate_authority(common_name: str, *, now: datetime, days: int) -> CertifiedKey:
+    """A self-signed CA that may sign end-entity certificates only (path length 0).
+
+    ECDSA P-256 with SHA-256: every TLS 1.2 and 1.3 client takes it, and
+    signing and verifying are cheap.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    public = key.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return CertifiedKey(_certificate_pem(certificate), _key_pem(key))
+
+
+def issue_certificate(
+    authority: CertifiedKey,
+    common_name: str,
+    *,
+    now: datetime,
+    days: int,
+    server: bool,
+    dns_names: tuple[str, ...] = (),
+    ip_addresses: tuple[str, ...] = (),
+    uris: tuple[str, ...] = (),
+) -> CertifiedKey:
+    """An end-entity certificate signed by `authority`: for a server (its names
+    and addresses) or for a client (its URIs name who it is).
+
+    ValueError when the authority's files do not load or a name is malformed.
+    """
+    try:
+        ca_certificate = x509.load_pem_x509_certificate(authority.certificate_pem)
+        ca_key = serialization.load_pem_private_key(authority.key_pem, password=None)
+    except (ValueError, TypeError):
+        raise ValueError("the CA certificate or key is not a readable PEM file") from None
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the CA key is not the ECDSA key `tls init` makes")
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    try:
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    except ValueError:
+        raise ValueError(f"not an IP address among {', '.join(ip_addresses)}") from None
+    names += [x509.UniformResourceIdentifier(uri) for uri in uris]
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key()
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_certificate.subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(min(now + timedelta(days=days), ca_certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    certificate = builder.sign(ca_key, hashes.SHA256())
+    return CertifiedKey(_certificate_pem(certificate), _key_pem(key))
+
+
+def _certificate_pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )

@@ -59,9 +59,43 @@ class Settings(BaseSettings):
     # private networks as a whole (never loopback or link-local that way).
     webhook_allow_hosts: list[str] = Field(default_factory=list)
     webhook_allow_private: bool = False
+    # The portal (/portal/): a signed-in session ends after this long without a
+    # request; its cookie is Secure whenever the request came over TLS, and
+    # always when this is set (TLS ended at a proxy in front of the broker).
+    portal_session_idle: timedelta = timedelta(minutes=30)
+    portal_secure_cookies: bool = False
+    # Sessions one replica keeps in memory at most (the least recently used go first).
+    portal_max_sessions: int = Field(default=10_000, ge=1)
     # How deeply a request body may nest arrays and objects: checked before
     # parsing, since the JSON parser, validation and serialisation all recurse.
     max_json_depth: int = Field(default=64, ge=1, le=500)
+    # TLS on the broker itself (README, "TLS"): a PEM certificate chain and its
+    # key. TLS 1.2 at least, 1.3 preferred; 1.0 and 1.1 are refused. With
+    # `client_ca`, clients may present a certificate from that CA; every
+    # authenticated request must then come with one that names its user.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR
+    # networks, JSON): the source address that throttling counts is the
+    # nearest address in that header not in this list. Empty: the peer itself.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Failed sign-ins a source address, or a claimed user, may make in a minute
+    # before it is answered 429 with Retry-After (counted per replica, in memory).
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    # A user's token: requests per second sustained, and in a burst (0: no limit).
+    token_requests_per_second: float = Field(default=100.0, ge=0.0)
+    token_burst: int = Field(default=1000, ge=1)
+    # Live streams (WebSocket or SSE) one user may hold open on one replica.
+    max_streams_per_user: int = Field(default=8, ge=1)
+    # The request line and each header line, in bytes, and how many headers.
+    max_header_bytes: int = Field(default=8190, ge=1024)
+    max_headers: int = Field(default=100, ge=8)
+    # How long a connection may sit without a complete request (its headers
+    # included: a client that dribbles them is cut, the slowloris defence), and
+    # how long a request body may take to arrive.
+    idle_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    body_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
     # The bearer token `GET /metrics` requires (per-route counts say who is
     # active); without one the metrics endpoint is not served at all.
     metrics_token: SecretStr | None = None

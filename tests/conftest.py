@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -30,7 +31,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from broker.app import create_app
+from broker.app import create_app, server_options
 from broker.crypto import KeyRing
 from broker.logging import configure_logging
 from broker.services.bootstrap import initialise
@@ -181,7 +182,15 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> AsyncIterator[Broker]:
+def broker_settings() -> dict[str, Any]:
+    """Settings a test module gives its brokers (override the fixture to set limits)."""
+    return {}
+
+
+@pytest.fixture
+async def broker(
+    tmp_path: Path, database_url: str, clock: ManualClock, broker_settings: dict[str, Any]
+) -> AsyncIterator[Broker]:
     """A real broker on a real socket, initialised, with its first admin."""
     ring = KeyRing.generate()
     settings = Settings(
@@ -192,10 +201,12 @@ async def broker(tmp_path: Path, database_url: str, clock: ManualClock) -> Async
         webhook_poll_interval=timedelta(milliseconds=20),
         # Test receivers listen on this machine only: allow exactly that.
         webhook_allow_hosts=["127.0.0.1", "::1"],
+        **broker_settings,
     )
     first = await initialise(settings, clock)
     server = TestServer(create_app(settings, clock=clock, ring=ring), host="127.0.0.1")
-    await server.start_server()
+    # The HTTP server's own limits, as `council-broker serve` sets them.
+    await server.start_server(**server_options(settings))
     handle = Broker(
         url=str(server.make_url("")).rstrip("/"),
         settings=settings,

@@ -135,6 +135,51 @@ async def _users(client: CouncilClient, member_id: str) -> list[str]:
     return [u["id"] for u in response["items"]]
 
 
+_SEATS: dict[str, CouncilClient] = {}
+"""One committee seat (and chair) per broker, made on first use."""
+
+_DECIDING_KIND = {
+    "restricted": "restriction",
+    "expelled": "expulsion",
+    "active": "lift_restriction",
+}
+
+
+async def committee_seat(broker: Broker) -> CouncilClient:
+    """The broker's one-seat steering committee (its chair), created on first use."""
+    if broker.url not in _SEATS:
+        bodies = await broker.admin.list_members()
+        secretariat_id = next(m.id for m in bodies.items if m.kind == "secretariat")
+        created = await broker.admin._json(
+            "POST",
+            f"/v1/members/{secretariat_id}/users",
+            json={"name": "Committee chair", "role": "committee", "chair": True},
+        )
+        _SEATS[broker.url] = broker.client(created["token"])
+    return _SEATS[broker.url]
+
+
+async def decide_status(broker: Broker, member_id: str, status: str) -> dict[str, Any]:
+    """Give a member `status` as the council does (SPEC §6): a committee resolution
+    (restriction, expulsion, or the lift of a restriction), passed and closed."""
+    seat = await committee_seat(broker)
+    resolution = await seat._json(
+        "POST",
+        "/v1/resolutions",
+        json={
+            "kind": _DECIDING_KIND[status],
+            "title": f"{status}: {member_id}",
+            "subject_member_id": member_id,
+        },
+    )
+    path = f"/v1/resolutions/{resolution['id']}"
+    voted = await seat._json("POST", f"{path}/votes", json={"vote": "yes"})
+    if voted["status"] == "open":
+        voted = await seat._json("POST", f"{path}/close")
+    assert voted["status"] == "passed", voted
+    return dict(voted)
+
+
 def draft(**overrides: Any) -> dict[str, Any]:
     """A valid analysis submission, overridable field by field."""
     item: dict[str, Any] = {

@@ -25,12 +25,14 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _child_setup(file_size_limit: int | None) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        _die_with_parent()
+        if file_size_limit is not None:
+            # A disk that fills: writes past the limit fail with EFBIG (Python
+            # ignores SIGXFSZ, so the process lives on and sees the error).
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return setup
+
+
 class BrokerProcess:
     """One `council-broker serve` process: started, killed and restarted on one port.
 
@@ -116,20 +129,34 @@ class BrokerProcess:
     """
 
     def __init__(
-        self, name: str, data_dir: Path, env: Mapping[str, str], log_dir: Path, port: int | None
+        self,
+        name: str,
+        data_dir: Path,
+        env: Mapping[str, str],
+        log_dir: Path,
+        port: int | None,
+        *,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.data_dir = data_dir
         self.env = dict(env)
+        # More `serve` arguments (--tls-cert ...); with TLS, how to trust the broker.
+        self.args = tuple(args)
+        self.ssl_context = ssl_context
         self.port = port or free_port()
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        # RLIMIT_FSIZE for the next start (None: no limit), to fill a "disk".
+        self.file_size_limit: int | None = None
 
     @property
     def url(self) -> str:
         """The broker's base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -169,13 +196,14 @@ class BrokerProcess:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 env=self.env,
                 cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(self.file_size_limit),
             )
 
     async def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
@@ -191,7 +219,9 @@ class BrokerProcess:
                         f"{self.name} exited ({code}) before it was ready\n" + (self.describe())
                     )
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(self.url + "/readyz") as response:
+                    async with session.get(
+                        self.url + "/readyz", ssl=self.ssl_context or True
+                    ) as response:
                         if response.status == 200:
                             return
                 if loop.time() > deadline:
@@ -261,10 +291,19 @@ class Processes:
         self.brokers: list[BrokerProcess] = []
 
     def broker(
-        self, name: str, data_dir: Path, env: Mapping[str, str], port: int | None = None
+        self,
+        name: str,
+        data_dir: Path,
+        env: Mapping[str, str],
+        port: int | None = None,
+        *,
+        args: Sequence[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> BrokerProcess:
-        """A broker process (not started yet)."""
-        process = BrokerProcess(name, data_dir, env, self.root, port)
+        """A broker process (not started yet); `args` go to `serve`."""
+        process = BrokerProcess(
+            name, data_dir, env, self.root, port, args=args, ssl_context=ssl_context
+        )
         self.brokers.append(process)
         return process
 

@@ -57,7 +57,16 @@ class Scenario:
 
 
 def _registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit_verify, cross_replica, denial, fanout, ingest, read, taxii
+    from bench.scenarios import (
+        audit_verify,
+        cross_replica,
+        denial,
+        fanout,
+        ingest,
+        misp,
+        read,
+        taxii,
+    )
 
     return {
         name: Scenario(module.run, module.TARGET, module.UNIT)
@@ -68,6 +77,7 @@ def _registry() -> dict[str, Scenario]:
             ("read", read),
             ("audit", audit_verify),
             ("denial", denial),
+            ("misp", misp),
             ("taxii", taxii),
         )
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -12,9 +13,11 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from broker.api.keys import SERVICES, SETTINGS
-from broker.errors import InvalidInput, PayloadTooLarge
+from broker.api.keys import SERVICES, SETTINGS, TRUSTED_PROXIES
+from broker.domain.limits import address_key, client_address
+from broker.errors import InvalidInput, MalformedJson, PayloadTooLarge, Problem, RequestTimeout
 from broker.services import Actor, Services
+from broker.tls import certificate_user
 
 __all__ = [
     "OPERATIONS",
@@ -28,6 +31,8 @@ __all__ = [
     "respond",
     "seq_cursor",
     "services",
+    "source_address",
+    "validation_problems",
     "whole_number",
 ]
 
@@ -89,22 +94,49 @@ consultation to a member or user."""
 async def actor(request: web.Request) -> Actor:
     """The authenticated caller, bound into this request's log context.
 
+    Signing in is throttled by source address and claimed user (429 with
+    `Retry-After`); with mutual TLS the client certificate must name the
+    token's user.
+
     Except on consultation routes (`_UNATTRIBUTED_PATHS`): there no log line of
     the request carries the caller's member or user id.
     """
-    caller = await services(request).auth.authenticate(request.headers.get("Authorization"))
+    caller = await services(request).auth.authenticate(
+        request.headers.get("Authorization"),
+        address=source_address(request),
+        certificate_user=certificate_user(request.transport),
+    )
     path = request.rel_url.path
     if not any(path == p or path.startswith(p + "/") for p in _UNATTRIBUTED_PATHS):
         structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 
 
+def source_address(request: web.Request) -> str:
+    """Where the request comes from, as failed sign-ins are counted: the peer, or
+    the client a trusted proxy names (`trusted_proxies`); IPv6 by its /64."""
+    trusted = request.config_dict[TRUSTED_PROXIES]
+    forwarded = request.headers.getall("X-Forwarded-For", ()) if trusted else ()
+    return address_key(client_address(request.remote, forwarded, trusted))
+
+
 async def parse(request: web.Request, model: type[M]) -> M:
-    """The JSON body validated against `model`, or a 413/422 that changes nothing."""
+    """The JSON body validated against `model`, or an error that changes nothing.
+
+    400 `malformed_json` when the body is not JSON; 422 `invalid` when it is
+    JSON that breaks the schema, listing every problem at once, each named by
+    its JSON field (`field` is the first of them, for older clients).
+    """
     limit = request.app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
-    raw = await request.read()
+    try:
+        # A client that sends its body a byte at a time must not hold a handler
+        # (and its connection) for ever: the body has `body_timeout` to arrive.
+        async with asyncio.timeout(request.app[SETTINGS].body_timeout.total_seconds()):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive in time; send it in one go") from None
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
     max_depth = request.app[SETTINGS].max_json_depth
@@ -118,18 +150,32 @@ async def parse(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw or b"null")
     except RecursionError:
         raise InvalidInput("the body is nested too deeply") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(
-            f"the body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except UnicodeDecodeError:
+        raise MalformedJson("the body is not valid JSON: it is not UTF-8 text") from None
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object", field="body")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{path or 'body'}: {first['msg']}", field=path or None) from None
+        problems = validation_problems(exc)
+        message = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidInput(message, field=problems[0].field, problems=problems) from None
+
+
+def validation_problems(exc: ValidationError) -> list[Problem]:
+    """Every problem pydantic found, each named by its dotted JSON field, in order."""
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        problems.append(Problem(field, message))
+    return problems
 
 
 def page_params(request: web.Request) -> tuple[int, str | None]:

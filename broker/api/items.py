@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from aiohttp import web
@@ -17,13 +18,53 @@ from broker.api.views.items import (
     submit_view,
     withdrawal_view,
 )
+from broker.domain import Confidence
 from broker.errors import InvalidInput
+from broker.misp.imports import ItemFields, parse_event, propose, resolve
+from broker.services import Actor
 from broker.services.submissions import SubmitDraft, check_idempotency_key
 
-__all__ = ["routes"]
+__all__ = ["native_fields", "routes", "submit_draft"]
 
 routes = web.RouteTableDef()
 TAG = "items"
+
+
+def submit_draft(body: ItemSubmit, fields: ItemFields | None = None) -> SubmitDraft:
+    """The use case's draft of a validated submission (the API's and the portal's):
+    the item's `fields` as resolved from a MISP event, else the body's own."""
+    item = fields if fields is not None else native_fields(body)
+    victim = body.victim.model_dump(mode="json") if body.victim is not None else None
+    return SubmitDraft(
+        kind=item.kind,
+        title=item.title,
+        body=item.body,
+        stix=item.stix,
+        tlp=item.tlp,
+        secret=body.secret,
+        confidence=item.confidence,
+        scope=item.scope,
+        derived_from=tuple(dict.fromkeys(body.derived_from)),
+        victim=victim,
+        feedback_due=body.feedback.due if body.feedback else None,
+        as_sent=partial(body.model_dump, mode="json"),
+        information_request_id=body.information_request_id,
+    )
+
+
+def native_fields(body: ItemSubmit) -> ItemFields:
+    """The item's fields of a submission without a MISP event."""
+    # ItemSubmit's validator guarantees these without a MISP event.
+    assert body.kind and body.title and body.tlp and body.scope is not None
+    return ItemFields(
+        title=body.title,
+        tlp=body.tlp,
+        kind=body.kind,
+        confidence=body.confidence or Confidence.UNCONFIRMED,
+        scope=body.scope.to_domain(),
+        stix=body.stix.model_dump(mode="json") if body.stix is not None else None,
+        body=body.body,
+    )
 
 
 @routes.post("/v1/items")
@@ -41,24 +82,28 @@ async def submit(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None:
         check_idempotency_key(key)  # the same rule the use case applies, before any work
-    stix = body.stix.model_dump(mode="json") if body.stix is not None else None
-    victim = body.victim.model_dump(mode="json") if body.victim is not None else None
-    draft = SubmitDraft(
-        kind=body.kind,
-        title=body.title,
-        body=body.body,
-        stix=stix,
-        tlp=body.tlp,
-        secret=body.secret,
-        confidence=body.confidence,
-        scope=body.scope.to_domain(),
-        derived_from=tuple(dict.fromkeys(body.derived_from)),
-        victim=victim,
-        feedback_due=body.feedback.due if body.feedback else None,
-        as_sent=partial(body.model_dump, mode="json"),
-    )
+    draft = submit_draft(body, await _resolved(request, caller, body))
     result = await services(request).submissions.submit(caller, draft, key)
     return respond(submit_view(result), 201)
+
+
+async def _resolved(request: web.Request, caller: Actor, body: ItemSubmit) -> ItemFields:
+    """The item's fields: the request's, over a MISP event's where one is given."""
+    if body.misp_event is None:
+        return native_fields(body)
+    event = parse_event(body.misp_event)
+    roster = await services(request).members.roster()
+    # misp-stix is CPU work (tens of ms for a large event): off the event loop.
+    proposal = await asyncio.to_thread(propose, event, caller.member_id, roster)
+    return resolve(
+        proposal,
+        title=body.title,
+        tlp=body.tlp,
+        kind=body.kind,
+        confidence=body.confidence,
+        scope=body.scope.to_domain() if body.scope is not None else None,
+        body=body.body,
+    )
 
 
 @routes.get("/v1/items/{id}")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.api.common import actor, operation, parse, respond, services
-from broker.api.models import HandlerCreate, MemberCreate, MemberPatch, UserCreate, dump
+from broker.api.models import (
+    HandlerCreate,
+    MemberCreate,
+    MemberPatch,
+    TokenRotate,
+    UserCreate,
+    WithdrawalIn,
+    dump,
+)
 from broker.api.views.members import (
     created_user_view,
     handler_view,
@@ -16,6 +24,7 @@ from broker.api.views.members import (
     user_view,
     users_view,
 )
+from broker.domain import MemberStatus
 from broker.domain.members import NewMember
 
 __all__ = [
@@ -32,7 +41,9 @@ __all__ = [
     "remove_handler",
     "revoke_user",
     "roster",
+    "rotate_token",
     "routes",
+    "withdraw_member",
 ]
 
 routes = web.RouteTableDef()
@@ -51,7 +62,9 @@ TAG = "members"
 async def create_member(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, MemberCreate)
-    member = await services(request).members.create_member(caller, NewMember(**body.model_dump()))
+    fields = body.model_dump()
+    fields["status"] = MemberStatus(fields["status"])
+    member = await services(request).members.create_member(caller, NewMember(**fields))
     return respond(member_view(member), 201)
 
 
@@ -103,7 +116,7 @@ async def create_user(request: web.Request) -> web.Response:
     caller = await actor(request)
     body = await parse(request, UserCreate)
     created = await services(request).members.create_user(
-        caller, request.match_info["id"], body.name, body.role
+        caller, request.match_info["id"], body.name, body.role, body.lifetime, chair=body.chair
     )
     return respond(created_user_view(created), 201)
 
@@ -126,6 +139,24 @@ async def revoke_user(request: web.Request) -> web.Response:
         caller, request.match_info["id"], request.match_info["user_id"]
     )
     return respond(user_view(user))
+
+
+@routes.post("/v1/members/{id}/users/{user_id}/token")
+@operation(
+    "post",
+    "/v1/members/{id}/users/{user_id}/token",
+    "Rotate a user's token: a new one, shown once; the old one stops at once",
+    tag=TAG,
+    body=TokenRotate,
+    responses={200: "{user, token}"},
+)
+async def rotate_token(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, TokenRotate)
+    created = await services(request).members.rotate_token(
+        caller, request.match_info["id"], request.match_info["user_id"], body.lifetime
+    )
+    return respond(created_user_view(created))
 
 
 @routes.post("/v1/members/{id}/handlers")
@@ -164,6 +195,22 @@ async def list_handlers(request: web.Request) -> web.Response:
     caller = await actor(request)
     found = await services(request).members.list_handlers(caller, request.match_info["id"])
     return respond(handlers_view(found))
+
+
+@routes.post("/v1/members/{id}/withdrawal")
+@operation(
+    "post",
+    "/v1/members/{id}/withdrawal",
+    "The member's notice of withdrawal, effective at once (its own admin; art. 7)",
+    tag=TAG,
+    body=WithdrawalIn,
+    responses={200: "the member, withdrawn"},
+)
+async def withdraw_member(request: web.Request) -> web.Response:
+    caller = await actor(request)
+    body = await parse(request, WithdrawalIn)
+    member = await services(request).members.withdraw(caller, request.match_info["id"], body.reason)
+    return respond(member_view(member))
 
 
 @routes.get("/v1/roster")

@@ -7,10 +7,18 @@ not a truthy string; charter art. 18(1),(2) wants the secrecy flag stated).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from broker.domain import (
     Category,
@@ -23,6 +31,9 @@ from broker.domain import (
     Tier,
     Tlp,
 )
+from broker.domain.reports import ReportKind, ReportStatus
+from broker.domain.resolutions import ResolutionKind, Vote
+from broker.domain.timestamps import MAX_TOKEN_LIFETIME, parse_duration
 from broker.tlp import WRITTEN_REASON_MIN, is_written_reason
 
 __all__ = [
@@ -35,14 +46,23 @@ __all__ = [
     "MemberCreate",
     "MemberPatch",
     "Name",
+    "ReasonIn",
+    "ReportIn",
+    "ReportPatch",
+    "ResolutionCreate",
     "ScopeChange",
     "ScopeIn",
     "StixBundle",
     "StixObject",
     "Strict",
+    "TokenRotate",
     "UserCreate",
     "VictimIn",
+    "VoteIn",
+    "WithdrawalIn",
     "dump",
+    "tlp_label",
+    "token_lifetime",
 ]
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -68,6 +88,12 @@ class MemberCreate(Strict):
     listed: StrictBool = False
     refuses_secrets: StrictBool = False
     early_warning: StrictBool = True
+    # Art. 6(1): an applicant waits for the committee; left out, the coordinator
+    # records a member already approved.
+    status: Literal["applicant", "active"] = "active"
+    # Art. 6(5): a national government agency that notifies its joining is
+    # deemed approved on receipt.
+    notification: StrictBool = False
 
 
 class MemberPatch(Strict):
@@ -86,11 +112,90 @@ class MemberPatch(Strict):
     early_warning: StrictBool | None = None
 
 
+Lifetime = Annotated[
+    StrictStr,
+    Field(
+        max_length=40,
+        description="an ISO 8601 duration of fixed length: P90D, PT12H, P1W (no years or months)",
+        examples=["P90D"],
+    ),
+]
+
+
+def _lifetime(value: str | None) -> str | None:
+    # The same parse the service applies, so the edge answers a clear 422.
+    if value is not None:
+        token_lifetime(value)
+    return value
+
+
+def token_lifetime(value: str) -> timedelta:
+    """A token lifetime from its ISO 8601 duration, or ValueError saying what is wrong."""
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError("a token lifetime must be longer than zero")
+    if duration > MAX_TOKEN_LIFETIME:
+        raise ValueError(f"a token lifetime may be at most P{MAX_TOKEN_LIFETIME.days}D")
+    return duration
+
+
 class UserCreate(Strict):
-    """`POST /v1/members/{id}/users`."""
+    """`POST /v1/members/{id}/users`: `expires_in` limits the token's lifetime."""
 
     name: Name
     role: Role = Role.MEMBER_USER
+    chair: StrictBool = False  # art. 11(5): the committee's chair, a committee seat
+    expires_in: Lifetime | None = None
+
+    @field_validator("expires_in")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        return _lifetime(value)
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """`expires_in` as a duration (None: the token does not expire by itself)."""
+        return None if self.expires_in is None else token_lifetime(self.expires_in)
+
+
+class TokenRotate(Strict):
+    """`POST /v1/members/{id}/users/{user_id}/token`: `expires_in` gives the new token
+    a lifetime from now; without it the expiry stays as it was."""
+
+    expires_in: Lifetime | None = None
+
+    @field_validator("expires_in")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        return _lifetime(value)
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """`expires_in` as a duration (None: keep the current expiry)."""
+        return None if self.expires_in is None else token_lifetime(self.expires_in)
+
+
+class WithdrawalIn(Strict):
+    """`POST /v1/members/{id}/withdrawal`: the member's notice (art. 7)."""
+
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)] | None = None
+
+
+class ReportIn(Strict):
+    """`POST /v1/reports` (art. 29): what the reporter believes happened, and optionally
+    the item and the member it concerns."""
+
+    kind: ReportKind
+    text: Annotated[StrictStr, Field(min_length=1, max_length=65_536)]
+    item_id: Id | None = None
+    member_id: Id | None = None
+
+
+class ReportPatch(Strict):
+    """`PATCH /v1/reports/{id}` (the secretariat): the next status, and a note."""
+
+    status: ReportStatus
+    note: Annotated[StrictStr, Field(min_length=1, max_length=65_536)] | None = None
 
 
 class HandlerCreate(Strict):
@@ -155,20 +260,70 @@ class StixBundle(Strict):
     objects: list[StixObject] = Field(default_factory=list, max_length=10_000)
 
 
-class ItemSubmit(Strict):
-    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2))."""
+def tlp_label(value: object) -> object:
+    """A TLP label as people write it: any case, with or without the `TLP:` prefix;
+    `WHITE` (TLP 1.0) is read as `CLEAR`, its TLP 2.0 name (FIRST TLP 2.0: "TLP:CLEAR
+    replaces TLP:WHITE"). Anything that is not a string is left for validation."""
+    if not isinstance(value, str):
+        return value
+    label = value.strip().upper().removeprefix("TLP:").strip()
+    return "CLEAR" if label == "WHITE" else label
 
-    kind: ItemKind
-    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+
+class ItemSubmit(Strict):
+    """`POST /v1/items`. `secret` has no default: it must be stated (art. 18(1),(2)).
+
+    `tlp` is case-insensitive and may carry the `TLP:` prefix; `WHITE` is stored
+    and answered as `CLEAR`.
+
+    With `misp_event` (a MISP event's JSON) the event supplies the title, TLP,
+    kind, confidence, scope and STIX content the request leaves out
+    (`broker.misp.imports`); without it `kind`, `title`, `tlp` and `scope` are required.
+    """
+
+    kind: ItemKind | None = None
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)] | None = None
     body: Annotated[StrictStr, Field(max_length=262_144)] | None = None
     stix: StixBundle | None = None
-    tlp: Tlp
-    secret: StrictBool
-    confidence: Confidence = Confidence.UNCONFIRMED
-    scope: ScopeIn
+    misp_event: Annotated[
+        dict[str, Any] | None,
+        Field(description="a MISP event's JSON, supplying what the request leaves out"),
+    ] = None
+    tlp: Annotated[
+        Tlp | None,
+        Field(
+            description="TLP 2.0 label, in any case, with or without `TLP:`; "
+            "`WHITE` (TLP 1.0) is read as `CLEAR`"
+        ),
+    ] = None
+    secret: Annotated[
+        StrictBool, Field(description="required: say whether it is secret (art. 18(1),(2))")
+    ]
+    confidence: Confidence | None = None
+    scope: ScopeIn | None = None
     derived_from: list[Id] = Field(default_factory=list, max_length=50)
     victim: VictimIn | None = None
     feedback: FeedbackIn | None = None
+    # Art. 23: this item answers a passed information request and carries its scope.
+    information_request_id: Id | None = None
+
+    @field_validator("tlp", mode="before")
+    @classmethod
+    def _tlp(cls, value: object) -> object:
+        return tlp_label(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ItemSubmit:
+        if self.misp_event is not None:
+            if self.stix is not None:
+                raise ValueError("give stix or misp_event, not both")
+            return self
+        missing = [
+            name for name in ("kind", "title", "tlp", "scope") if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required (unless misp_event supplies them)")
+        return self
 
 
 class ScopeChange(Strict):
@@ -204,3 +359,50 @@ class BreakGlassIn(Strict):
 def dump(model: BaseModel) -> dict[str, Any]:
     """The fields a caller actually sent, as plain JSON values."""
     return model.model_dump(mode="json", exclude_unset=True)
+
+
+class ResolutionCreate(Strict):
+    """`POST /v1/resolutions` (SPEC §6): the matter put to the committee or the assembly."""
+
+    kind: ResolutionKind
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    text: Annotated[StrictStr, Field(max_length=65_536)] | None = None
+    subject_member_id: Id | None = None
+    closes_at: datetime | None = None
+    # Art. 23: an information request states its purpose and the scope answers get.
+    purpose: Annotated[StrictStr, Field(min_length=1, max_length=4000)] | None = None
+    scope: ScopeIn | None = None
+    target_member_ids: list[Id] = Field(default_factory=list, max_length=500)
+
+    @field_validator("closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("closes_at needs a time zone (RFC 3339)")
+        return value
+
+
+class VoteIn(Strict):
+    """`POST /v1/resolutions/{id}/votes`: a vote, or (assembly) a proxy to another member."""
+
+    vote: Vote | None = None
+    proxy_to: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> VoteIn:
+        if (self.vote is None) == (self.proxy_to is None):
+            raise ValueError("send either vote (yes, no or abstain) or proxy_to, not both")
+        return self
+
+
+class ReasonIn(Strict):
+    """`POST /v1/resolutions/{id}/recusal` and `/refusal`: why, in words."""
+
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+
+    @field_validator("reason")
+    @classmethod
+    def _written(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reason must say why")
+        return value

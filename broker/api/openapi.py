@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from broker import __version__
 from broker.api.common import OPERATIONS, Operation
+from broker.api.schemas import RESPONSE_SCHEMAS
 
 __all__ = ["openapi_document"]
 
@@ -18,11 +19,28 @@ _ERROR = {
     "properties": {
         "error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["code", "message", "fix"],
             "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": "string"},
+                "code": {"type": "string", "description": "snake_case, by HTTP status"},
+                "message": {"type": "string", "description": "what went wrong, for a person"},
+                "fix": {"type": "string", "description": "one line: what to do about it"},
+                "field": {"type": "string", "description": "the (first) JSON field at fault"},
+                "reason": {
+                    "type": "string",
+                    "description": "the sharing rule that refused the caller's own request",
+                },
+                "problems": {
+                    "type": "array",
+                    "description": "422: every problem of the body at once",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
             },
         }
     },
@@ -37,124 +55,35 @@ _PAGE = {
         "next_cursor": {"type": ["string", "null"]},
     },
 }
-_STATUS = {
-    "type": "object",
-    "required": ["status"],
-    "properties": {"status": {"type": "string"}},
-}
-_KEYS = {
-    "type": "object",
-    "required": ["type", "algorithm", "current", "keys"],
-    "properties": {
-        "type": {"const": "keys"},
-        "algorithm": {"const": "Ed25519"},
-        "current": {"type": "string"},
-        "keys": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key_id", "public_key"],
-                "properties": {"key_id": {"type": "string"}, "public_key": {"type": "string"}},
-            },
-        },
-    },
-}
-_CHECKPOINT = {
-    "type": "object",
-    "required": ["size", "head", "signature", "key_id", "at"],
-    "properties": {
-        "size": {"type": "integer"},
-        "head": {"type": "string"},
-        "signature": {"type": "string"},
-        "key_id": {"type": "string"},
-        "at": {"type": "string"},
-    },
-}
 # 2xx bodies that are not one JSON object (their media type says what they are).
-_MEDIA = {
-    "/metrics": "text/plain",
-    "/v1/audit/export": "application/x-ndjson",
-    "/v1/stream": "text/event-stream",
-}
-_ID_TIME = {"type": "string", "minLength": 1}
-_MEMBER = {
-    "type": "object",
-    "required": ["id", "name", "kind", "category", "tier", "status", "created_at"],
-    "properties": {
-        "id": _ID_TIME,
-        "name": {"type": "string"},
-        "kind": {"type": "string"},
-        "category": {"type": "string"},
-        "tier": {"enum": ["none", "tier_one", "tier_two"]},
-        "status": {"type": "string"},
-        "created_at": _ID_TIME,
-        "regulator": {"type": "boolean"},
-        "law_enforcement": {"type": "boolean"},
-        "foreign": {"type": "boolean"},
-        "mutual_aid": {"type": "boolean"},
-        "listed": {"type": "boolean"},
-        "refuses_secrets": {"type": "boolean"},
-        "early_warning": {"type": "boolean"},
-    },
-}
-_USER = {
-    "type": "object",
-    "required": ["id", "member_id", "name", "role", "created_at"],
-    "properties": {
-        "id": _ID_TIME,
-        "member_id": _ID_TIME,
-        "name": {"type": "string"},
-        "role": {"enum": ["member_user", "member_admin", "committee"]},
-        "created_at": _ID_TIME,
-    },
-}
-_SUBMITTED = {
-    "type": "object",
-    "required": ["id", "version", "recipients", "dropped", "pending_consents"],
-    "properties": {
-        "id": _ID_TIME,
-        "version": {"type": "integer", "minimum": 1},
-        "recipients": {"type": "integer", "minimum": 0},
-        "dropped": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "pending_consents": {"type": "array"},
-    },
-}
-# The views' typed results, for the operations whose answer is one of them.
-_OPERATION_BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/v1/items"): _SUBMITTED,
-    ("post", "/v1/members"): _MEMBER,
-    ("get", "/v1/members/{id}"): _MEMBER,
-    ("patch", "/v1/members/{id}"): _MEMBER,
-    ("get", "/v1/members"): {
-        "allOf": [
-            {"$ref": "#/components/schemas/Page"},
-            {"properties": {"items": {"items": _MEMBER}}},
-        ]
-    },
-    ("post", "/v1/members/{id}/users"): {
-        "type": "object",
-        "required": ["user", "token"],
-        "properties": {"user": _USER, "token": {"type": "string"}},
-    },
-}
-# 2xx bodies with a schema of their own; every other JSON operation answers an
-# object, a paged list answers the page shape of docs/api.md "Conventions".
-_BODIES: dict[str, dict[str, Any]] = {
-    "/healthz": _STATUS,
-    "/readyz": _STATUS,
-    "/v1/audit/keys": _KEYS,
-    "/v1/audit/checkpoints/latest": _CHECKPOINT,
+_MEDIA: dict[str, tuple[str, ...]] = {
+    "/metrics": ("text/plain",),
+    "/v1/audit/export": ("application/x-ndjson",),
+    "/v1/stream": ("text/event-stream",),
+    "/docs": ("text/html",),
+    "/misp/feed/hashes.csv": ("text/csv",),
+    "/docs/{name}": ("text/css", "text/javascript", "image/png"),
 }
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 # What any operation may answer, by what it takes (docs/api.md "Conventions"):
 # described here once rather than on every route.
 _AUTHENTICATED = {
-    401: "bad or missing token",
+    401: "bad or missing token (or, with mutual TLS, no client certificate naming its user)",
     403: "the caller may see the resource but may not do this",
+    429: "too many failed sign-ins from this address or for this user, or too many "
+    "requests for this token; `Retry-After` says when to retry",
+}
+_RETRY_AFTER = {
+    "description": "whole seconds until a retry may succeed",
+    "schema": {"type": "integer", "minimum": 1},
 }
 _WRITES = {409: "the resource's state does not allow it"}
 _TAKES_INPUT = {422: "invalid input; `field` names the offending part"}
-_TAKES_BODY = {413: "body too large"}
+_TAKES_BODY = {
+    400: "the body is not JSON (`malformed_json`)",
+    408: "the body did not arrive within the body timeout",
+    413: "body too large",
+}
 _BY_ID = {404: "absent or not visible to the caller"}
 
 
@@ -168,16 +97,10 @@ def _success(op: Operation, status: int, description: str) -> dict[str, Any]:
     if op.path in _MEDIA:
         return {
             "description": description,
-            "content": {_MEDIA[op.path]: {"schema": {"type": "string"}}},
+            "content": {media: {"schema": {"type": "string"}} for media in _MEDIA[op.path]},
         }
-    if (op.method, op.path) in _OPERATION_BODIES:
-        schema = _OPERATION_BODIES[op.method, op.path]
-    elif op.path in _BODIES:
-        schema = _BODIES[op.path]
-    elif op.method == "get" and "cursor" in op.query:
-        schema = {"$ref": "#/components/schemas/Page"}
-    else:
-        schema = {"type": "object"}
+    # Every JSON answer has its schema (a test checks none is missing).
+    schema = RESPONSE_SCHEMAS[op.method, op.path]
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -201,6 +124,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         implied |= _TAKES_INPUT
     for status, text in implied.items():
         responses.setdefault(str(status), _error(text))
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": _RETRY_AFTER}
     return responses
 
 

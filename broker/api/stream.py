@@ -7,12 +7,12 @@ import contextlib
 
 from aiohttp import WSCloseCode, web
 
-from broker.api.common import actor, operation, seq_cursor, services
+from broker.api.common import actor, operation, seq_cursor, services, source_address
 from broker.api.keys import HUB
 from broker.delivery.hub import ACCESS_CHANGED
 from broker.delivery.model import FeedEvent
 from broker.delivery.stream import Follow, WriteNow
-from broker.domain import AuditAction
+from broker.domain import Actor, AuditAction
 
 __all__ = ["routes"]
 
@@ -40,7 +40,8 @@ def _cursor(request: web.Request) -> int | None:
     "get",
     "/v1/stream",
     "Live events (WebSocket; SSE with Accept: text/event-stream): item, obligation, "
-    "reminder, overdue, scope_changed, withdrawn; each with its cursor id",
+    "reminder, overdue, scope_changed, withdrawn, resolution, information_request, "
+    "member_status; each with its cursor id",
     tag=TAG,
     query=("cursor",),
     responses={101: "WebSocket", 200: "text/event-stream"},
@@ -49,6 +50,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """Replay from the cursor, then follow live events; opening and closing are audited."""
     caller = await actor(request)
     cursor = _cursor(request)
+    wired = services(request)
+    # A user holds at most `max_streams_per_user` streams on this replica (429).
+    async with wired.throttle.stream(caller, source_address(request)):
+        return await _stream(request, caller, cursor)
+
+
+async def _stream(request: web.Request, caller: Actor, cursor: int | None) -> web.StreamResponse:
     wired = services(request)
     auditor = wired.auditor
     follow = Follow(wired.store, request.app[HUB], caller.reader, clock=wired.clock)

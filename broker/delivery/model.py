@@ -40,7 +40,16 @@ class FeedEvent:
     @property
     def internal(self) -> bool:
         """A directory change for the replicas' caches, not for subscribers: internal
-        events change who may see what, on every replica, and are never delivered."""
+        events change who may see what, on every replica, and are never delivered.
+
+        `member_status` changes the directory too, but is also told to the member
+        itself (SPEC §6): its open connections close on the change (rule 7), and a
+        member active again (admitted, its restriction lifted) finds it on replay."""
+        return self.kind in DIRECTORY_EVENTS and self.kind is not EventKind.MEMBER_STATUS
+
+    @property
+    def changes_directory(self) -> bool:
+        """Whether the replicas' cached directory and sign-ins must be dropped."""
         return self.kind in DIRECTORY_EVENTS
 
     @staticmethod

@@ -122,7 +122,7 @@ class FeedPoller:
         return len(batch)
 
     def _publish(self, batch: list[FeedEvent], subscribed: bool) -> None:
-        if any(event.internal for event in batch):
+        if any(event.changes_directory for event in batch):
             self.on_directory_change()
         if subscribed:
             self.hub.publish(batch)

@@ -70,6 +70,9 @@ class Follow:
             now=self.clock(),
             revoked=user is None or user.revoked_at is not None,
             registrations=registrations,
+            # An expiring token ends its stream when it expires (SPEC §3 rule 7:
+            # nothing is sent from the moment the rights end).
+            token_expires_at=None if user is None else user.expires_at,
         )
         self._rights_hold()
 

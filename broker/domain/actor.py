@@ -18,6 +18,7 @@ class Actor:
     role: Role
     body: Body
     is_handler: bool
+    chair: bool = False  # the committee's chair (art. 11(5)); only on a committee seat
 
     @property
     def reader(self) -> Reader:

@@ -16,16 +16,35 @@ class AuditAction(StrEnum):
     """Every action the audit log names (SPEC §5): `<resource>.<verb>`."""
 
     SYSTEM_INIT = "system.init"
+    # Signing in and its limits (README, "Limits"; "TLS").
+    AUTH_CERTIFICATE = "auth.certificate"
+    REQUEST_RATE_LIMITED = "request.rate_limited"
     # Members, users, handlers (SPEC §1, charter art. 6).
     MEMBER_CREATE = "member.create"
     MEMBER_READ = "member.read"
     MEMBER_UPDATE = "member.update"
+    # Withdrawal by the member's own notice, effective at once (art. 7).
+    MEMBER_WITHDRAW = "member.withdraw"
+    # The task force's approval of a tier, given by the coordinator on its
+    # behalf (Task Force Rules art. 3).
+    MEMBER_TIER_APPROVE = "member.tier_approve"
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_REVOKE = "user.revoke"
+    USER_TOKEN_ROTATE = "user.token_rotate"  # noqa: S105 - an action name
     HANDLER_ADD = "handler.add"
     HANDLER_LIST = "handler.list"
     HANDLER_REMOVE = "handler.remove"
+    # Governance (SPEC §6; charter art. 6, 8, 10, 11, 23, 27).
+    RESOLUTION_CREATE = "resolution.create"
+    RESOLUTION_READ = "resolution.read"
+    RESOLUTION_LIST = "resolution.list"
+    RESOLUTION_VOTE = "resolution.vote"
+    RESOLUTION_RECUSAL = "resolution.recusal"
+    RESOLUTION_REFUSAL = "resolution.refusal"
+    RESOLUTION_DECIDE = "resolution.decide"
+    RESOLUTION_PUBLISH = "resolution.publish"
+    INFORMATION_REQUEST_LIST = "information_request.list"
     # Items (SPEC §2, §3).
     ITEM_SUBMIT = "item.submit"
     ITEM_DERIVE = "item.derive"
@@ -49,6 +68,11 @@ class AuditAction(StrEnum):
     CONSULTATION_READ = "consultation.read"
     CONSULTATION_REPLY = "consultation.reply"
     CONSULTATION_REVEAL = "consultation.reveal"
+    # Violation reports to the secretariat (art. 29): never their contents.
+    REPORT_CREATE = "report.create"
+    REPORT_LIST = "report.list"
+    REPORT_READ = "report.read"
+    REPORT_UPDATE = "report.update"
     # Live delivery.
     STREAM_OPEN = "stream.open"
     STREAM_CLOSE = "stream.close"
@@ -59,6 +83,7 @@ class AuditAction(StrEnum):
     AUDIT_QUERY = "audit.query"
     AUDIT_EXPORT = "audit.export"
     AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_VERIFY = "audit.verify"
 
 
 @dataclass(frozen=True, slots=True)

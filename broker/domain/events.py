@@ -24,6 +24,11 @@ class EventKind(StrEnum):
     FEEDBACK = "feedback"
     CONSULTATION = "consultation"
     CONSULTATION_REPLY = "consultation_reply"
+    # Governance (SPEC §6): a resolution opened, decided or published, to those
+    # who may see it (art. 27); an information request to its target members
+    # (art. 23).
+    RESOLUTION = "resolution"
+    INFORMATION_REQUEST = "information_request"
     # Internal: they change who may see what, on every replica, and are never delivered.
     DIRECTORY_CHANGED = "directory_changed"
     MEMBER_STATUS = "member_status"

@@ -46,6 +46,9 @@ class NewMember:
     listed: bool = False
     refuses_secrets: bool = False
     early_warning: bool = True
+    status: MemberStatus = MemberStatus.ACTIVE
+    notification: bool = False
+    """An agency's notice of joining (art. 6(5)): admitted on receipt, so active."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,12 @@ class User:
     role: Role
     created_at: datetime
     revoked_at: datetime | None = None
+    chair: bool = False
+    """The chair of the steering committee (art. 11(5)): a committee seat, at most one."""
+    # When the token stops signing in by itself (None: only revocation ends it).
+    expires_at: datetime | None = None
+    # When the token last signed in, to within a minute (None: never).
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +128,5 @@ class TokenHolder:
 
     actor: Actor
     revoked: bool
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None

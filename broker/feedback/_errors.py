@@ -17,7 +17,13 @@ __all__ = ["AnswerLocked", "FeedbackError", "InvalidVerdict", "ObligationClosed"
 
 
 class FeedbackError(Exception):
-    """Base class of the errors this package raises about obligations."""
+    """Base class of the errors this package raises about obligations.
+
+    Each error names its `code`, the snake_case word an error body and the audit
+    log answer it with (`broker.tlp.fixes` holds what the person does about it).
+    """
+
+    code = "feedback_error"
 
 
 class InvalidVerdict(FeedbackError, ValueError):
@@ -27,9 +33,13 @@ class InvalidVerdict(FeedbackError, ValueError):
     to 422 without knowing this package.
     """
 
+    code = "invalid_verdict"
+
 
 class ObligationClosed(FeedbackError):
     """The obligation was cancelled (item withdrawn) or closed (member left): nothing is owed."""
+
+    code = "obligation_closed"
 
 
 class AnswerLocked(FeedbackError):
@@ -38,3 +48,5 @@ class AnswerLocked(FeedbackError):
     The provider may already have acted on it (raised or lowered the confidence
     of its analysis, SPEC §4), so a late change would rewrite what it relied on.
     """
+
+    code = "answer_locked"

@@ -7,11 +7,14 @@ and export is itself audited.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import structlog
 
-from broker.audit import AuditEvent, Checkpoint, make_checkpoint
+from broker.audit import AuditEvent, Checkpoint, VerifyResult, make_checkpoint, verify_events
 from broker.crypto import KeyRing, verify_signature
 from broker.domain import Actor, AuditAction
 from broker.domain.audit import AuditFilter, AuditPage
@@ -22,7 +25,13 @@ from broker.services.clock import Clock
 from broker.services.keyring import Keys
 from broker.store.uow import Store
 
-__all__ = ["AuditService", "RingSigner", "ring_verifier"]
+__all__ = ["AuditService", "Progress", "RingSigner", "ring_verifier", "verify_store"]
+
+Progress = Callable[[int, int], None]
+"""Told (events checked so far, events in the log) as a verification goes on."""
+
+_DONE = object()
+_BATCH = 2000
 
 log = structlog.get_logger("broker.audit")
 
@@ -54,6 +63,63 @@ def ring_verifier(ring: KeyRing) -> Callable[[str, bytes, bytes], bool]:
     return verify
 
 
+async def verify_store(
+    store: Store,
+    verify: Callable[[str, bytes, bytes], bool],
+    progress: Progress | None = None,
+) -> VerifyResult:
+    """Check the stored chain and its signed checkpoints (SPEC §5).
+
+    Events stream from the database to the pure checker, which runs in a
+    thread so a long log never stalls the event loop; `progress` hears how
+    far the reading has come, batch by batch.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=8)
+    async with store.read() as uow:
+        checkpoints = await uow.audit.checkpoints()
+        total, _ = await uow.audit.head()
+
+        def events() -> Iterator[AuditEvent]:
+            while (batch := handoff.get()) is not _DONE:
+                yield from batch  # type: ignore[misc]
+
+        result_box: list[VerifyResult] = []
+        worker = threading.Thread(
+            target=lambda: result_box.append(verify_events(events(), checkpoints, verify))
+        )
+        worker.start()
+
+        async def hand_over(item: object) -> bool:
+            # The checker stops at the first problem: never block on a dead reader.
+            while worker.is_alive():
+                try:
+                    await asyncio.to_thread(handoff.put, item, True, 0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        read = 0
+        batch: list[AuditEvent] = []
+        async for event in uow.audit.stream(_BATCH):
+            batch.append(event)
+            if len(batch) >= _BATCH:
+                if not await hand_over(batch):
+                    break
+                read += len(batch)
+                batch = []
+                if progress is not None:
+                    progress(read, max(total, read))
+        else:
+            if await hand_over(batch):
+                await hand_over(_DONE)
+            read += len(batch)
+        await asyncio.to_thread(worker.join)
+    if progress is not None:
+        progress(read, max(total, read))
+    return result_box[0]
+
+
 class AuditService:
     """The audit log as the secretariat and coordinator use it."""
 
@@ -76,7 +142,11 @@ class AuditService:
     async def _require_auditor(self, actor: Actor, action: AuditAction) -> None:
         if not (actor.is_secretariat or actor.is_coordinator):
             raise await self._auditor.deny(
-                Forbidden("only the secretariat and the coordinator read the audit log"),
+                Forbidden(
+                    "only the secretariat and the coordinator read the audit log",
+                    fix="ask the secretariat; a provider sees its own items' access log "
+                    "(GET /v1/items/{id}/access-log)",
+                ),
                 self._auditor.draft(actor, action, "denied", reason="not_auditor"),
             )
 
@@ -107,6 +177,24 @@ class AuditService:
                 yield checkpoint
             async for event in uow.audit.stream():
                 yield event
+
+    async def verify_chain(self, actor: Actor, progress: Progress | None = None) -> VerifyResult:
+        """Check the live chain and its signed checkpoints against the key ring.
+
+        What `council-broker audit verify` does on the data directory, for the
+        secretariat and the coordinator at a page; the check itself is audited.
+        """
+        await self._require_auditor(actor, AuditAction.AUDIT_VERIFY)
+        result = await verify_store(self._store, ring_verifier(self._keys.ring), progress)
+        await self._auditor.record(
+            self._auditor.draft(
+                actor,
+                AuditAction.AUDIT_VERIFY,
+                "allowed" if result.ok else "error",
+                details={"checked": result.checked, "ok": result.ok},
+            )
+        )
+        return result
 
     def public_keys(self, actor: Actor) -> dict[str, bytes]:
         """The checkpoint-signing public keys by key id (docs/api.md `GET /v1/audit/keys`).

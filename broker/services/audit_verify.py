@@ -10,28 +10,23 @@ problem; 2 means the input could not be read.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-import queue
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from broker.audit import AuditEvent, Checkpoint, VerifyResult, from_json_line, verify_events
 from broker.crypto import KeyRing, verify_signature
-from broker.services.audit import ring_verifier
+from broker.services.audit import ring_verifier, verify_store
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.uow import Store
 
 __all__ = ["PublicKeyFileError", "load_public_keys", "verify_database", "verify_export"]
-
-_DONE = object()
 
 
 def _ring(settings: Settings) -> KeyRing:
@@ -148,44 +143,9 @@ def _is_keys_line(line: bytes) -> bool:
 
 async def verify_database(settings: Settings) -> int:
     """Verify the live database, streaming events to the checker in a thread."""
-    verify = ring_verifier(_ring(settings))
     store = Store(Database(settings.resolved_database_url))
-    handoff: queue.Queue[object] = queue.Queue(maxsize=8)
     try:
-        async with store.read() as uow:
-            checkpoints = await uow.audit.checkpoints()
-
-            def events() -> Iterator[AuditEvent]:
-                while (batch := handoff.get()) is not _DONE:
-                    yield from batch  # type: ignore[misc]
-
-            result_box: list[VerifyResult] = []
-            worker = threading.Thread(
-                target=lambda: result_box.append(verify_events(events(), checkpoints, verify))
-            )
-            worker.start()
-
-            async def hand_over(item: object) -> bool:
-                # The checker stops at the first problem: never block on a dead reader.
-                while worker.is_alive():
-                    try:
-                        await asyncio.to_thread(handoff.put, item, True, 0.5)
-                        return True
-                    except queue.Full:
-                        continue
-                return False
-
-            batch: list[AuditEvent] = []
-            async for event in uow.audit.stream():
-                batch.append(event)
-                if len(batch) >= 2000:
-                    if not await hand_over(batch):
-                        break
-                    batch = []
-            else:
-                if await hand_over(batch):
-                    await hand_over(_DONE)
-            await asyncio.to_thread(worker.join)
+        result = await verify_store(store, ring_verifier(_ring(settings)))
     finally:
         await store.dispose()
-    return _report(result_box[0], "the database")
+    return _report(result, "the database")

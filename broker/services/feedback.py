@@ -140,7 +140,7 @@ class FeedbackService:
             owed = await uow.obligations.owed_on(stored.id, actor.member_id)
             if owed is None:
                 refusal = (
-                    Forbidden("your member owes no feedback on this item"),
+                    Forbidden("your member owes no feedback on this item", reason="no_obligation"),
                     "no_obligation",
                 )
             else:
@@ -149,19 +149,26 @@ class FeedbackService:
                     after = answer(before, verdict, comment, now)
                 except InvalidVerdict as exc:
                     field = "comment" if "comment" in str(exc) else "verdict"
-                    refusal = (InvalidInput(str(exc), field=field), "invalid_verdict")
+                    refusal = (
+                        InvalidInput(str(exc), field=field, reason=InvalidVerdict.code),
+                        InvalidVerdict.code,
+                    )
                 except ObligationClosed:
                     refusal = (
-                        Conflict(f"this obligation was {before.status}: no answer is owed"),
+                        Conflict(
+                            f"this obligation was {before.status}: no answer is owed",
+                            reason=ObligationClosed.code,
+                        ),
                         f"obligation_{before.status}",
                     )
                 except AnswerLocked:
                     refusal = (
                         Conflict(
                             "the answer was given and its due time has passed: "
-                            "it can no longer change"
+                            "it can no longer change",
+                            reason=AnswerLocked.code,
                         ),
-                        "answer_locked",
+                        AnswerLocked.code,
                     )
                 else:
                     result = await self._store_answer(uow, actor, stored, before, after, now)

@@ -109,6 +109,10 @@ def submission_error(decision: tlp.Decision) -> BrokerError:
     for reason in decision.reasons:
         if reason in INVALID_SUBMISSION:
             return InvalidInput(
-                f"refused by the sharing rules: {reason}", field=INVALID_SUBMISSION[reason]
+                f"refused by the sharing rules: {reason}",
+                field=INVALID_SUBMISSION[reason],
+                reason=reason,
             )
-    return Forbidden(f"refused by the sharing rules: {reasons(decision)}")
+    return Forbidden(
+        f"refused by the sharing rules: {reasons(decision)}", reason=decision.reasons[0]
+    )

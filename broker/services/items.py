@@ -118,7 +118,9 @@ class ItemService:
         auditor = self._auditor
         if not actor.is_secretariat:
             raise await auditor.deny(
-                Forbidden("break-glass access is the secretariat's alone"),
+                Forbidden(
+                    "break-glass access is the secretariat's alone", reason="not_secretariat"
+                ),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_BREAK_GLASS,
@@ -388,7 +390,7 @@ class ItemService:
         allowed = tlp.may_change_scope(actor.reader, stored.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the item's provider changes its scope"),
+                Forbidden("only the item's provider changes its scope", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_SCOPE_CHANGE,
@@ -449,7 +451,7 @@ class ItemService:
         allowed = tlp.may_consent(actor.reader, source.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the source item's provider can consent"),
+                Forbidden("only the source item's provider can consent", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_CONSENT,
@@ -713,7 +715,7 @@ class ItemService:
         allowed = tlp.may_withdraw(actor.reader, stored.facts)
         if not allowed:
             raise await auditor.deny(
-                Forbidden("only the item's provider withdraws it"),
+                Forbidden("only the item's provider withdraws it", reason=allowed.reasons[0]),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_WITHDRAW,
@@ -753,7 +755,10 @@ class ItemService:
         )
         if not (actor.member_id == stored.facts.provider_id or actor.is_coordinator):
             raise await auditor.deny(
-                Forbidden("only the provider and the coordinator see an item's access log"),
+                Forbidden(
+                    "only the provider and the coordinator see an item's access log",
+                    reason="not_provider",
+                ),
                 auditor.draft(
                     actor,
                     AuditAction.ITEM_ACCESS_LOG,

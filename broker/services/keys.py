@@ -2,7 +2,7 @@
 
 Only wrapped data keys change (a few dozen bytes per record); ciphertext is
 untouched. Every sealed record is re-wrapped: items, feedback comments,
-consultations and their messages, and webhook signing secrets, so that once
+consultations and their messages, violation reports, and webhook signing secrets, so that once
 the rotation is done nothing depends on an older key version any more.
 Records are re-wrapped in small transactions so a broker serving the same
 database keeps going; a broker that meets a key version it has not loaded
@@ -13,6 +13,7 @@ brokers that had not reloaded yet.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +23,7 @@ from rich.progress import Progress
 from broker.crypto import IntegrityFailure, KeyRing, rewrap
 from broker.services.consultations import consultation_key_aad, message_key_aad
 from broker.services.feedback import comment_key_aad
+from broker.services.reports import report_key_aad
 from broker.services.sealing import key_aad
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
@@ -73,6 +75,11 @@ SEALED: tuple[SealedRecords, ...] = (
         _from_record(message_key_aad),
     ),
     SealedRecords(
+        "violation reports",
+        SealedTable.REPORTS,
+        _from_record(lambda key: report_key_aad(key.id, str(key.member_id), str(key.user_id))),
+    ),
+    SealedRecords(
         "webhook secrets",
         SealedTable.WEBHOOK_SECRETS,
         _from_record(lambda key: secret_aad(key.id, str(key.member_id))),
@@ -83,7 +90,12 @@ SEALED: tuple[SealedRecords, ...] = (
 async def rotate_and_rewrap(settings: Settings) -> int:
     """Rotate the file-backed key ring and move every data key to the new version."""
     if settings.key_ring is not None:
-        print("error: a key ring from the environment is rotated in your secret store, not here")
+        print(
+            "error: COUNCIL_KEY_RING is set, and a ring from the environment cannot be "
+            "rotated in place: write it to DATA_DIR/keyring.json (mode 0600), unset "
+            "COUNCIL_KEY_RING, rotate, then store the new file's base64 in your secret store",
+            file=sys.stderr,
+        )
         return 1
     ring = KeyRing.load(settings.key_ring_path)
     version = ring.rotate()
@@ -98,7 +110,9 @@ async def rotate_and_rewrap(settings: Settings) -> int:
     if failed:
         print(
             f"error: {len(failed)} record(s) failed their integrity check and were left as "
-            f"they were: {', '.join(failed[:10])}"
+            f"they were: {', '.join(failed[:10])}; run `council-broker audit verify` and "
+            "restore them from a backup",
+            file=sys.stderr,
         )
         return 1
     print("every data key is wrapped with the new key version")

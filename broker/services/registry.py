@@ -16,9 +16,12 @@ from broker.services.keyring import Keys
 from broker.services.ledger import LedgerService, contribution_policy
 from broker.services.members import MemberService
 from broker.services.obligations import due_periods
+from broker.services.reports import ReportService
+from broker.services.resolutions import ResolutionService
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
 from broker.services.taxii import TaxiiService
+from broker.services.throttle import Throttle
 from broker.services.webhooks import WebhookService, WebhookTargets
 from broker.settings import Settings
 from broker.store.uow import Store
@@ -36,7 +39,15 @@ class Services:
         self.clock = clock
         self.directory = Directory(store, clock, settings.directory_ttl)
         self.auditor = Auditor(store, clock)
-        self.auth = Authenticator(store=store, directory=self.directory, clock=clock)
+        self.throttle = Throttle(settings, clock, self.auditor)
+        self.auth = Authenticator(
+            store=store,
+            directory=self.directory,
+            clock=clock,
+            throttle=self.throttle,
+            auditor=self.auditor,
+            require_certificate=settings.client_ca is not None,
+        )
         self.members = MemberService(
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
@@ -78,6 +89,10 @@ class Services:
         self.consultations = ConsultationService(
             store=store, clock=clock, keys=keys, auditor=self.auditor
         )
+        self.resolutions = ResolutionService(
+            store=store, clock=clock, auditor=self.auditor, directory=self.directory
+        )
+        self.reports = ReportService(store=store, clock=clock, keys=keys, auditor=self.auditor)
         self.taxii = TaxiiService(store=store, clock=clock, directory=self.directory)
         self.sweeper = Sweeper(
             store=store, clock=clock, auditor=self.auditor, reminder_lead=settings.reminder_lead

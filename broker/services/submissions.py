@@ -21,6 +21,7 @@ from broker import tlp
 from broker.crypto import canonical_json
 from broker.domain import Actor, AuditAction, Confidence, EventKind, ItemFacts, ItemKind, Scope, Tlp
 from broker.domain.items import ItemContent, StoredItem, SubmitResult
+from broker.domain.resolutions import ResolutionKind, ResolutionStatus
 from broker.errors import Conflict, InvalidInput, NotFound
 from broker.feedback import resolve_due
 from broker.services.auditor import Auditor
@@ -63,6 +64,8 @@ class SubmitDraft:
     feedback_due: str | None  # as asked: an ISO 8601 duration or an RFC 3339 time
     # The request as sent, in its JSON form: what an Idempotency-Key identifies.
     as_sent: Callable[[], Mapping[str, Any]]
+    # Art. 23: the passed information request this item answers.
+    information_request_id: str | None = None
 
 
 class SubmissionService:
@@ -140,6 +143,8 @@ class SubmissionService:
             derived_from=draft.derived_from,
         )
         await self._check_markings(actor, facts, draft)
+        if draft.information_request_id is not None:
+            await self._check_answer(actor, draft)
         allowed = tlp.may_submit(actor.reader, facts, bodies)
         if not allowed:
             raise await auditor.deny(
@@ -208,11 +213,52 @@ class SubmissionService:
                 },
             ),
             result=result,
+            information_request_id=draft.information_request_id,
         )
         # Group commit: written with other submissions, answered once durable.
         stored: SubmitResult = await self._store.write_submission(prepared)
         log.info("item_submitted", item_id=item_id, recipients=len(routing.recipients))
         return stored
+
+    async def _check_answer(self, actor: Actor, draft: SubmitDraft) -> None:
+        """An answer to an information request (art. 23): the request passed, names the
+        caller's member, and the item carries the scope the request stated."""
+        request_id = draft.information_request_id or ""
+        async with self._store.read() as uow:
+            request = await uow.resolutions.get(request_id)
+        if (
+            request is None
+            or request.kind is not ResolutionKind.INFORMATION_REQUEST
+            or request.status is not ResolutionStatus.PASSED
+            or actor.member_id not in request.target_member_ids
+        ):
+            # Art. 27: the same answer whether it exists, is open, or asks someone else.
+            raise await self._auditor.deny(
+                NotFound("no information request with that id", field="information_request_id"),
+                self._auditor.draft(
+                    actor,
+                    AuditAction.ITEM_SUBMIT,
+                    "denied",
+                    reason="no_such_information_request",
+                    details={"information_request_id": request_id[:64]},
+                ),
+            )
+        if request.scope is not None and draft.scope != request.scope:
+            raise await self._auditor.deny(
+                Conflict(
+                    "an answer to this information request carries the scope the request "
+                    f"stated: {request.scope.to_json()}",
+                    field="scope",
+                    code="scope_mismatch",
+                ),
+                self._auditor.draft(
+                    actor,
+                    AuditAction.ITEM_SUBMIT,
+                    "denied",
+                    reason="information_request_scope_mismatch",
+                    details={"information_request_id": request_id},
+                ),
+            )
 
     async def _check_markings(self, actor: Actor, facts: ItemFacts, draft: SubmitDraft) -> None:
         """Refuse content marked with a stricter TLP than the item's own label (TLP 2.0)."""
@@ -227,6 +273,7 @@ class SubmissionService:
                 f"the item's tlp {facts.tlp}: label the item at least {first.tlp} "
                 "(an item's TLP is never weaker than a marking in its content)",
                 field=f"stix.objects[{first.index}].{first.path}",
+                reason=tlp.Reason.CONTENT_MARKED_STRICTER,
             ),
             auditor.draft(
                 actor,

@@ -113,7 +113,10 @@ class WebhookService:
             )
         if not actor.admin_of(member_id):
             raise await auditor.deny(
-                Forbidden("only the member's administrators manage its webhooks"),
+                Forbidden(
+                    "only the member's administrators manage its webhooks",
+                    reason=tlp.Reason.NOT_ADMIN,
+                ),
                 auditor.draft(
                     actor, action, "denied", subject_member_id=member_id, reason="not_admin"
                 ),
@@ -122,11 +125,16 @@ class WebhookService:
     async def _require_unrestricted(
         self, actor: Actor, member_id: str, action: AuditAction
     ) -> None:
-        # Charter art. 8(2): a restricted member reads its audit and withdraws, nothing else.
+        # Charter art. 8(2): a restricted member reads its audit and withdraws, nothing
+        # else; an applicant (art. 6(1)) receives nothing, so it has nothing to push.
         allowed = tlp.may_act(actor.reader)
         if not allowed:
             raise await self._auditor.deny(
-                Forbidden("your member is restricted (charter art. 8(2)): it may not do this"),
+                Forbidden(
+                    "your member is restricted (charter art. 8(2)) or not admitted yet "
+                    "(art. 6(1)): it may not do this",
+                    reason=allowed.reasons[0],
+                ),
                 self._auditor.draft(
                     actor,
                     action,
@@ -152,7 +160,11 @@ class WebhookService:
             # The same answer whatever the reason: how the broker's own DNS sees a
             # name is none of the caller's business; the audit trail keeps it.
             raise await self._auditor.deny(
-                InvalidInput(_REFUSED_TARGET, field="url"),
+                InvalidInput(
+                    _REFUSED_TARGET,
+                    field="url",
+                    fix="use a public address, or ask the operator to allow the host",
+                ),
                 self._auditor.draft(
                     actor,
                     AuditAction.WEBHOOK_CREATE,

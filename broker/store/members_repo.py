@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, inspect, or_, select, update
@@ -66,6 +66,13 @@ def _member_values(member: Member) -> dict[str, Any]:
     }
 
 
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    # Stored times are UTC; SQLite hands them back without a zone.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def _user(row: Row[Any]) -> User:
     return User(
         id=row.id,
@@ -74,6 +81,9 @@ def _user(row: Row[Any]) -> User:
         role=Role(row.role),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        chair=bool(row.chair),
+        expires_at=_utc_or_none(row.expires_at),
+        last_used_at=_utc_or_none(row.last_used_at),
     )
 
 
@@ -197,8 +207,18 @@ class MemberRepository:
                 role=user.role.value,
                 token_hash=token_hash,
                 created_at=user.created_at,
+                chair=user.chair,
+                expires_at=user.expires_at,
             )
         )
+
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users (art. 11(5)), if any."""
+        query = select(users).where(
+            users.c.member_id == member_id, users.c.chair.is_(True), users.c.revoked_at.is_(None)
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _user(row)
 
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
@@ -213,9 +233,63 @@ class MemberRepository:
         query = select(users).where(users.c.member_id == member_id).order_by(users.c.id)
         return [_user(r) for r in (await self._conn.execute(query)).all()]
 
+    async def committee_seats(self, secretariat_id: str) -> list[User]:
+        """The steering committee's seats: unrevoked `committee` users of the
+        secretariat (SPEC §6), by id."""
+        query = (
+            select(users)
+            .where(
+                users.c.member_id == secretariat_id,
+                users.c.role == Role.COMMITTEE.value,
+                users.c.revoked_at.is_(None),
+            )
+            .order_by(users.c.id)
+        )
+        return [_user(r) for r in (await self._conn.execute(query)).all()]
+
+    async def body_of_kind(self, kind: BodyKind) -> Member | None:
+        """The one body of `kind` (the coordinator or the secretariat), or None."""
+        query = select(bodies).where(bodies.c.kind == kind.value).limit(1)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _member(row)
+
+    async def active_member_ids(self) -> list[str]:
+        """The ids of the active members (not the coordinator or the secretariat)."""
+        query = (
+            select(bodies.c.id)
+            .where(
+                bodies.c.kind == BodyKind.MEMBER.value,
+                bodies.c.status == MemberStatus.ACTIVE.value,
+            )
+            .order_by(bodies.c.id)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
     async def revoke_user(self, user_id: str, now: datetime) -> None:
         """Revoke a user's token as of `now`."""
         await self._conn.execute(update(users).where(users.c.id == user_id).values(revoked_at=now))
+
+    async def replace_token(
+        self, user_id: str, token_hash: str, expires_at: datetime | None
+    ) -> None:
+        """Give a user a new token (by its hash): the old one no longer matches anything."""
+        await self._conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(token_hash=token_hash, expires_at=expires_at)
+        )
+
+    async def mark_used(self, token_hash: str, now: datetime, every: timedelta) -> None:
+        """Record that a token signed in at `now`, unless it was recorded less than
+        `every` ago (replicas that each saw the token first write it once)."""
+        await self._conn.execute(
+            update(users)
+            .where(
+                users.c.token_hash == token_hash,
+                or_(users.c.last_used_at.is_(None), users.c.last_used_at <= now - every),
+            )
+            .values(last_used_at=now)
+        )
 
     async def token_holder(self, token_hash: str, now: datetime) -> TokenHolder | None:
         """The user a token belongs to, with its body and, as of `now`, whether the
@@ -239,7 +313,10 @@ class MemberRepository:
                 users.c.id.label("user_id"),
                 users.c.name.label("user_name"),
                 users.c.role,
+                users.c.chair,
                 users.c.revoked_at,
+                users.c.expires_at,
+                users.c.last_used_at,
                 user_is_handler.label("is_handler"),
                 body_has_handler.label("has_handler"),
                 bodies,
@@ -256,8 +333,14 @@ class MemberRepository:
             role=Role(row.role),
             body=_body(row._mapping, has_handler=bool(row.has_handler)),
             is_handler=bool(row.is_handler),
+            chair=bool(row.chair),
         )
-        return TokenHolder(actor=actor, revoked=row.revoked_at is not None)
+        return TokenHolder(
+            actor=actor,
+            revoked=row.revoked_at is not None,
+            expires_at=_utc_or_none(row.expires_at),
+            last_used_at=_utc_or_none(row.last_used_at),
+        )
 
     # Handlers.
 

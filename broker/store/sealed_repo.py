@@ -1,7 +1,7 @@
 """Every sealed record's wrapped data key, for key rotation (`council-broker keys rotate`).
 
-Items, feedback comments, consultations, consultation messages and webhook
-secrets each keep a data key wrapped by the key ring; rotation re-wraps them
+Items, feedback comments, consultations, consultation messages, violation
+reports and webhook secrets each keep a data key wrapped by the key ring; rotation re-wraps them
 under a new key version without touching their ciphertext.
 """
 
@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
+from broker.store.tables import (
+    consultation_messages,
+    consultations,
+    items,
+    obligations,
+    reports,
+    webhooks,
+)
 
 __all__ = ["SealedKey", "SealedRepository", "SealedTable"]
 
@@ -27,6 +34,7 @@ class SealedTable(StrEnum):
     CONSULTATIONS = "consultations"
     CONSULTATION_MESSAGES = "consultation_messages"
     WEBHOOK_SECRETS = "webhooks"
+    REPORTS = "reports"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,7 @@ _COLUMNS = {
     SealedTable.WEBHOOK_SECRETS: _Columns(
         webhooks, "secret_wrapped_key", "secret_kek_version", ("member_id",)
     ),
+    SealedTable.REPORTS: _Columns(reports, "wrapped_key", "kek_version", ("member_id", "user_id")),
 }
 
 
@@ -95,6 +104,18 @@ class SealedRepository:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    async def kek_versions_in_use(self) -> set[int]:
+        """Every key version some record's data key is wrapped under (a backup needs
+        exactly these in the key ring it is restored with)."""
+        versions: set[int] = set()
+        for columns in _COLUMNS.values():
+            column = columns.table.c[columns.kek_version]
+            query = (
+                select(column).where(columns.table.c[columns.wrapped_key].is_not(None)).distinct()
+            )
+            versions.update(int(v) for v in (await self._conn.execute(query)).scalars())
+        return versions
 
     async def count_on_old_version(self, table: SealedTable, version: int) -> int:
         """How many records of `table` have a key wrapped under another version."""

@@ -34,6 +34,7 @@ from broker.store.tables import (
     audience_members,
     audiences,
     consents,
+    information_request_answers,
     item_ceilings,
     items,
     obligations,
@@ -63,6 +64,8 @@ class PreparedSubmission:
     pending_consents: Sequence[str] = ()
     obligations: list[Obligation] = field(default_factory=list)
     events: list[EventDraft] = field(default_factory=list)
+    # The passed information request this item answers (art. 23), if any.
+    information_request_id: str | None = None
 
 
 Outcome = SubmitResult | Exception
@@ -190,6 +193,18 @@ def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
     ]
     if consent_rows:
         conn.execute(insert(consents), consent_rows)
+    answer_rows = [
+        {
+            "resolution_id": p.information_request_id,
+            "member_id": p.facts.provider_id,
+            "item_id": p.facts.id,
+            "answered_at": p.created_at,
+        }
+        for p in fresh
+        if p.information_request_id is not None
+    ]
+    if answer_rows:
+        conn.execute(insert(information_request_answers), answer_rows)
     obligation_rows = [obligation_row(ob, p.created_at) for p in fresh for ob in p.obligations]
     if obligation_rows:
         conn.execute(insert(obligations), obligation_rows)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 __all__ = [
@@ -39,10 +41,12 @@ __all__ = [
     "consultations",
     "events",
     "handlers",
+    "information_request_answers",
     "item_ceilings",
     "items",
     "metadata",
     "obligations",
+    "reports",
     "scope_versions",
     "taxii_statuses",
     "users",
@@ -93,6 +97,20 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", Ts, nullable=False),
     Column("revoked_at", Ts, nullable=True),
+    # The steering committee's chair (art. 11(5)): one committee seat, at most one
+    # unrevoked chair per body (the index enforces it against racing writers too).
+    Column("chair", Boolean, nullable=False, server_default=false()),
+    Index(
+        "ix_users_one_chair",
+        "member_id",
+        unique=True,
+        sqlite_where=text("chair AND revoked_at IS NULL"),
+        postgresql_where=text("chair AND revoked_at IS NULL"),
+    ),
+    # A token's lifetime: it stops signing in at `expires_at` (None: never by itself).
+    Column("expires_at", Ts, nullable=True),
+    # Written at most once a minute per token, so signing in is not a write.
+    Column("last_used_at", Ts, nullable=True),
 )
 
 handlers = Table(
@@ -373,6 +391,91 @@ consultation_messages = Table(
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("kek_version", Integer, nullable=False),
     Index("ix_consultation_messages_thread", "consultation_id", "id"),
+)
+
+# -- governance (SPEC §6) ---------------------------------------------------------
+
+# A resolution of the steering committee or the general assembly. `seats`
+# (committee user ids) and `electorate` (member ids) are fixed when it opens,
+# so a count never depends on when it is read. `tally` is the count it was
+# decided on. Proceedings are not public (art. 27): the services decide who
+# sees a row, and how much of it.
+resolutions = Table(
+    "resolutions",
+    metadata,
+    Column("id", Id, primary_key=True),  # ULID
+    Column("kind", String(30), nullable=False),
+    Column("body", String(20), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("subject_member_id", Id, ForeignKey("bodies.id"), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("closes_at", Ts, nullable=True),
+    Column("decided_at", Ts, nullable=True),
+    Column("effective_at", Ts, nullable=True),
+    Column("published_at", Ts, nullable=True),
+    Column("seats", JSON, nullable=False),
+    Column("electorate", JSON, nullable=False),
+    Column("purpose", Text, nullable=True),  # art. 23: what is asked, and why
+    Column("scope", JSON, nullable=True),  # art. 23: the scope answers get
+    Column("target_member_ids", JSON, nullable=False),
+    Column("refusal_reason", String(2000), nullable=True),
+    Column("tally", JSON, nullable=True),
+    # The leader's sweeper closes open resolutions by deadline.
+    Index("ix_resolutions_status_closes_at", "status", "closes_at"),
+    Index("ix_resolutions_subject_member_id", "subject_member_id"),
+)
+
+# One act per voter on a resolution: a vote, a recusal (art. 11(6)) or a proxy
+# (art. 10(5)). `voter_id` is the seat's user id (committee) or the member's
+# id (assembly); a committee seat speaking for the proviso of art. 10(6) is
+# recorded under its user id with `seat` set.
+resolution_ballots = Table(
+    "resolution_ballots",
+    metadata,
+    Column("resolution_id", Id, ForeignKey("resolutions.id"), primary_key=True),
+    Column("voter_id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("vote", String(10), nullable=True),
+    Column("recused", Boolean, nullable=False),
+    Column("proxy_to", Id, nullable=True),
+    Column("seat", Boolean, nullable=False),
+    Column("reason", String(2000), nullable=True),
+    Column("created_at", Ts, nullable=False),
+)
+
+# Answers to a passed information request (art. 23): items its target members
+# submitted with the request's scope.
+information_request_answers = Table(
+    "information_request_answers",
+    metadata,
+    Column("resolution_id", Id, ForeignKey("resolutions.id"), primary_key=True),
+    Column("member_id", Id, ForeignKey("bodies.id"), primary_key=True),
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Column("answered_at", Ts, nullable=False),
+)
+
+# Violation reports to the secretariat (charter art. 29). Who reported is in the
+# clear (the reporter lists its own); the text, the item and member it names and
+# the secretariat's note are sealed, and the wrapped key is bound to the report
+# and its reporter, so moving a report to another reporter breaks the seal.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True),  # ULID: newest first by id
+    Column("member_id", Id, ForeignKey("bodies.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", Ts, nullable=False),
+    Column("updated_at", Ts, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("kek_version", Integer, nullable=False),
+    Index("ix_reports_user_id", "user_id", "id"),
 )
 
 # TAXII 2.1 §4.3: the status of each envelope a caller posted, shown to that

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,12 +32,14 @@ from broker.store.feed_repo import FeedRepository
 from broker.store.items_repo import ItemRepository
 from broker.store.members_repo import MemberRepository
 from broker.store.obligations_repo import ObligationRepository
+from broker.store.reports_repo import ReportRepository
+from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
 from broker.store.taxii_repo import TaxiiRepository
 from broker.store.webhooks_repo import WebhookRepository
 
-__all__ = ["Store", "UnitOfWork"]
+__all__ = ["Store", "StoreUnreadable", "UnitOfWork"]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -51,11 +53,17 @@ class UnitOfWork:
         self.members = MemberRepository(conn)
         self.obligations = ObligationRepository(conn)
         self.consultations = ConsultationRepository(conn)
+        self.reports = ReportRepository(conn)
         self.webhooks = WebhookRepository(conn)
         self.feed = FeedRepository(conn)
         self.audit = AuditRepository(conn)
         self.sealed = SealedRepository(conn)
+        self.resolutions = ResolutionRepository(conn)
         self.taxii = TaxiiRepository(conn)
+
+
+class StoreUnreadable(Exception):
+    """The database does not answer, or answers that it cannot be read."""
 
 
 class Store:
@@ -118,6 +126,22 @@ class Store:
         except DBAPIError:
             return False
         return True
+
+    async def has_schema(self) -> bool:
+        """Whether the database holds the broker's tables (False: an empty database).
+
+        Raises `StoreUnreadable`, with the database's own one-line complaint, when
+        it cannot be read at all (unreachable, not a database, no permission).
+        """
+        try:
+            async with self.db.read() as conn:
+                names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        except (DBAPIError, OSError) as exc:
+            # asyncpg reports a refused connection as a plain OSError.
+            orig = exc.orig if isinstance(exc, DBAPIError) else None
+            detail = (str(orig) if orig is not None else str(exc)).strip()
+            raise StoreUnreadable(detail.splitlines()[0] if detail else "no answer") from None
+        return "bodies" in names and "alembic_version" in names
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""

@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 
 from broker import tlp
-from broker.api.common import nests_deeper_than
+from broker.api.common import nests_deeper_than, source_address
 from broker.api.keys import SERVICES, SETTINGS
 from broker.crypto import constant_time_equals
 from broker.domain import Actor, AuditAction
@@ -50,6 +50,7 @@ from broker.taxii.stix import (
     council_objects,
     version_of,
 )
+from broker.tls import certificate_user
 
 __all__ = ["API_ROOT", "MEDIA_TYPE", "create_taxii_app", "taxii_errors"]
 
@@ -208,11 +209,19 @@ async def _caller(request: web.Request) -> Actor:
         user_id, sep, token = decoded.partition(":")
         if not sep or not token:
             raise Unauthorized("malformed Basic credentials")
-        caller = await auth.authenticate(f"Bearer {token}")
+        caller = await auth.authenticate(
+            f"Bearer {token}",
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
         if not constant_time_equals(user_id, caller.user_id):
             raise Unauthorized("the user id does not hold this token")
     else:
-        caller = await auth.authenticate(header or None)
+        caller = await auth.authenticate(
+            header or None,
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
     structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 

@@ -25,9 +25,13 @@ Pure: no IO, no clock, no framework. The services load snapshots
                  may_list_obligation             rule 3, 7: what an obligation list shows
     consulting   may_consult, may_see_consultation,  art. 16(3): only the coordinator
                  may_reply, may_reveal, ...      learns who asked
+    administering  may_administer, may_act,      SPEC §3 rule 1, art. 6, 7, 8(2): who acts
+                   may_leave                     for a body, who gives its notice
+    reports      may_report, may_see_report,     art. 29: the reporter and the secretariat
+                 may_handle_reports,             only; forward only
+                 report_transition
     collections  may_use_collection, selects,    docs/taxii.md: a TAXII collection
                  may_write_collection            shows exactly what may_read allows
-    administering  may_administer, may_act       SPEC §3 rule 1, art. 8(2): who acts for a body
 """
 
 from broker.tlp._decision import Decision, Reason
@@ -70,7 +74,7 @@ from broker.tlp._webhook_targets import (
     address_refusal,
     webhook_target_refusal,
 )
-from broker.tlp.administering import AdminAct, may_act, may_administer
+from broker.tlp.administering import AdminAct, may_act, may_administer, may_leave
 from broker.tlp.collections import (
     COLLECTIONS,
     CollectionAlias,
@@ -97,6 +101,7 @@ from broker.tlp.feedback_views import (
     feedback_view,
     may_list_obligation,
 )
+from broker.tlp.reports import may_handle_reports, may_report, may_see_report, report_transition
 
 __all__ = [
     "COLLECTIONS",
@@ -136,14 +141,18 @@ __all__ = [
     "may_consent",
     "may_consult",
     "may_derive",
+    "may_handle_reports",
     "may_keep_stream",
+    "may_leave",
     "may_list_obligation",
     "may_read",
     "may_reply",
+    "may_report",
     "may_reveal",
     "may_see_consultation",
     "may_see_event",
     "may_see_member",
+    "may_see_report",
     "may_submit",
     "may_use_collection",
     "may_withdraw",
@@ -152,6 +161,7 @@ __all__ = [
     "receives",
     "recipients_for",
     "reclip",
+    "report_transition",
     "rights_changed",
     "rights_until",
     "selects",

@@ -90,6 +90,26 @@ class Reason(StrEnum):
     MEMBER_ADMINISTERS_ITSELF = "member_administers_itself"
     """The member has its own administrator: the coordinator may revoke, never act for it
     (SPEC §3 rule 1)."""
+
+    NOT_A_MEMBER = "not_a_member"
+    """The coordinator and the secretariat run the council: they are not members that
+    join, leave or report (charter art. 7, 29)."""
+
+    ALREADY_GONE = "already_gone"
+    """The body has withdrawn or was expelled already (art. 7, 8(1))."""
+
+    NOT_REPORTER = "not_reporter"
+    """Only the reporter and the secretariat see a violation report (art. 29)."""
+
+    NOT_SECRETARIAT_STAFF = "not_secretariat_staff"
+    """Reports go to the secretariat's staff; its committee seats are not it (art. 29)."""
+
+    REPORT_CLOSED = "report_closed"
+    """A closed report stays closed: a new concern is a new report."""
+
+    REPORT_STATUS_BACKWARDS = "report_status_backwards"
+    """A report moves received -> investigating -> closed, never back."""
+
     CONTENT_MARKED_STRICTER = "content_marked_stricter"
     """The content carries a TLP marking stricter than the item's label (TLP 2.0)."""
 

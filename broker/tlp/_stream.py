@@ -86,6 +86,8 @@ def rights_until(
     `now` if they are already less than the reader's (revoked, or no longer a
     handler since it signed in), else the earliest of its handler registrations'
     starts and ends still to come and its token's expiry; None if never."""
+    if token_expires_at is not None:
+        token_expires_at = _utc(token_expires_at)
     if revoked or (token_expires_at is not None and token_expires_at <= now):
         return now
     spans = [

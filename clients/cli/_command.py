@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from clients.cli._output import Output
 from clients.sdk import CouncilClient
 
 __all__ = [
+    "EXIT_AUTH",
+    "EXIT_CODES",
     "EXIT_ERROR",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
@@ -66,6 +69,17 @@ EXIT_USAGE = 2
 """The command line or the configuration is wrong."""
 EXIT_NOT_FOUND = 3
 """The broker says the thing does not exist for this caller."""
+EXIT_AUTH = 4
+"""Not signed in: no token, or the broker refused it (wrong, expired, revoked)."""
+EXIT_UNREACHABLE = 5
+"""The broker could not be reached, or what answered is not a council broker."""
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 refused by the broker (or the audit log fails verification); "
+    "2 usage or configuration error; 3 not found (or not yours to see); "
+    "4 not signed in or token refused; 5 broker unreachable or not a council broker."
+)
+"""The exit codes, as help and the README state them."""
 
 
 class InputError(Exception):
@@ -132,6 +146,8 @@ class Invocation:
     params: Mapping[str, Any]
     options: ConnectionOptions
     name: str
+    flags: Mapping[str, str] = field(default_factory=dict)
+    """The API's JSON fields this command fills, mapped to its flags (for error messages)."""
 
     async def __call__(self, call: Call) -> int:
         """Run the handler with the parsed parameters."""
@@ -235,8 +251,26 @@ def _usage(command: click.Command, ctx: click.Context, formatter: click.HelpForm
     formatter.write_usage(ctx.command_path, " ".join(pieces), prefix="usage: ")
 
 
+# Click ends a summary at the first ". "; the charter's "art. 7" is no sentence end.
+_ABBREVIATION = re.compile(r"\b(art|arts|e\.g|i\.e|cf)\. ")
+
+
+def _summary(command: click.Command, limit: int) -> str:
+    if command.short_help or not command.help:
+        return click.Command.get_short_help_str(command, limit)
+    # The abbreviation's dot stands in as a private-use character while Click looks
+    # for the sentence's end, then comes back.
+    kept = _ABBREVIATION.sub(lambda m: m.group(0)[:-2] + "\ue000 ", command.help)
+    shown = click.Command(command.name, help=kept).get_short_help_str(limit)
+    return shown.replace("\ue000", ".")
+
+
 class CouncilCommand(click.Command):
     """A ``council`` command: it takes the connection options after its name too."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The help's first sentence, not cut short at an abbreviation (``art. 7``)."""
+        return _summary(self, limit)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -254,6 +288,10 @@ class CouncilGroup(click.Group):
     command_class = CouncilCommand
     group_class = type
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The help's first sentence, not cut short at an abbreviation (``art. 7``)."""
+        return _summary(self, limit)
+
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """``usage: council GROUP [OPTIONS] COMMAND ...``."""
         _usage(self, ctx, formatter)
@@ -264,6 +302,7 @@ def council_command(
     *,
     group: click.Group | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    flags: Mapping[str, str] | None = None,
     **attrs: Any,
 ) -> Callable[[Handler], CouncilCommand]:
     """Make the async ``handler`` a :class:`CouncilCommand` (added to ``group`` if given).
@@ -272,7 +311,8 @@ def council_command(
     this one declare its parameters, which the handler receives by keyword after
     the :class:`Call`. ``check(params)`` runs at parse time, before any connection,
     and raises :class:`click.UsageError` for combinations Click cannot express
-    (see :func:`exactly_one`).
+    (see :func:`exactly_one`). ``flags`` maps the API's JSON fields to the flags
+    that fill them, so the broker's complaints name what the person typed.
     """
 
     def decorate(handler: Handler) -> CouncilCommand:
@@ -283,7 +323,7 @@ def council_command(
             if check is not None:
                 check(params)
             options = ConnectionOptions(**{key: params.pop(key) for key in _CONNECTION_PARAMS})
-            return Invocation(handler, params, options, command_name)
+            return Invocation(handler, params, options, command_name, dict(flags or {}))
 
         command = click.command(command_name, cls=CouncilCommand, **attrs)(callback)
         if group is not None:

@@ -13,11 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ConfigError", "Connection", "config_path", "resolve_connection"]
+__all__ = ["ConfigError", "Connection", "NotSignedIn", "config_path", "resolve_connection"]
 
 
 class ConfigError(Exception):
     """The URL or token is missing, or the config file cannot be used."""
+
+
+class NotSignedIn(ConfigError):
+    """No token anywhere: the person has not signed in."""
 
 
 @dataclass(frozen=True)
@@ -81,5 +85,7 @@ def resolve_connection(
     if url is None:
         raise ConfigError(f"no broker URL: pass --url, set COUNCIL_URL, or put url in {path}")
     if token is None:
-        raise ConfigError(f"no token: set COUNCIL_TOKEN, pass --token, or put token in {path}")
+        raise NotSignedIn(
+            f"not signed in (no token): set COUNCIL_TOKEN, pass --token, or put token in {path}"
+        )
     return Connection(url, token, tuple(warnings), file_token)

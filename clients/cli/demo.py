@@ -4,12 +4,16 @@ SCENARIO.md, compressed into under a minute: Vendor A's unconfirmed analysis,
 tier-one feedback, an early countermeasure and the operators' quick answers
 (one late, one missing), what each party sees of them, the confirmed
 countermeasure for everyone, a private consultation, the secretariat's audit
-review and the coordinator's contribution ledger. Everything goes through the
+review and the coordinator's contribution ledger; and the last act: a leak is
+reported to the secretariat (art. 29), the steering committee restricts the
+suspect the moment three quarters of its seats vote yes (art. 8(2)), and the
+suspect's open stream closes at once. Everything goes through the
 public API with the member SDK, as a real council would; the demo admits its
 own members, named uniquely per run, so it never touches anybody else's data.
 
-It runs as a coordinator administrator (`council --token`) (to admit the demo members and
-give the secretariat an auditor). The timeline it prints says, step by step,
+It runs as a coordinator administrator (`council --token`) (to admit the demo members,
+give the secretariat an auditor, and seat four demo committee members for the last act,
+whose seats it revokes again at the end). The timeline it prints says, step by step,
 who received, answered and saw what.
 
 Every item it submits names the demo members in its scope instead of whole
@@ -25,6 +29,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +37,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clients.sdk import CouncilClient, NotFound
+from clients.sdk import CouncilClient, NotFound, StreamClosed
 
 __all__ = ["DemoCast", "Timeline", "play"]
 
@@ -60,6 +65,7 @@ class DemoCast:
     prefix: str
     coordinator: CouncilClient
     coordinator_id: str
+    secretariat_id: str
     secretariat: CouncilClient
     tier_one: list[Member] = field(default_factory=list)
     tier_two: list[Member] = field(default_factory=list)
@@ -130,6 +136,7 @@ async def _admit(coordinator: CouncilClient, timeline: Timeline) -> DemoCast:
         prefix=prefix,
         coordinator=coordinator,
         coordinator_id=bodies["coordinator"],
+        secretariat_id=bodies["secretariat"],
         secretariat=CouncilClient(coordinator.base_url, auditor),
     )
     ci = {"tier": "tier_two", "category": "critical_infrastructure"}
@@ -405,3 +412,113 @@ async def _steps(cast: DemoCast, timeline: Timeline, wait: Wait) -> None:
             "[red]" + ", ".join(row["reasons"]) + "[/red]" if row["flagged"] else "",
         )
     timeline.console.print(table)
+
+    await _last_act(cast, timeline, analysis.id)
+
+
+SEATS = 4
+"""Demo committee seats: three yes votes are three quarters of them (art. 8(2))."""
+
+
+def _watch(client: CouncilClient) -> tuple[asyncio.Event, asyncio.Task[str]]:
+    """Follow `client`'s live stream in the background: set once it delivers, done with
+    the reason the broker gave when it ends the stream."""
+    connected = asyncio.Event()
+
+    async def follow() -> str:
+        try:
+            # From the start: its first event proves the connection is up.
+            async with aclosing(client.follow("0")) as events:
+                async for _ in events:
+                    connected.set()
+        except StreamClosed as closed:
+            return closed.code
+        return "ended"
+
+    return connected, asyncio.create_task(follow())
+
+
+async def _sees(load: Awaitable[object]) -> bool:
+    try:
+        await load
+    except NotFound:
+        return False
+    return True
+
+
+async def _last_act(cast: DemoCast, timeline: Timeline, analysis_id: str) -> None:
+    _, vendor_b, vendor_c = cast.tier_one
+    say = timeline.event
+    suspect, reporter = _short(vendor_b), _short(vendor_c)
+
+    # 10 --------------------------------------------------------------------------------
+    timeline.step(10, "A leak is reported; the committee restricts the suspect at ¾")
+    connected, watching = _watch(vendor_b.handler)
+    seat_ids: list[str] = []
+    seats: list[CouncilClient] = []
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        say(suspect, "follows its live stream")
+        report = await vendor_c.handler.report(
+            "leak",
+            f"{cast.title('our analysis')} is quoted word for word in a bulletin {suspect} "
+            "sent to its customers, outside the tier-one group",
+            item_id=analysis_id,
+            member_id=vendor_b.id,
+        )
+        say(reporter, f"reports a suspected leak to the secretariat (report {report.id})", ok=True)
+        hidden = not await _sees(vendor_b.handler.get_report(report.id))
+        say(suspect, "cannot see the report, nor who filed it (404)", ok=not hidden)
+        await cast.secretariat.update_report(
+            report.id, "investigating", note="restriction proposed"
+        )
+        for n in range(1, SEATS + 1):
+            created, token = await cast.coordinator.create_user(
+                cast.secretariat_id, f"{cast.prefix} committee seat {n}", "committee"
+            )
+            seat_ids.append(created.id)
+            seats.append(CouncilClient(cast.coordinator.base_url, token))
+        resolution = await cast.secretariat.create_resolution(
+            "restriction",
+            cast.title(f"Restrict information sharing with {suspect}"),
+            subject_member_id=vendor_b.id,
+            text=f"Report {report.id}: suspected leak of a tier-one analysis (art. 8(2)).",
+        )
+        tally = resolution.tally
+        say(
+            "secretariat",
+            f"opens a restriction resolution citing report {report.id}: "
+            f"{tally.get('entitled')} seats entitled, ¾ needed",
+        )
+        unwarned = not await _sees(vendor_b.handler.get_resolution(resolution.id))
+        say(suspect, "is not warned: the open resolution is a 404 to it", ok=not unwarned)
+        decided = resolution
+        for n, seat in enumerate(seats, start=1):
+            decided = await seat.vote(resolution.id, "yes")
+            votes = decided.tally
+            say(
+                f"seat {n}",
+                f"votes yes: {votes.get('yes')} of {votes.get('entitled')} -> {decided.status}",
+            )
+            if decided.status != "open":
+                break
+        if decided.status != "passed":
+            say("committee", f"the demo's seats did not reach ¾ here: {decided.status}", ok=False)
+            return
+        reason = await asyncio.wait_for(watching, 10)
+        say(suspect, f"its open stream was closed at once ({reason})", ok=False)
+        lost = not await _opens(vendor_b.handler, analysis_id)
+        say(suspect, "can no longer open the analysis it had received", ok=not lost)
+        try:
+            outcome = await vendor_b.handler.get_resolution(resolution.id)
+            say(suspect, f"now sees the outcome ({outcome.status}), never who voted how")
+        except NotFound:
+            say(suspect, "sees nothing of the resolution")
+    finally:
+        watching.cancel()
+        for client in seats:
+            await client.aclose()
+        for seat_id in seat_ids:
+            # The demo's seats leave the committee again: they must not count on
+            # a real committee's next decision.
+            await cast.coordinator.revoke_user(cast.secretariat_id, seat_id)

@@ -1,7 +1,9 @@
 """The ``council`` command: the council broker from a member's side.
 
-Exit codes: 0 success, 1 the broker refused or could not be reached, 2 usage or
-configuration error, 3 not found (which includes "you may not see it").
+Exit codes (:data:`clients.cli._command.EXIT_CODES`, also in ``--help``): 0 done,
+1 refused by the broker (or the audit log fails verification), 2 usage or
+configuration error, 3 not found (which includes "you may not see it"), 4 not
+signed in or token refused, 5 broker unreachable or not a council broker.
 
 The command tree is Click's (:data:`council`); its commands live in
 :mod:`clients.cli.commands`, one module per resource. :func:`run` parses the
@@ -19,11 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import click
+from pydantic import ValidationError
 
 from clients.cli._command import (
+    EXIT_AUTH,
+    EXIT_CODES,
     EXIT_ERROR,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     Call,
     ConnectionOptions,
@@ -33,15 +39,18 @@ from clients.cli._command import (
     State,
     connection_options,
 )
-from clients.cli._config import ConfigError, resolve_connection
+from clients.cli._config import ConfigError, NotSignedIn, resolve_connection
+from clients.cli._errors import pydantic_problems, report, show_problems
 from clients.cli._output import Output
 from clients.cli.commands import register
-from clients.sdk import CouncilClient, CouncilError, Invalid, NotFound
+from clients.sdk import CouncilClient, CouncilError
 
 __all__ = [
+    "EXIT_AUTH",
     "EXIT_ERROR",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
+    "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "ClientFactory",
     "council",
@@ -55,8 +64,7 @@ ClientFactory = Callable[[str, str], CouncilClient]
 _EPILOG = (
     "URL and token: --url/--token, else COUNCIL_URL/COUNCIL_TOKEN, else the TOML file "
     "at COUNCIL_CONFIG or ~/.config/council/config.toml (keys url, token). "
-    "Exit codes: 0 done; 1 refused by the broker or broker unreachable; 2 usage or "
-    "configuration error; 3 not found (or not yours to see)."
+    f"{EXIT_CODES}"
 )
 
 
@@ -99,15 +107,28 @@ def _plain_http_warning(url: str) -> str | None:
     return None
 
 
-def _ssl_context(ca: str | None) -> ssl.SSLContext | None:
-    if ca is None:
+def _ssl_context(ca: str | None, env: Mapping[str, str]) -> ssl.SSLContext | None:
+    # A broker with mutual TLS wants a client certificate naming the user:
+    # COUNCIL_CLIENT_CERT and COUNCIL_CLIENT_KEY (PEM), as `council-broker tls client` issues.
+    cert = env.get("COUNCIL_CLIENT_CERT") or None
+    key = env.get("COUNCIL_CLIENT_KEY") or None
+    if ca is None and cert is None and key is None:
         return None
     try:
         # The council's own CA, on top of the system's: a broker may use either.
-        return ssl.create_default_context(cafile=ca)
+        context = ssl.create_default_context(cafile=ca)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"cannot use CA file {ca}: {reason}") from exc
+    if key is not None and cert is None:
+        raise ConfigError("COUNCIL_CLIENT_KEY needs its certificate: set COUNCIL_CLIENT_CERT")
+    if cert is not None:
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigError(f"cannot use client certificate {cert}: {reason}") from exc
+    return context
 
 
 def _show_click_error(error: click.ClickException, out: Output) -> None:
@@ -163,11 +184,14 @@ async def run(
     try:
         connection = resolve_connection(options.url, options.token, env)
         out.add_secret(connection.file_token)
-        context = _ssl_context(options.ca)
+        context = _ssl_context(options.ca, env)
         if client_factory is None:
             client = CouncilClient(connection.url, connection.token, ssl_context=context)
         else:
             client = client_factory(connection.url, connection.token)
+    except NotSignedIn as exc:
+        out.error(str(exc))
+        return EXIT_AUTH
     except (ConfigError, ValueError) as exc:
         out.error(str(exc))
         return EXIT_USAGE
@@ -178,19 +202,24 @@ async def run(
         out.warning(plain)
     try:
         async with client:
-            return await parsed(Call(client, out, bool(options.json), env))
+            try:
+                return await parsed(Call(client, out, bool(options.json), env))
+            except CouncilError as exc:
+                return await report(exc, client, parsed.flags, out)
     except InputError as exc:
         out.error(str(exc))
         return EXIT_USAGE
-    except NotFound as exc:
-        out.error(str(exc))
-        return EXIT_NOT_FOUND
-    except Invalid as exc:
-        out.error(f"{exc} (field: {exc.field})" if exc.field else str(exc))
-        return EXIT_ERROR
-    except CouncilError as exc:
-        out.error(str(exc))
-        return EXIT_ERROR
+    except click.ClickException as exc:
+        # A combination only the command could check (or a refused confirmation).
+        out.error(exc.format_message())
+        return exc.exit_code
+    except click.Abort:
+        out.error("stopped: nothing was changed")
+        return EXIT_USAGE
+    except ValidationError as exc:
+        # The SDK's own models refused what was typed, before anything was sent.
+        show_problems(pydantic_problems(exc), parsed.flags, out)
+        return EXIT_USAGE
 
 
 def main(
@@ -204,3 +233,16 @@ def main(
         return asyncio.run(run(argv, client_factory=client_factory, env=env))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `council audit export | head`: the reader left; say nothing more, and keep
+        # Python from complaining about the unflushed rest at exit.
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # a stdout without a file descriptor (a test's capture) has nothing to flush

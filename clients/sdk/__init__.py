@@ -15,6 +15,7 @@ Tests replace the network with :class:`CallableTransport`; every failure is a
 :class:`CouncilError` (the tree is drawn in ``clients.sdk._errors``).
 """
 
+from clients.sdk._audit import AuditVerification, public_keys, verify_audit_export
 from clients.sdk._client import USER_AGENT, CouncilClient
 from clients.sdk._errors import (
     Conflict,
@@ -22,6 +23,7 @@ from clients.sdk._errors import (
     Forbidden,
     Invalid,
     NotFound,
+    Problem,
     RateLimited,
     ServerError,
     TooLarge,
@@ -29,11 +31,13 @@ from clients.sdk._errors import (
     Unauthorized,
     UnexpectedResponse,
     error_from_response,
+    error_with_details,
 )
 from clients.sdk._models import (
     AuditEvent,
     Checkpoint,
     Confidence,
+    ConsentRequest,
     Consultation,
     Effective,
     FeedbackRequest,
@@ -48,6 +52,8 @@ from clients.sdk._models import (
     Page,
     PendingConsent,
     Provenance,
+    Report,
+    Resolution,
     RosterEntry,
     Scope,
     ScopeResult,
@@ -55,6 +61,7 @@ from clients.sdk._models import (
     TlpLevel,
     User,
     Victim,
+    Webhook,
 )
 from clients.sdk._stream import StreamClosed, StreamEvent
 from clients.sdk._transport import (
@@ -65,6 +72,7 @@ from clients.sdk._transport import (
     Response,
     StreamingTransport,
     StreamResponse,
+    TlsOptions,
     Transport,
 )
 
@@ -72,10 +80,12 @@ __all__ = [
     "USER_AGENT",
     "AiohttpTransport",
     "AuditEvent",
+    "AuditVerification",
     "CallableTransport",
     "Checkpoint",
     "Confidence",
     "Conflict",
+    "ConsentRequest",
     "Consultation",
     "CouncilClient",
     "CouncilError",
@@ -94,10 +104,13 @@ __all__ = [
     "Obligation",
     "Page",
     "PendingConsent",
+    "Problem",
     "Provenance",
     "RateLimited",
+    "Report",
     "Request",
     "RequestHandler",
+    "Resolution",
     "Response",
     "RosterEntry",
     "Scope",
@@ -109,6 +122,7 @@ __all__ = [
     "StreamingTransport",
     "SubmitResult",
     "TlpLevel",
+    "TlsOptions",
     "TooLarge",
     "Transport",
     "TransportError",
@@ -116,5 +130,9 @@ __all__ = [
     "UnexpectedResponse",
     "User",
     "Victim",
+    "Webhook",
     "error_from_response",
+    "error_with_details",
+    "public_keys",
+    "verify_audit_export",
 ]

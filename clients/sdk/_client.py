@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -13,10 +13,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from clients.sdk._errors import TransportError, UnexpectedResponse, error_from_response
+from clients.sdk._errors import TransportError, UnexpectedResponse, error_with_details
 from clients.sdk._models import (
     AuditEvent,
     Checkpoint,
+    ConsentRequest,
     Consultation,
     Handler,
     Item,
@@ -25,11 +26,14 @@ from clients.sdk._models import (
     Member,
     Obligation,
     Page,
+    Report,
+    Resolution,
     RosterEntry,
     Scope,
     ScopeResult,
     SubmitResult,
     User,
+    Webhook,
 )
 from clients.sdk._stream import (
     RESUMABLE,
@@ -38,7 +42,13 @@ from clients.sdk._stream import (
     server_sent_events,
     stream_event,
 )
-from clients.sdk._transport import AiohttpTransport, Response, StreamingTransport, Transport
+from clients.sdk._transport import (
+    AiohttpTransport,
+    Response,
+    StreamingTransport,
+    TlsOptions,
+    Transport,
+)
 
 __all__ = ["USER_AGENT", "CouncilClient"]
 
@@ -95,8 +105,11 @@ class CouncilClient:
     passed in is not closed by the client, the default one is. ``timeout`` (seconds)
     and ``ssl_context`` (the certificates to trust, e.g.
     ``ssl.create_default_context(cafile="council-ca.pem")``) apply to the default
-    transport. Every method raises :class:`CouncilError`
-    (or a subclass) when the call fails; the token never appears in ``repr``.
+    transport. Without an ``ssl_context``, ``tls`` names the CA to trust and the
+    client certificate to present (by default ``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT``
+    and ``COUNCIL_CLIENT_KEY`` from the environment, see :class:`TlsOptions`). Every
+    method raises :class:`CouncilError` (or a subclass) when the call fails; the token
+    never appears in ``repr``.
     """
 
     def __init__(
@@ -107,6 +120,7 @@ class CouncilClient:
         transport: Transport | None = None,
         timeout: float = 30,
         ssl_context: ssl.SSLContext | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
@@ -116,7 +130,11 @@ class CouncilClient:
         self._transport: Transport = (
             transport
             if transport is not None
-            else AiohttpTransport(timeout, ssl_context=ssl_context)
+            else AiohttpTransport(
+                timeout,
+                ssl_context=ssl_context,
+                tls=tls if tls is not None else TlsOptions.from_environment(),
+            )
         )
 
     def __repr__(self) -> str:
@@ -164,7 +182,7 @@ class CouncilClient:
             params=_params(params or {}),
         )
         if not 200 <= answer.status < 300:
-            raise error_from_response(answer)
+            raise error_with_details(answer)
         return answer
 
     async def _json(
@@ -249,23 +267,57 @@ class CouncilClient:
         path = f"/v1/members/{_segment(member_id)}"
         return _parse(Member, await self._json("PATCH", path, json=fields))
 
-    async def create_user(self, member_id: str, name: str, role: str) -> tuple[User, str]:
+    async def create_user(
+        self,
+        member_id: str,
+        name: str,
+        role: str,
+        *,
+        expires_in: str | None = None,
+        chair: bool = False,
+    ) -> tuple[User, str]:
         """``POST /v1/members/{id}/users``: a new user and its token.
 
-        The broker shows the token only once: store it now.
+        ``expires_in`` (an ISO 8601 duration such as ``"P90D"``) makes the token
+        stop working that long from now. A steering-committee seat is
+        ``role="committee"`` on the secretariat's id, ``chair=True`` for the
+        chair (art. 11(5)). The broker shows the token only once: store it now.
         """
         path = f"/v1/members/{_segment(member_id)}/users"
-        data = await self._object("POST", path, json={"name": name, "role": role})
-        token = data.get("token")
-        if not isinstance(token, str):
-            raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
-        return _parse(User, data.get("user")), token
+        body: dict[str, Any] = {"name": name, "role": role}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        if chair:
+            body["chair"] = True
+        return _user_and_token(await self._object("POST", path, json=body))
+
+    async def rotate_token(
+        self, member_id: str, user_id: str, *, expires_in: str | None = None
+    ) -> tuple[User, str]:
+        """``POST /v1/members/{id}/users/{user_id}/token``: a new token for the user.
+
+        The old token stops working at once (no grace period) and the user's
+        open streams close. ``expires_in`` gives the new token a lifetime from
+        now; without it the expiry stays as it was. Shown once: store it now.
+        """
+        path = f"/v1/members/{_segment(member_id)}/users/{_segment(user_id)}/token"
+        body: dict[str, Any] = {} if expires_in is None else {"expires_in": expires_in}
+        return _user_and_token(await self._object("POST", path, json=body))
 
     async def revoke_user(self, member_id: str, user_id: str) -> User:
         """``POST /v1/members/{id}/users/{user_id}/revoke``: the user's token stops working."""
         path = f"/v1/members/{_segment(member_id)}/users/{_segment(user_id)}/revoke"
         data = await self._object("POST", path, json={})
         return _parse(User, data.get("user", data))
+
+    async def list_users(
+        self, member_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[User]:
+        """``GET /v1/members/{id}/users`` (its admins, the coordinator): one page of
+        users, with each token's expiry and when it was last used (to within a minute)."""
+        path = f"/v1/members/{_segment(member_id)}/users"
+        data = await self._json("GET", path, params={"cursor": cursor, "limit": limit})
+        return _parse(Page[User], data)
 
     async def add_handler(
         self, member_id: str, user_id: str, effective_from: datetime | str | None = None
@@ -299,6 +351,13 @@ class CouncilClient:
         path = f"/v1/members/{_segment(member_id)}/handlers"
         return _parse(Page[Handler], await self._json("GET", path))
 
+    async def withdraw_member(self, member_id: str, reason: str | None = None) -> Member:
+        """``POST /v1/members/{id}/withdrawal`` (the member's own admin): leave the
+        council at once (art. 7). The member's tokens stop working."""
+        path = f"/v1/members/{_segment(member_id)}/withdrawal"
+        body = {} if reason is None else {"reason": reason}
+        return _parse(Member, await self._json("POST", path, json=body))
+
     async def me(self) -> dict[str, Any]:
         """``GET /v1/me``: the signed-in user (``user_id``, ``name``, ``role``,
         ``member_id``, ``member_kind``, ``tier``, ``is_handler``)."""
@@ -314,6 +373,25 @@ class CouncilClient:
         )
         found = data.get("collections", [])
         return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+    async def add_webhook(self, member_id: str, url: str) -> Webhook:
+        """``POST /v1/members/{id}/webhooks`` (its admins): register a webhook.
+
+        The answer's ``secret`` (the HMAC key deliveries are signed with) is shown
+        only this once: store it now.
+        """
+        path = f"/v1/members/{_segment(member_id)}/webhooks"
+        return _parse(Webhook, await self._json("POST", path, json={"url": url}))
+
+    async def list_webhooks(self, member_id: str) -> Page[Webhook]:
+        """``GET /v1/members/{id}/webhooks`` (its admins): webhooks with failures, dead letters."""
+        path = f"/v1/members/{_segment(member_id)}/webhooks"
+        return _parse(Page[Webhook], await self._json("GET", path))
+
+    async def remove_webhook(self, member_id: str, webhook_id: str) -> dict[str, Any]:
+        """``DELETE /v1/members/{id}/webhooks/{webhook_id}`` (its admins): stop a webhook."""
+        path = f"/v1/members/{_segment(member_id)}/webhooks/{_segment(webhook_id)}"
+        return await self._object("DELETE", path)
 
     async def roster(self) -> Page[RosterEntry]:
         """``GET /v1/roster`` (public): the listed, active members (art. 25)."""
@@ -335,6 +413,12 @@ class CouncilClient:
         return _parse(
             SubmitResult, await self._json("POST", "/v1/items", json=body, headers=headers)
         )
+
+    async def misp_proposal(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``POST /misp/proposals``: what a MISP event would become as an item (title,
+        TLP, kind, confidence, scope, number of STIX objects), without submitting it.
+        Submit it with ``submit({"misp_event": event, "secret": ..., ...})``."""
+        return await self._object("POST", "/misp/proposals", json={"misp_event": event})
 
     async def get_item(self, item_id: str) -> Item:
         """``GET /v1/items/{id}``: the item, decrypted, with the handling this reader is allowed."""
@@ -385,6 +469,10 @@ class CouncilClient:
         """
         path = f"/v1/items/{_segment(source_id)}/consents"
         return await self._object("POST", path, json={"derived_item_id": derived_item_id})
+
+    async def consent_requests(self) -> Page[ConsentRequest]:
+        """``GET /v1/consents``: derived items waiting for the caller's member to consent."""
+        return _parse(Page[ConsentRequest], await self._json("GET", "/v1/consents"))
 
     async def withdraw(self, item_id: str) -> dict[str, Any]:
         """``POST /v1/items/{id}/withdraw`` (provider): destroy the item's content.
@@ -454,18 +542,22 @@ class CouncilClient:
                 "GET", url, headers=headers, json=None, params=None
             )
             if not 200 <= answer.status < 300:
-                raise error_from_response(answer)
+                raise error_with_details(answer)
             for record in _json_lines([answer.body]):
                 yield record
             return
         async with self._transport.stream("GET", url, headers=headers, params=None) as stream:
             if not 200 <= stream.status < 300:
-                raise error_from_response(await stream.read())
+                raise error_with_details(await stream.read())
             async for record in _ajson_lines(stream.aiter_bytes()):
                 yield record
 
     async def follow(
-        self, cursor: str | None = None, *, reconnects: int = 5
+        self,
+        cursor: str | None = None,
+        *,
+        reconnects: int = 5,
+        on_retry: Callable[[TransportError, int, float], None] | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """``GET /v1/stream`` (Server-Sent Events): the events the caller may see, live.
 
@@ -474,7 +566,9 @@ class CouncilClient:
         drops, or the broker ends the stream because the client fell behind or
         the broker restarts, it resumes from the last event received, without
         gaps or repeats; after ``reconnects`` failed attempts in a row it raises
-        the TransportError. Raises :class:`StreamClosed` when the broker ends
+        the TransportError. Before each new attempt it calls
+        ``on_retry(error, attempt, delay)`` (attempt 1 is the first retry; the
+        delay in seconds doubles up to 30). Raises :class:`StreamClosed` when the broker ends
         the stream for good (``access_changed``). Break out through
         ``contextlib.aclosing(client.follow())`` to release the connection at once.
         """
@@ -491,7 +585,7 @@ class CouncilClient:
                     "GET", url, headers=headers, params=params
                 ) as sse:
                     if not 200 <= sse.status < 300:
-                        raise error_from_response(await sse.read())
+                        raise error_with_details(await sse.read())
                     failures = 0
                     async for message in server_sent_events(sse.aiter_bytes()):
                         if message.event == "closed":
@@ -502,11 +596,14 @@ class CouncilClient:
                             continue  # at-least-once: already seen
                         last = event.id
                         yield event
-            except TransportError:
+            except TransportError as lost:
                 failures += 1
                 if failures > reconnects:
                     raise
-                await asyncio.sleep(min(2.0 ** (failures - 1), 30.0))
+                delay = min(2.0 ** (failures - 1), 30.0)
+                if on_retry is not None:
+                    on_retry(lost, failures, delay)
+                await asyncio.sleep(delay)
                 continue
             if reason != "connection_lost" and reason not in RESUMABLE:
                 raise StreamClosed(reason)
@@ -570,10 +667,133 @@ class CouncilClient:
         path = f"/v1/consultations/{_segment(consultation_id)}/replies"
         return await self._object("POST", path, json={"body": body})
 
+    async def list_consultations(
+        self, *, cursor: str | None = None, limit: int | None = None
+    ) -> Page[Consultation]:
+        """``GET /v1/consultations``: the consultations the caller may see, newest first."""
+        data = await self._json(
+            "GET", "/v1/consultations", params={"cursor": cursor, "limit": limit}
+        )
+        return _parse(Page[Consultation], data)
+
+    async def reveal_consultation(self, consultation_id: str) -> dict[str, Any]:
+        """``POST /v1/consultations/{id}/reveal``: the consulting member reveals itself to tier one.
+
+        Only the member that asked may; it cannot be undone (art. 16(3)).
+        """
+        path = f"/v1/consultations/{_segment(consultation_id)}/reveal"
+        return await self._object("POST", path, json={})
+
     async def get_consultation(self, consultation_id: str) -> Consultation:
         """``GET /v1/consultations/{id}``: a consultation with the replies the caller may see."""
         path = f"/v1/consultations/{_segment(consultation_id)}"
         return _parse(Consultation, await self._json("GET", path))
+
+    # -- governance ----------------------------------------------------------------
+
+    async def create_resolution(self, kind: str, title: str, **fields: Any) -> Resolution:
+        """``POST /v1/resolutions`` (the secretariat, the chair): put a matter to the vote.
+
+        ``fields``: ``text``, ``subject_member_id``, ``closes_at``, ``purpose``,
+        ``scope``, ``target_member_ids`` as the kind needs (docs/api.md).
+        """
+        body = {"kind": kind, "title": title, **_unset_dropped(fields)}
+        return _parse(Resolution, await self._json("POST", "/v1/resolutions", json=body))
+
+    async def resolutions(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Resolution]:
+        """``GET /v1/resolutions``: the resolutions the caller may see (art. 27)."""
+        params = {"status": status, "kind": kind, "cursor": cursor, "limit": limit}
+        return _parse(Page[Resolution], await self._json("GET", "/v1/resolutions", params=params))
+
+    async def get_resolution(self, resolution_id: str) -> Resolution:
+        """``GET /v1/resolutions/{id}``: one resolution, with its tally."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}"
+        return _parse(Resolution, await self._json("GET", path))
+
+    async def vote(
+        self, resolution_id: str, vote: str | None = None, *, proxy_to: str | None = None
+    ) -> Resolution:
+        """``POST /v1/resolutions/{id}/votes``: ``yes``, ``no`` or ``abstain`` — or, for
+        an assembly matter, ``proxy_to`` a member that votes for the caller's (art. 10)."""
+        if (vote is None) == (proxy_to is None):
+            raise ValueError("give either a vote or proxy_to, not both")
+        body = {"vote": vote} if vote is not None else {"proxy_to": proxy_to}
+        path = f"/v1/resolutions/{_segment(resolution_id)}/votes"
+        return _parse(Resolution, await self._json("POST", path, json=body))
+
+    async def recuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/recusal``: declare a special interest; the seat then
+        has no vote on the matter (art. 11(6))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/recusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def refuse(self, resolution_id: str, reason: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/refusal`` (the chair): refuse an ordinary
+        resolution while it is open (art. 11(9))."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/refusal"
+        return _parse(Resolution, await self._json("POST", path, json={"reason": reason}))
+
+    async def close_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/close`` (the secretariat, the chair): decide now."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/close"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
+    async def publish_resolution(self, resolution_id: str) -> Resolution:
+        """``POST /v1/resolutions/{id}/publish`` (the secretariat): every active member
+        then sees the decision's title, outcome, tally and recused seats."""
+        path = f"/v1/resolutions/{_segment(resolution_id)}/publish"
+        return _parse(Resolution, await self._json("POST", path, json={}))
+
+    async def report(
+        self,
+        kind: str,
+        text: str,
+        *,
+        item_id: str | None = None,
+        member_id: str | None = None,
+    ) -> Report:
+        """``POST /v1/reports``: tell the secretariat of a suspected ``leak``,
+        ``scope_breach``, ``misuse`` or ``other`` violation (art. 29).
+
+        Only the reporter and the secretariat ever see the report.
+        """
+        body: dict[str, Any] = {"kind": kind, "text": text}
+        if item_id is not None:
+            body["item_id"] = item_id
+        if member_id is not None:
+            body["member_id"] = member_id
+        return _parse(Report, await self._json("POST", "/v1/reports", json=body))
+
+    async def reports(self, *, cursor: str | None = None, limit: int | None = None) -> Page[Report]:
+        """``GET /v1/reports``: one page, newest first (the caller's own; all for the
+        secretariat)."""
+        data = await self._json("GET", "/v1/reports", params={"cursor": cursor, "limit": limit})
+        return _parse(Page[Report], data)
+
+    async def get_report(self, report_id: str) -> Report:
+        """``GET /v1/reports/{id}``."""
+        return _parse(Report, await self._json("GET", f"/v1/reports/{_segment(report_id)}"))
+
+    async def update_report(self, report_id: str, status: str, note: str | None = None) -> Report:
+        """``PATCH /v1/reports/{id}`` (the secretariat): ``received`` ->
+        ``investigating`` -> ``closed``, with an optional note for the reporter."""
+        body: dict[str, Any] = {"status": status}
+        if note is not None:
+            body["note"] = note
+        path = f"/v1/reports/{_segment(report_id)}"
+        return _parse(Report, await self._json("PATCH", path, json=body))
+
+
+def _unset_dropped(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields given a value (None means "leave it out")."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _after(cursor: str) -> int:
@@ -621,3 +841,10 @@ async def _ajson_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, 
     record = _decode_line(pending)
     if record is not None:
         yield record
+
+
+def _user_and_token(data: dict[str, Any]) -> tuple[User, str]:
+    token = data.get("token")
+    if not isinstance(token, str):
+        raise UnexpectedResponse(200, "unexpected_response", "the broker sent no token")
+    return _parse(User, data.get("user")), token

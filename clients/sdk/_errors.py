@@ -21,8 +21,9 @@ Any other non-2xx status (400, 405, ...) raises a plain :class:`CouncilError`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clients.sdk._transport import Response
@@ -33,6 +34,7 @@ __all__ = [
     "Forbidden",
     "Invalid",
     "NotFound",
+    "Problem",
     "RateLimited",
     "ServerError",
     "TooLarge",
@@ -40,7 +42,16 @@ __all__ = [
     "Unauthorized",
     "UnexpectedResponse",
     "error_from_response",
+    "error_with_details",
 ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing the broker found wrong with a request: the JSON ``field`` and the ``message``."""
+
+    field: str
+    message: str
 
 
 class CouncilError(Exception):
@@ -51,14 +62,23 @@ class CouncilError(Exception):
         code: the server's snake_case error code (``http_<status>`` if it sent none).
         message: the explanation, for a person.
         field: the request field at fault (``"scope.groups"``), if the server named one.
+        fix: the server's one line on what to do about it, if it sent one.
     """
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.fix = fix
 
     def __str__(self) -> str:
         return self.message
@@ -69,12 +89,29 @@ class CouncilError(Exception):
             f"message={self.message!r}, field={self.field!r})"
         )
 
+    problems: tuple[Problem, ...] = ()
+    """Every problem the broker listed (a 422 names each JSON field at fault), in order."""
+    reason: str | None = None
+    """The policy's refusal code, when the broker may tell it (``submitter_not_handler``)."""
+    from_broker: bool = True
+    """Whether the answer carried the broker's ``{"error": {...}}`` body.
+
+    False for a proxy's or another server's page: a sign the URL does not lead
+    to a council broker (or that a proxy in front of it is failing).
+    """
+
 
 class TransportError(CouncilError):
-    """The broker could not be reached, or the connection failed before a full answer."""
+    """The broker could not be reached, or the connection failed before a full answer.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(0, "transport_error", message)
+    ``code`` says which: ``unreachable`` (refused, no route, unknown host),
+    ``timeout``, ``untrusted`` (its TLS certificate is not trusted), ``broken``
+    (the connection broke off, or what answered does not speak HTTP), or
+    ``transport_error``.
+    """
+
+    def __init__(self, message: str, code: str = "transport_error") -> None:
+        super().__init__(0, code, message)
 
 
 class UnexpectedResponse(CouncilError):
@@ -115,8 +152,9 @@ class RateLimited(CouncilError):
         message: str,
         field: str | None = None,
         retry_after: float | None = None,
+        fix: str | None = None,
     ) -> None:
-        super().__init__(status, code, message, field)
+        super().__init__(status, code, message, field, fix)
         self.retry_after = retry_after
 
 
@@ -164,6 +202,7 @@ def error_from_response(response: Response) -> CouncilError:
     code = f"http_{status}"
     message = _reason(status)
     field: str | None = None
+    fix: str | None = None
     try:
         payload = json.loads(response.body) if response.body else None
     except ValueError:
@@ -176,10 +215,46 @@ def error_from_response(response: Response) -> CouncilError:
             message = error["message"]
         if isinstance(error.get("field"), str) and error["field"]:
             field = error["field"]
+        if isinstance(error.get("fix"), str) and error["fix"]:
+            fix = error["fix"]
     if status == 429:
         return RateLimited(
-            status, code, message, field, _retry_after(response.headers.get("retry-after"))
+            status, code, message, field, _retry_after(response.headers.get("retry-after")), fix
         )
     if status >= 500:
-        return ServerError(status, code, message, field)
-    return _BY_STATUS.get(status, CouncilError)(status, code, message, field)
+        return ServerError(status, code, message, field, fix)
+    return _BY_STATUS.get(status, CouncilError)(status, code, message, field, fix)
+
+
+def _payload_error(body: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        return None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def error_with_details(response: Response) -> CouncilError:
+    """:func:`error_from_response`, with the body's ``problems`` and ``reason`` attached.
+
+    Also records whether the body was the broker's error shape at all
+    (:attr:`CouncilError.from_broker`). The client raises these.
+    """
+    error = error_from_response(response)
+    body = _payload_error(response.body)
+    error.from_broker = body is not None and isinstance(body.get("code"), str)
+    if body is None:
+        return error
+    if isinstance(body.get("reason"), str) and body["reason"]:
+        error.reason = body["reason"]
+    listed = body.get("problems")
+    if isinstance(listed, list):
+        error.problems = tuple(
+            Problem(entry["field"], entry["message"])
+            for entry in listed
+            if isinstance(entry, dict)
+            and isinstance(entry.get("field"), str)
+            and isinstance(entry.get("message"), str)
+        )
+    return error

@@ -21,6 +21,7 @@ __all__ = [
     "AuditEvent",
     "Checkpoint",
     "Confidence",
+    "ConsentRequest",
     "Consultation",
     "Effective",
     "FeedbackRequest",
@@ -35,6 +36,8 @@ __all__ = [
     "Page",
     "PendingConsent",
     "Provenance",
+    "Report",
+    "Resolution",
     "RosterEntry",
     "Scope",
     "ScopeResult",
@@ -42,6 +45,7 @@ __all__ = [
     "TlpLevel",
     "User",
     "Victim",
+    "Webhook",
 ]
 
 ItemKind = Literal["analysis", "countermeasure", "early_warning", "consultation", "notice"]
@@ -95,7 +99,9 @@ class RosterEntry(_ServerModel):
 class User(_ServerModel):
     """A person who signs in for a body.
 
-    ``role`` is ``member_user``, ``member_admin`` or ``committee``.
+    ``role`` is ``member_user``, ``member_admin`` or ``committee`` (a seat on the
+    steering committee, on the secretariat's body); ``chair`` marks the committee's
+    chair (art. 11(5)).
     """
 
     id: str
@@ -104,6 +110,9 @@ class User(_ServerModel):
     role: str
     created_at: datetime
     revoked_at: datetime | None = None
+    chair: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Handler(_ServerModel):
@@ -205,6 +214,8 @@ class Provenance(_ServerModel):
     """One item an item was derived from, directly or further back."""
 
     id: str
+    visible: bool = True
+    """False: the reader may not open this source; nothing else about it is given."""
     kind: str | None = None
     provider_id: str | None = None
     tlp: str | None = None
@@ -316,6 +327,74 @@ class Consultation(_ServerModel):
     reveal_identity: bool | None = None
     replies: list[dict[str, Any]] = Field(default_factory=list)
     created_at: datetime | None = None
+
+
+class Report(_ServerModel):
+    """A violation report to the secretariat (art. 29), as its reporter or the
+    secretariat sees it.
+
+    ``kind`` is ``leak``, ``scope_breach``, ``misuse`` or ``other``; ``status`` is
+    ``received``, ``investigating`` or ``closed``; ``note`` is the secretariat's latest.
+    """
+
+    id: str
+    kind: str
+    status: str
+    text: str
+    item_id: str | None = None
+    member_id: str | None = None
+    note: str | None = None
+    reporter: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class Resolution(_ServerModel):
+    """A decision of the steering committee or the general assembly (SPEC §6).
+
+    ``body`` is ``committee`` or ``assembly``; ``status`` is ``open``, ``passed``,
+    ``failed``, ``no_quorum`` or ``refused``; ``tally`` counts ``yes``, ``no``,
+    ``abstain``, ``recused``, ``seats`` and ``entitled``. ``votes`` and
+    ``recusals`` are shown to the committee, the secretariat and the coordinator
+    only (art. 27).
+    """
+
+    id: str
+    kind: str
+    title: str
+    status: str
+    body: str | None = None
+    subject_member_id: str | None = None
+    tally: dict[str, Any] = Field(default_factory=dict)
+    decided_at: datetime | None = None
+    effective_at: datetime | None = None
+    votes: list[dict[str, Any]] | None = None
+    recusals: list[Any] | None = None
+
+
+class Webhook(_ServerModel):
+    """A member's webhook with its delivery state (``secret`` only in the registration answer)."""
+
+    id: str
+    member_id: str | None = None
+    url: str
+    active: bool = True
+    failing_attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    dead_letters: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime | None = None
+    secret: str | None = None
+
+
+class ConsentRequest(_ServerModel):
+    """A derived item waiting for the caller's consent to reach its full scope (art. 17(3))."""
+
+    derived_item_id: str
+    requested_by: str
+    requested_at: datetime | None = None
+    source_item_ids: list[str] = Field(default_factory=list)
+    requested: dict[str, Any] = Field(default_factory=dict)
 
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as jsonlib
+import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -32,6 +33,7 @@ __all__ = [
     "Response",
     "StreamResponse",
     "StreamingTransport",
+    "TlsOptions",
     "Transport",
 ]
 
@@ -129,6 +131,55 @@ class StreamingTransport(Transport, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """How to trust a broker's certificate and, for mutual TLS, who to be.
+
+    ``ca_file`` is a PEM file of the CA(s) to trust instead of the system's
+    (a private CA made by ``council-broker tls init``); ``client_cert`` and
+    ``client_key`` are the PEM certificate and key that name this client's
+    user to a broker that requires one. Every field is optional.
+    """
+
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> TlsOptions:
+        """``COUNCIL_CA``, ``COUNCIL_CLIENT_CERT`` and ``COUNCIL_CLIENT_KEY`` (empty: unset)."""
+        env = os.environ if env is None else env
+        return cls(
+            ca_file=env.get("COUNCIL_CA") or None,
+            client_cert=env.get("COUNCIL_CLIENT_CERT") or None,
+            client_key=env.get("COUNCIL_CLIENT_KEY") or None,
+        )
+
+    def context(self) -> ssl.SSLContext | None:
+        """An SSL context with these, or None when none is set (the system's trust).
+
+        Raises :class:`TransportError` naming the file that does not load.
+        """
+        if not (self.ca_file or self.client_cert or self.client_key):
+            return None
+        if self.client_key and not self.client_cert:
+            raise TransportError("a client key needs its certificate: set COUNCIL_CLIENT_CERT")
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot load the CA file {self.ca_file}: {exc}") from None
+        # The broker refuses older versions; refusing them here too fails fast.
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.client_cert:
+            try:
+                context.load_cert_chain(self.client_cert, self.client_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise TransportError(
+                    f"cannot load the client certificate {self.client_cert}: {exc}"
+                ) from None
+        return context
+
+
 class AiohttpTransport:
     """The real transport: one :class:`aiohttp.ClientSession`, opened on first use.
 
@@ -136,8 +187,11 @@ class AiohttpTransport:
     long export is not cut off while data keeps flowing. ``ssl_context`` decides
     which certificates an https broker may present (default: the system's CAs);
     build it with :func:`ssl.create_default_context` ``(cafile=...)`` to trust a
-    council's own CA. Pass ``session`` to share one you manage yourself:
-    :meth:`aclose` then leaves it open (and ``ssl_context`` does not apply).
+    council's own CA. Without one, ``tls`` (:class:`TlsOptions`) names the CA
+    file to trust and the client certificate to present, and the context is
+    built from it. Pass ``session`` to share one you manage yourself:
+    :meth:`aclose` then leaves it open (and neither ``ssl_context`` nor ``tls``
+    applies).
     """
 
     def __init__(
@@ -146,15 +200,19 @@ class AiohttpTransport:
         *,
         session: aiohttp.ClientSession | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        tls: TlsOptions | None = None,
     ) -> None:
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
         self._ssl_context = ssl_context
+        self._tls = tls or TlsOptions()
 
     def _session_or_open(self) -> aiohttp.ClientSession:
         # Opened lazily: aiohttp wants its session created inside the running loop.
         if self._session is None or self._session.closed:
+            if self._ssl_context is None:
+                self._ssl_context = self._tls.context()
             connector = (
                 aiohttp.TCPConnector(ssl=self._ssl_context)
                 if self._ssl_context is not None
@@ -186,7 +244,7 @@ class AiohttpTransport:
                 body = await answer.read()
                 return Response(answer.status, dict(answer.headers), body)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransportError(_describe(exc, url)) from exc
+            raise _describe(exc, url) from exc
 
     @asynccontextmanager
     async def _stream(
@@ -202,7 +260,7 @@ class AiohttpTransport:
             ) as answer:
                 yield StreamResponse(answer.status, dict(answer.headers), _chunks(answer, url))
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransportError(_describe(exc, url)) from exc
+            raise _describe(exc, url) from exc
 
     def stream(
         self,
@@ -227,15 +285,47 @@ async def _chunks(answer: aiohttp.ClientResponse, url: str) -> AsyncIterator[byt
         async for chunk in answer.content.iter_chunked(64 * 1024):
             yield chunk
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise TransportError(_describe(exc, url)) from exc
+        raise _describe(exc, url) from exc
 
 
-def _describe(exc: BaseException, url: str) -> str:
+def _describe(exc: BaseException, url: str) -> TransportError:
+    """The error a person can act on, instead of aiohttp's wording."""
     where = urlsplit(url)
     target = f"{where.scheme}://{where.netloc}"
     if isinstance(exc, asyncio.TimeoutError):
-        return f"no answer from {target} in time"
-    return f"cannot reach {target}: {exc}"
+        return TransportError(
+            f"no answer from the broker at {target} in time: is it overloaded, "
+            "or is a firewall dropping the connection?",
+            "timeout",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return TransportError(
+            f"cannot trust the broker at {target}: its TLS certificate is not signed by a "
+            f"CA this client trusts ({_ssl_reason(exc)})",
+            "untrusted",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return TransportError(
+            f"cannot find the broker at {target}: no such host (check the URL)", "unreachable"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return TransportError(f"cannot reach the broker at {target}: is it running?", "unreachable")
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError | aiohttp.ClientPayloadError,
+    ):
+        return TransportError(
+            f"the server at {target} broke off the connection or does not speak HTTP: "
+            "is it a council broker?",
+            "broken",
+        )
+    return TransportError(f"cannot talk to the broker at {target}: {exc}")
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    verify = getattr(exc, "certificate_error", None)
+    reason = getattr(verify, "verify_message", None) or getattr(verify, "reason", None)
+    return str(reason or "TLS handshake failed")
 
 
 @dataclass(frozen=True)

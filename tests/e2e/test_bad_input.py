@@ -67,7 +67,8 @@ def _token(council: Council) -> str:
 
 
 BAD_SUBMISSIONS: list[tuple[str, bytes, int, str, str | None]] = [
-    ("malformed json", b'{"kind": "analysis",', 422, "invalid", None),
+    ("malformed json", b'{"kind": "analysis",', 400, "malformed_json", None),
+    ("not utf-8", b'{"title": "\xff"}', 400, "malformed_json", None),
     ("not an object", b"[1, 2]", 422, "invalid", None),
     ("missing secret", None, 422, "invalid", "secret"),  # built below
     ("secret as string", None, 422, "invalid", "secret"),
@@ -114,6 +115,7 @@ async def test_bad_submission_is_refused_and_changes_nothing(
     )
     assert got == status, body
     assert body["error"]["code"] == code
+    assert body["error"]["fix"], body  # every error says what to do about it
     if field is not None:
         assert body["error"].get("field", "").startswith(field)
     assert await _item_count(broker) == before

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from broker.api.common import OPERATIONS
+from broker.misp.events import event_uuid
 from clients.sdk import CouncilClient, CouncilError
 from tests.conftest import Broker
-from tests.council import Org, draft, make_org
+from tests.council import Org, decide_status, draft, make_org
 
 CANNOT_DENY = {
     ("get", "/v1/obligations"): "lists what the caller's own member owes",
@@ -27,6 +28,7 @@ CANNOT_DENY = {
     ("get", "/v1/consents"): "lists the caller's own member's requests",
     ("get", "/v1/ledger"): "one's own rows; all rows for the coordinator",
     ("get", "/v1/members"): "every body, or the caller's own",
+    ("get", "/v1/reports"): "the caller's own reports; every report for the secretariat",
     ("get", "/v1/stream"): "the caller's own live inbox (a WebSocket, filtered per event)",
     ("get", "/v1/roster"): "public",
     ("get", "/v1/me"): "the caller itself",
@@ -34,7 +36,15 @@ CANNOT_DENY = {
     ("get", "/readyz"): "public",
     ("get", "/metrics"): "the operator's metrics token, not a member's access",
     ("get", "/v1/audit/keys"): "the checkpoints' public keys: nothing to withhold",
+    ("get", "/v1/resolutions"): "lists what the caller may see (art. 27)",
+    ("get", "/v1/information-requests"): "lists the requests to the caller's own member",
     ("get", "/openapi.json"): "public",
+    ("get", "/docs"): "public: the API page",
+    ("get", "/docs/{name}"): "public: the API page's own files",
+    ("get", "/misp/feed/manifest.json"): "lists what the caller may open (as the inbox)",
+    ("get", "/misp/feed/hashes.csv"): "hashes of what the caller may open (as the inbox)",
+    ("post", "/misp/proposals"): "a preview of the caller's own event: nothing stored or shown",
+    ("post", "/misp/sightings"): "answers only what the caller's own member owes",
 }
 
 
@@ -49,12 +59,41 @@ class Cast:
     restricted: Org
     item_id: str
     consultation_id: str
+    resolution_id: str  # the restriction of `restricted`
+
+
+def _on_resolution(verb: str, method: str, body: dict[str, Any] | None = None) -> Call:
+    """An outsider (no party to it, art. 27) acting on the restriction resolution."""
+    return lambda c: (
+        c.outsider.admin,
+        method,
+        f"/v1/resolutions/{c.resolution_id}{verb}",
+        body,
+    )
 
 
 Call = Callable[[Cast], tuple[CouncilClient, str, str, dict[str, Any] | None]]
 """Who makes the denied call, and its method, path and body."""
 
 DENIED: dict[tuple[str, str], Call] = {
+    ("post", "/v1/resolutions"): lambda c: (
+        c.outsider.admin,
+        "POST",
+        "/v1/resolutions",
+        {"kind": "expulsion", "title": "t", "subject_member_id": c.vendor.id},
+    ),
+    ("get", "/v1/resolutions/{id}"): lambda c: _on_resolution("", "GET")(c),
+    ("post", "/v1/resolutions/{id}/votes"): lambda c: _on_resolution(
+        "/votes", "POST", {"vote": "yes"}
+    )(c),
+    ("post", "/v1/resolutions/{id}/recusal"): lambda c: _on_resolution(
+        "/recusal", "POST", {"reason": "interested"}
+    )(c),
+    ("post", "/v1/resolutions/{id}/refusal"): lambda c: _on_resolution(
+        "/refusal", "POST", {"reason": "refused"}
+    )(c),
+    ("post", "/v1/resolutions/{id}/close"): lambda c: _on_resolution("/close", "POST", {})(c),
+    ("post", "/v1/resolutions/{id}/publish"): lambda c: _on_resolution("/publish", "POST", {})(c),
     ("get", "/v1/audit"): lambda c: (c.outsider.plain, "GET", "/v1/audit", None),
     ("get", "/v1/audit/export"): lambda c: (c.outsider.plain, "GET", "/v1/audit/export", None),
     ("get", "/v1/audit/checkpoints/latest"): lambda c: (
@@ -166,6 +205,18 @@ DENIED: dict[tuple[str, str], Call] = {
         f"/v1/members/{c.outsider.id}/users",
         None,
     ),
+    ("post", "/v1/members/{id}/users/{user_id}/token"): lambda c: (
+        c.outsider.plain,
+        "POST",
+        f"/v1/members/{c.outsider.id}/users/{c.outsider.handler_user_id}/token",
+        {},
+    ),
+    ("get", "/misp/feed/{uuid}.json"): lambda c: (
+        c.outsider.handler,
+        "GET",
+        f"/misp/feed/{event_uuid(c.item_id)}.json",
+        None,
+    ),
     ("post", "/v1/members/{id}/users/{user_id}/revoke"): lambda c: (
         c.outsider.plain,
         "POST",
@@ -202,6 +253,30 @@ DENIED: dict[tuple[str, str], Call] = {
         f"/v1/members/{c.outsider.id}/webhooks",
         None,
     ),
+    ("post", "/v1/members/{id}/withdrawal"): lambda c: (
+        c.outsider.plain,
+        "POST",
+        f"/v1/members/{c.outsider.id}/withdrawal",
+        {},
+    ),
+    ("post", "/v1/reports"): lambda c: (
+        c.restricted.plain,
+        "POST",
+        "/v1/reports",
+        {"kind": "leak", "text": "t"},
+    ),
+    ("get", "/v1/reports/{id}"): lambda c: (
+        c.outsider.plain,
+        "GET",
+        "/v1/reports/01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        None,
+    ),
+    ("patch", "/v1/reports/{id}"): lambda c: (
+        c.outsider.plain,
+        "PATCH",
+        "/v1/reports/01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        {"status": "closed"},
+    ),
     ("delete", "/v1/members/{id}/webhooks/{webhook_id}"): lambda c: (
         c.restricted.admin,
         "DELETE",
@@ -229,8 +304,8 @@ async def cast(broker: Broker) -> Cast:
     restricted = await make_org(broker, "Restricted Co", category="other")
     item = await vendor.handler.submit(draft())
     asked = await maker.plain.consult("something is off", "since this morning")
-    await broker.admin.update_member(restricted.id, status="restricted")
-    return Cast(broker, vendor, maker, outsider, restricted, item.id, asked.id)
+    restriction = await decide_status(broker, restricted.id, "restricted")
+    return Cast(broker, vendor, maker, outsider, restricted, item.id, asked.id, restriction["id"])
 
 
 Check = Callable[[Cast], Awaitable[None]]

@@ -6,7 +6,7 @@ import pytest
 
 from clients.sdk import CouncilClient, Forbidden, Invalid, NotFound
 from tests.conftest import Broker
-from tests.council import Council, draft, make_council
+from tests.council import Council, decide_status, draft, make_council
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ async def test_rule7_art8_2_restricted_member_loses_access_at_once(council: Coun
     """Restricting a member removes its access to what it could read a moment ago."""
     item = await council.vendor_a.handler.submit(draft())
     assert await _opens(council.vendor_b.handler, item.id)
-    await council.coordinator.update_member(council.vendor_b.id, status="restricted")
+    await decide_status(council.broker, council.vendor_b.id, "restricted")
     assert not await _opens(council.vendor_b.handler, item.id)
     assert not await _in_inbox(council.vendor_b.handler, item.id)
     later = await council.vendor_a.handler.submit(draft())

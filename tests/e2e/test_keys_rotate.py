@@ -18,7 +18,14 @@ from broker.services.keys import rotate_and_rewrap
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
 from broker.store import Database
-from broker.store.tables import consultation_messages, consultations, items, obligations, webhooks
+from broker.store.tables import (
+    consultation_messages,
+    consultations,
+    items,
+    obligations,
+    reports,
+    webhooks,
+)
 from clients.sdk import CouncilClient
 from tests.conftest import Broker, ManualClock
 from tests.council import make_org
@@ -30,6 +37,7 @@ SEALED_COLUMNS = (
     (consultations, "wrapped_key", "kek_version"),
     (consultation_messages, "wrapped_key", "kek_version"),
     (webhooks, "secret_wrapped_key", "secret_kek_version"),
+    (reports, "wrapped_key", "kek_version"),
 )
 
 
@@ -106,8 +114,8 @@ async def test_rotation_rewraps_every_key_and_serving_continues(
 async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
     tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
-    """Not only items: feedback comments, consultations, their replies and webhook
-    signing secrets move to the new key version too, and still open afterwards."""
+    """Not only items: feedback comments, consultations, their replies, violation reports
+    and webhook signing secrets move to the new key version too, and still open afterwards."""
     # The webhook below names a local port: allowed here as the operator would.
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, webhook_allow_hosts=["127.0.0.1"]
@@ -143,6 +151,7 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
         await power.admin._json(
             "POST", f"/v1/members/{power.id}/webhooks", json={"url": "http://127.0.0.1:9/hook"}
         )
+        report = await power.plain.report("scope_breach", "our answer was forwarded")
 
         assert await rotate_and_rewrap(settings) == 0
 
@@ -168,6 +177,7 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
             "since this morning",
             "check the proxy logs",
         )
+        assert (await power.plain.get_report(report.id)).text == "our answer was forwarded"
         # ...and the webhook secret, which only the dispatcher opens, under key version 2.
         newest = KeyRing.load(settings.key_ring_path)
         envelope = Envelope(

@@ -22,15 +22,16 @@ async def test_coordinator_creates_member_with_every_attribute(broker: Broker) -
         "refuses_secrets": True,
         "early_warning": False,
     }
+    # Foreign, so outside the task force without a task_force_exception (art. 6(4)).
     member = await broker.admin.create_member(
-        name="ISAC", category="critical_infrastructure", tier="tier_two", **flags
+        name="ISAC", category="critical_infrastructure", tier="none", **flags
     )
     again = await broker.admin.get_member(member.id)
     for flag, value in flags.items():
         assert getattr(again, flag) is value
     assert (again.category, again.tier, again.status) == (
         "critical_infrastructure",
-        "tier_two",
+        "none",
         "active",
     )
     roster = await broker.client(None).roster()

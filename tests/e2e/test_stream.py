@@ -14,7 +14,7 @@ import pytest
 
 from clients.sdk import StreamClosed, StreamEvent
 from tests.conftest import Broker
-from tests.council import Council, Org, draft, make_council
+from tests.council import Council, Org, decide_status, draft, make_council
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ async def test_sdk_follows_resumes_and_learns_of_a_restriction(council: Council)
 
     async def restrict_soon() -> None:
         await asyncio.sleep(0.2)
-        await council.coordinator.update_member(council.vendor_b.id, status="restricted")
+        await decide_status(council.broker, council.vendor_b.id, "restricted")
 
     restriction = asyncio.create_task(restrict_soon())
     with pytest.raises(StreamClosed) as closed:
@@ -198,7 +198,7 @@ async def test_restriction_closes_the_stream_at_once(
     vendor_b = await _connect(session, broker, _token(council.vendor_b))
     item = await council.vendor_a.handler.submit(draft())
     await vendor_b.until(item.id)
-    await council.coordinator.update_member(council.vendor_b.id, status="restricted")
+    await decide_status(council.broker, council.vendor_b.id, "restricted")
     later = await council.vendor_a.handler.submit(draft(title="after the restriction"))
     while True:  # what was sent before the decision may still be in flight
         message = await asyncio.wait_for(vendor_b.ws.receive(), 5)

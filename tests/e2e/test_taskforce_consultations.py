@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from broker.store.tables import consultations, events
 from clients.sdk import CouncilClient, Forbidden, NotFound, ServerError
 from tests.conftest import Broker
-from tests.council import Org, make_org
+from tests.council import Org, decide_status, make_org
 
 QUESTION = "Our file server has behaved strangely since this morning"
 ANSWER = "Look for SMB traffic on port 445 to unknown hosts"
@@ -185,7 +185,7 @@ async def test_who_may_consult(circle: Circle) -> None:
         assert (await asker.consult("q", QUESTION)).id
     with pytest.raises(Forbidden):
         await circle.secretariat.consult("q", QUESTION)
-    await circle.coordinator.update_member(circle.other.id, status="restricted")
+    await decide_status(circle.broker, circle.other.id, "restricted")
     with pytest.raises(Forbidden):
         await circle.other.plain.consult("q", QUESTION)
     # A restricted member takes part in nothing, its own earlier thread included (art. 8(2)).

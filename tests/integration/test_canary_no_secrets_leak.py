@@ -1,4 +1,5 @@
-"""Canary strings planted in items and tokens never reach a log line or a database file."""
+"""Canary strings planted in items, violation reports and tokens never reach a log line
+or a database file."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ CANARIES = {
     "victim": "CANARY-VICTIM-c4b8e1",
     "stix": "CANARY-STIX-99ad02",
     "consent": "CANARY-BREAKGLASS-0b7e",
+    "report": "CANARY-REPORT-3d61f0",
+    "report_note": "CANARY-REPORT-NOTE-a24c7b",
 }
 
 
@@ -35,8 +38,9 @@ def json_logs(tmp_path: Path) -> Iterator[Path]:
 
 
 async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Path) -> None:
-    """Item content, victim names, tokens and keys appear in no log line and in no
-    byte of the SQLite files, whatever path the request took."""
+    """Item content, victim names, violation reports (art. 29: their text and the
+    secretariat's notes), tokens and keys appear in no log line and in no byte of the
+    SQLite files, whatever path the request took."""
     council = await make_council(broker)
     stix = {
         "type": "bundle",
@@ -76,6 +80,17 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
     )
     await council.vendor_a.handler.consent(item.id, derived.id)
     await council.vendor_a.handler.withdraw(item.id)
+    report = await council.vendor_c.handler.report(
+        "leak", CANARIES["report"] + " seen outside", item_id=item.id, member_id=council.police.id
+    )
+    await council.vendor_c.handler.get_report(report.id)
+    await council.secretariat_plain.reports()
+    await council.secretariat_plain.update_report(
+        report.id, "investigating", note=CANARIES["report_note"]
+    )
+    for outsider in (council.police.handler, council.coordinator):
+        with pytest.raises(Exception):  # noqa: B017 - any refusal will do
+            await outsider.get_report(report.id)
 
     tokens = [client._token for client in broker.clients if client._token]
     keys = json.loads(base64.b64decode(broker.ring.to_env_value()))
@@ -85,6 +100,8 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
         CANARIES["body"],
         CANARIES["victim"],
         CANARIES["stix"],
+        CANARIES["report"],
+        CANARIES["report_note"],
         *tokens,
         *key_strings,
     ]
@@ -118,11 +135,12 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
                     text("SELECT string_agg(t::text, '') FROM (SELECT * FROM audit_events) t")
                 )
             ).scalar_one() or ""
-            dump += (
-                await conn.execute(
-                    text("SELECT string_agg(t::text, '') FROM (SELECT * FROM users) t")
-                )
-            ).scalar_one() or ""
+            for table in ("users", "reports"):
+                dump += (
+                    await conn.execute(
+                        text(f"SELECT string_agg(t::text, '') FROM (SELECT * FROM {table}) t")
+                    )
+                ).scalar_one() or ""
         await db.dispose()
         for secret in forbidden:
             assert secret not in dump

@@ -558,3 +558,44 @@ async def test_a_leader_that_loses_its_lock_session_stops_its_background_work(
         f"{len(duplicates)} of {len(seen)} events delivered more than once after the lock "
         f"moved: both replicas dispatch ({leader.name} never noticed it lost the lock)"
     )
+
+
+async def test_a_restriction_decided_on_one_replica_closes_the_stream_on_the_other(
+    cluster: Cluster,
+) -> None:
+    """SPEC §6, art. 8(2): the third of four committee seats votes yes on replica A;
+    the suspect's open stream on replica B closes (4403, access changed) within one
+    second of that answer, before any close of the resolution."""
+    admin = cluster.client(cluster.a, cluster.admin_token)
+    suspect = await _member(cluster, "Suspect", "tier_one", "cyber_business")
+    bodies = await admin.list_members()
+    secretariat_id = next(m.id for m in bodies.items if m.kind == "secretariat")
+    seats = []
+    for index in range(4):
+        created = await admin._json(
+            "POST",
+            f"/v1/members/{secretariat_id}/users",
+            json={"name": f"Seat {index}", "role": "committee", "chair": index == 0},
+        )
+        seats.append(cluster.client(cluster.a, created["token"]))
+    resolution = await seats[0]._json(
+        "POST",
+        "/v1/resolutions",
+        json={"kind": "restriction", "title": "suspected leak", "subject_member_id": suspect.id},
+    )
+    votes = f"/v1/resolutions/{resolution['id']}/votes"
+    async with aiohttp.ClientSession() as session:
+        stream = await Stream.open(session, cluster.b, suspect.handler_token)
+        await asyncio.sleep(0.2)  # subscribed on B before the decision
+        for seat in seats[:2]:
+            await seat._json("POST", votes, json={"vote": "yes"})
+        await asyncio.sleep(0.3)
+        assert not stream.task.done(), "two of four seats must not restrict"
+        decided = await seats[2]._json("POST", votes, json={"vote": "yes"})
+        answered = time.monotonic()
+        assert decided["status"] == "passed"
+        await asyncio.wait_for(stream.task, 5)
+        closed_after = time.monotonic() - answered
+    assert stream.ws.close_code == 4403
+    print(f"restriction on A closed the stream on B after {closed_after * 1000:.0f} ms")
+    assert closed_after < 1.0, f"the stream on B closed {closed_after:.2f} s after the decision"

@@ -28,7 +28,9 @@ from broker.feedback import Obligation, ObligationKind, ObligationStatus
 from broker.services.auditor import Auditor
 from broker.services.auth import Authenticator
 from broker.services.directory import Directory
-from broker.services.members import MemberService
+from broker.services.members import MemberService, apply_status
+from broker.services.throttle import Throttle
+from broker.settings import Settings
 from tests.conftest import ManualClock
 from tests.service.fakes import FakeStore
 
@@ -68,6 +70,8 @@ class World:
             store=self.store,  # type: ignore[arg-type]
             directory=self.directory,
             clock=self.clock,
+            throttle=Throttle(Settings(), self.clock, self.auditor),
+            auditor=self.auditor,
         )
         self.store.uow.obligations = Obligations([])  # type: ignore[assignment]
         repo = self.store.uow.members
@@ -77,6 +81,13 @@ class World:
         self.coordinator_admin = self.actor("COORD", Role.MEMBER_ADMIN)
         self.member_admin = self.actor("VENDOR", Role.MEMBER_ADMIN)
         self.member_user = self.actor("VENDOR", Role.MEMBER_USER)
+
+    async def set_status(self, member_id: str, status: str) -> None:
+        """What a committee resolution's effect does to a member (SPEC §6), and then
+        what the directory must forget."""
+        async with self.store.write() as uow:
+            await apply_status(uow, member_id, MemberStatus(status), self.clock())  # type: ignore[arg-type]
+        self.directory.forget()
 
     def actor(self, member_id: str, role: Role) -> Actor:
         """A signed-in user of `member_id` with `role` (not stored)."""
@@ -152,10 +163,17 @@ async def test_coordinator_admin_creates_an_active_member(world: World) -> None:
         Tier.TIER_TWO,
     )
     assert world.store.uow.members.members[member.id] == member
-    [created] = world.audit
+    [created, approved] = world.audit
     assert created.action is AuditAction.MEMBER_CREATE
     assert created.subject_member_id == member.id
     assert created.details["category"] == "critical_infrastructure"
+    assert created.details["admission"] == "approved"
+    # Task Force Rules art. 3: the tier is the task force's approval, recorded as such.
+    assert (approved.action, approved.subject_member_id, approved.details) == (
+        AuditAction.MEMBER_TIER_APPROVE,
+        member.id,
+        {"from": "none", "to": "tier_two", "approved_by": "task_force"},
+    )
     assert [e.kind for e in world.events] == [EventKind.DIRECTORY_CHANGED]
 
 
@@ -193,8 +211,9 @@ async def test_a_member_cannot_see_another(world: World) -> None:
 
 
 async def test_departure_closes_obligations_in_the_same_unit_of_work(world: World) -> None:
-    """Expelling a member closes its open obligations, leaves others', and emits
-    member_status with the new status alongside directory_changed."""
+    """Expelling a member (a resolution's effect) closes its open obligations, leaves
+    others', and emits member_status with the new status alongside directory_changed,
+    all in one unit of work."""
     due = world.clock() + timedelta(days=3)
     owed = [
         Obligation(
@@ -204,7 +223,7 @@ async def test_departure_closes_obligations_in_the_same_unit_of_work(world: Worl
     ]
     world.store.uow.obligations = Obligations(owed)  # type: ignore[assignment]
     commits = world.store.commits
-    await world.service.update_member(world.coordinator_admin, "VENDOR", {"status": "expelled"})
+    await world.set_status("VENDOR", "expelled")
     assert world.store.commits == commits + 1
     statuses = {i: ob.status for i, ob in world.store.uow.obligations.owed.items()}  # type: ignore[attr-defined]
     assert statuses == {
@@ -215,7 +234,7 @@ async def test_departure_closes_obligations_in_the_same_unit_of_work(world: Worl
     kinds = [(e.kind, e.member_id, e.payload) for e in world.events]
     assert kinds == [
         (EventKind.DIRECTORY_CHANGED, None, {}),
-        (EventKind.MEMBER_STATUS, "VENDOR", {"status": "expelled"}),
+        (EventKind.MEMBER_STATUS, "VENDOR", {"member_id": "VENDOR", "status": "expelled"}),
     ]
     assert world.store.uow.members.members["VENDOR"].status is MemberStatus.EXPELLED
 
@@ -235,13 +254,16 @@ async def test_created_user_token_is_returned_once_and_stored_as_a_hash(world: W
         "VENDOR",
         Role.MEMBER_USER,
     )
+    # A seat's chair is recorded only where there is one (art. 11(5)).
     assert world.audit[-1].details == {"user_id": created.user.id, "role": "member_user"}
 
 
-async def test_committee_role_is_for_coordinator_and_secretariat_users(world: World) -> None:
-    """A member's user cannot hold a committee seat."""
-    with pytest.raises(InvalidInput, match="committee role"):
-        await world.service.create_user(world.coordinator_admin, "VENDOR", "Seat", Role.COMMITTEE)
+async def test_committee_seats_are_secretariat_users(world: World) -> None:
+    """A member's user, or the coordinator's, cannot hold a committee seat (SPEC §6: the
+    seats are users of the secretariat's body)."""
+    for body in ("VENDOR", "COORD"):
+        with pytest.raises(InvalidInput, match="committee seats"):
+            await world.service.create_user(world.coordinator_admin, body, "Seat", Role.COMMITTEE)
 
 
 async def test_sign_in_refuses_revoked_users(world: World) -> None:
@@ -258,7 +280,7 @@ async def test_sign_in_refuses_revoked_users(world: World) -> None:
 async def test_sign_in_refuses_users_of_departed_bodies(world: World, status: str) -> None:
     """Users of expelled or withdrawn bodies cannot sign in (art. 7, 8(1))."""
     created = await world.service.create_user(world.member_admin, "VENDOR", "A", Role.MEMBER_USER)
-    await world.service.update_member(world.coordinator_admin, "VENDOR", {"status": status})
+    await world.set_status("VENDOR", status)
     with pytest.raises(Unauthorized):
         await world.auth.authenticate(f"Bearer {created.token}")
 
@@ -266,7 +288,7 @@ async def test_sign_in_refuses_users_of_departed_bodies(world: World, status: st
 async def test_sign_in_lets_restricted_users_in(world: World) -> None:
     """A restricted body's users still sign in; the policy gives them nothing (art. 8(2))."""
     created = await world.service.create_user(world.member_admin, "VENDOR", "A", Role.MEMBER_USER)
-    await world.service.update_member(world.coordinator_admin, "VENDOR", {"status": "restricted"})
+    await world.set_status("VENDOR", "restricted")
     actor = await world.auth.authenticate(f"Bearer {created.token}")
     assert actor.body.status is MemberStatus.RESTRICTED
 
@@ -318,7 +340,7 @@ async def test_roster_lists_only_active_listed_members_by_name(world: World) -> 
             world.coordinator_admin, NewMember(name=name, category=Category.OTHER, listed=listed)
         )
     zed = next(m for m in world.store.uow.members.members.values() if m.name == "Zed")
-    await world.service.update_member(world.coordinator_admin, zed.id, {"status": "restricted"})
+    await world.set_status(zed.id, "restricted")
     assert [e.name for e in await world.service.roster()] == ["Alpha"]
 
 
@@ -417,7 +439,7 @@ async def test_restricted_member_admin_changes_nothing(world: World) -> None:
     it and withdrawing: the member's admin creates no user, registers and ends
     no handler, revokes nobody and changes no setting — each refusal audited."""
     user = await world.service.create_user(world.member_admin, "VENDOR", "U", Role.MEMBER_USER)
-    await world.service.update_member(world.coordinator_admin, "VENDOR", {"status": "restricted"})
+    await world.set_status("VENDOR", "restricted")
     admin = _restricted(world.member_admin)
     attempts = [
         world.service.create_user(admin, "VENDOR", "New", Role.MEMBER_USER),

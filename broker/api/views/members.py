@@ -50,8 +50,12 @@ def user_view(user: User) -> dict[str, Any]:
         "member_id": user.member_id,
         "name": user.name,
         "role": user.role.value,
+        "chair": user.chair,
         "created_at": rfc3339(user.created_at),
         "revoked_at": rfc3339_or_none(user.revoked_at),
+        "expires_at": rfc3339_or_none(user.expires_at),
+        # To within a minute: recorded at most once a minute per token.
+        "last_used_at": rfc3339_or_none(user.last_used_at),
     }
 
 

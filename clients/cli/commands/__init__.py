@@ -12,11 +12,33 @@ from types import ModuleType
 
 import click
 
-from clients.cli.commands import consultations, demo, feedback, items, stream, taxii
+from clients.cli.commands import (
+    audit,
+    consultations,
+    demo,
+    feedback,
+    governance,
+    items,
+    members,
+    provider,
+    stream,
+    taxii,
+)
 
 __all__ = ["MODULES", "register"]
 
-MODULES: tuple[ModuleType, ...] = (items, feedback, consultations, stream, taxii, demo)
+MODULES: tuple[ModuleType, ...] = (
+    members,
+    items,
+    provider,
+    feedback,
+    consultations,
+    governance,
+    audit,
+    stream,
+    taxii,
+    demo,
+)
 """Every module whose ``COMMANDS`` the ``council`` group offers."""
 
 

@@ -7,7 +7,7 @@ from rich.table import Column
 
 from clients.cli._command import EXIT_OK, Call, Choice, council_command
 from clients.cli._output import clean
-from clients.cli._render import cell, show_value, table, when
+from clients.cli._render import cell, show_value, table, when, yes
 
 __all__ = ["COMMANDS", "VERDICTS", "answer", "feedback", "obligations"]
 
@@ -69,8 +69,32 @@ async def feedback(call: Call, *, item_id: str) -> int:
     answers = await call.client.feedback(item_id)
     if call.json:
         call.out.json(answers)
-    else:
-        show_value(answers, call.out)
+        return EXIT_OK
+    individual = answers.get("answers")
+    rest = {key: value for key, value in answers.items() if key != "answers"}
+    show_value(rest, call.out)
+    if isinstance(individual, list) and individual:
+        # Names first, a column per fact a reader weighs; ids and the rest are in --json.
+        call.out.line("answers:")
+        rows = table(
+            Column("member", overflow="fold"),
+            Column("verdict", no_wrap=True),
+            Column("answered (UTC)", no_wrap=True),
+            Column("late", no_wrap=True),
+            Column("comment", overflow="fold"),
+        )
+        for entry in individual:
+            if not isinstance(entry, dict):
+                continue
+            answered = entry.get("answered_at")
+            rows.add_row(
+                cell(entry.get("member_name") or entry.get("member_id")),
+                cell(entry.get("verdict") or ("overdue" if entry.get("overdue") else "-")),
+                cell(str(answered)[:16].replace("T", " ") if answered else "-"),
+                cell(yes(entry.get("late"))),
+                cell(entry.get("comment")),
+            )
+        call.out.render(rows)
     return EXIT_OK
 
 

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from pydantic import ValidationError
 from rich.table import Column
 
 from clients.cli._command import (
@@ -18,9 +17,10 @@ from clients.cli._command import (
     council_command,
     exactly_one,
 )
+from clients.cli._names import Directory
 from clients.cli._output import Output, clean
 from clients.cli._render import MEDIUM, WIDE, cell, counts, read_text, table, when, yes
-from clients.sdk import FeedbackRequest, Item, ItemDraft, Scope
+from clients.sdk import FeedbackRequest, Item, ItemDraft, Scope, SubmitResult
 
 __all__ = [
     "ATTRIBUTES",
@@ -28,8 +28,11 @@ __all__ = [
     "CONFIDENCES",
     "GROUPS",
     "KINDS",
+    "SUBMIT_FLAGS",
+    "UNREADABLE_SOURCE",
     "inbox",
     "show",
+    "show_item",
     "submit",
 ]
 
@@ -85,18 +88,53 @@ def _stix(path: str) -> dict[str, Any]:
 
 
 def _submit_check(params: dict[str, Any]) -> None:
-    exactly_one(params, "body", "body_file")
     # charter art. 18(1),(2): secrecy is stated on every submission, never defaulted.
     exactly_one(params, "secret", "no_secret")
+    if params.get("misp_event"):
+        # The MISP event gives the title, TLP, kind and content the flags leave out.
+        if params.get("body") is not None and params.get("body_file") is not None:
+            raise click.UsageError("give only one of --body or --body-file")
+        if params.get("stix_file"):
+            raise click.UsageError("give --stix-file or --misp-event, not both")
+        return
+    missing = [f"--{name}" for name in ("kind", "title", "tlp") if not params.get(name)]
+    if missing:
+        raise click.UsageError(f"give {', '.join(missing)} (or --misp-event FILE)")
+    exactly_one(params, "body", "body_file")
 
 
-@council_command("submit", check=_submit_check)
-@click.option("--kind", required=True, type=Choice(KINDS), help="what the item is")
-@click.option("--title", required=True, help="one line that says what it is about")
+SUBMIT_FLAGS = {
+    "kind": "--kind",
+    "title": "--title",
+    "body": "--body",
+    "stix": "--stix-file",
+    "tlp": "--tlp",
+    "secret": "--secret/--no-secret",
+    "confidence": "--confidence",
+    "scope.groups": "--group",
+    "scope.members": "--member",
+    "scope.exclude_members": "--exclude-member",
+    "scope.exclude_attributes": "--exclude-attribute",
+    "scope": "--group/--member",
+    "derived_from": "--derived-from",
+    "feedback": "--due",
+}
+"""The item's JSON fields and the flags of `council submit` that fill them."""
+
+
+@council_command("submit", check=_submit_check, flags=SUBMIT_FLAGS)
+@click.option("--kind", type=Choice(KINDS), help="what the item is")
+@click.option("--title", help="one line that says what it is about")
 @click.option("--body", help="the text (or --body-file)")
 @click.option("--body-file", metavar="FILE", help="read the text from FILE (- for stdin)")
 @click.option("--stix-file", metavar="FILE", help="a STIX 2.1 bundle (JSON)")
-@click.option("--tlp", required=True, type=Tlp(), help="TLP 2.0 label (any case)")
+@click.option("--tlp", type=Tlp(), help="TLP 2.0 label (any case)")
+@click.option(
+    "--misp-event",
+    metavar="FILE",
+    help="a MISP event's JSON: it gives what the other flags leave out (docs/misp.md)",
+)
+@click.option("--yes", "confirmed", is_flag=True, help="with --misp-event: send without asking")
 @click.option(
     "--secret",
     is_flag=True,
@@ -116,12 +154,14 @@ def _submit_check(params: dict[str, Any]) -> None:
 async def submit(
     call: Call,
     *,
-    kind: str,
-    title: str,
+    kind: str | None,
+    title: str | None,
     body: str | None,
     body_file: str | None,
     stix_file: str | None,
-    tlp: str,
+    tlp: str | None,
+    misp_event: str | None,
+    confirmed: bool,
     secret: bool,
     no_secret: bool,
     confidence: str | None,
@@ -133,9 +173,7 @@ async def submit(
     due: str | None,
     idempotency_key: str | None,
 ) -> int:
-    """Submit an item to the broker."""
-    text = body if body is not None else read_text(body_file or "-", "body file")
-    stix = _stix(stix_file) if stix_file is not None else None
+    """Submit an item to the broker (or a MISP event with --misp-event FILE)."""
     scope: Scope | None = None
     if group or member or exclude_member or exclude_attribute:
         scope = Scope(
@@ -144,22 +182,42 @@ async def submit(
             exclude_members=list(exclude_member),
             exclude_attributes=list(exclude_attribute),
         )
-    try:
-        draft = ItemDraft(
-            kind=kind,
-            title=title,
-            body=text,
-            stix=stix,
-            tlp=tlp,
-            secret=secret and not no_secret,
-            confidence=confidence,
-            scope=scope,
-            derived_from=list(derived_from),
-            feedback=FeedbackRequest(due=due) if due else None,
+    if misp_event is not None:
+        text = (
+            body if body is not None else (read_text(body_file, "body file") if body_file else None)
         )
-    except ValidationError as exc:
-        raise InputError(str(exc)) from exc
+        fields: dict[str, Any] = {
+            "kind": kind,
+            "title": title,
+            "body": text,
+            "tlp": tlp,
+            "secret": secret and not no_secret,
+            "confidence": confidence,
+            "scope": scope.model_dump(mode="json") if scope is not None else None,
+            "derived_from": list(derived_from) or None,
+            "feedback": {"due": due} if due else None,
+        }
+        return await _submit_misp(call, misp_event, fields, confirmed, idempotency_key)
+    assert kind and title and tlp  # _submit_check
+    text = body if body is not None else read_text(body_file or "-", "body file")
+    stix = _stix(stix_file) if stix_file is not None else None
+    draft = ItemDraft(
+        kind=kind,
+        title=title,
+        body=text,
+        stix=stix,
+        tlp=tlp,
+        secret=secret and not no_secret,
+        confidence=confidence,
+        scope=scope,
+        derived_from=list(derived_from),
+        feedback=FeedbackRequest(due=due) if due else None,
+    )
     result = await call.client.submit(draft, idempotency_key=idempotency_key)
+    return _submitted(call, result)
+
+
+def _submitted(call: Call, result: SubmitResult) -> int:
     out = call.out
     if call.json:
         out.json(result.model_dump(mode="json"))
@@ -174,6 +232,47 @@ async def submit(
             f" (provider {clean(pending.provider_id)})"
         )
     return EXIT_OK
+
+
+def _misp_event(path: str) -> dict[str, Any]:
+    text = read_text(path, "MISP event file")
+    if _nests_deeper_than(text, _MAX_STIX_DEPTH):
+        raise InputError(f"MISP event file {path} nests too deeply; the broker refuses it")
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"MISP event file {path} is not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise InputError(f"MISP event file {path} must hold a JSON object (a MISP event)")
+    return event
+
+
+async def _submit_misp(
+    call: Call,
+    path: str,
+    fields: dict[str, Any],
+    confirmed: bool,
+    idempotency_key: str | None,
+) -> int:
+    """Show what the MISP event would become, ask, then submit it (never silently wider)."""
+    event = _misp_event(path)
+    proposal = await call.client.misp_proposal(event)
+    scope = fields["scope"] or proposal.get("scope") or {}
+    reach = ", ".join(scope.get("groups", []) + scope.get("members", [])) or "-"
+    for label, value in (
+        ("title", fields["title"] or proposal.get("title")),
+        ("TLP", fields["tlp"] or proposal.get("tlp") or "none: give --tlp or tag the event"),
+        ("kind", fields["kind"] or proposal.get("kind") or "none: give --kind"),
+        ("scope", reach + ("" if fields["scope"] else " (from the event's distribution)")),
+        ("STIX objects", proposal.get("stix_objects")),
+    ):
+        click.echo(f"{label}: {clean(str(value))}", err=True)
+    if not confirmed and not click.confirm("submit this item?", err=True):
+        raise click.UsageError("not submitted (give --yes to submit without asking)")
+    body = {name: value for name, value in fields.items() if value is not None}
+    body["misp_event"] = event
+    result = await call.client.submit(body, idempotency_key=idempotency_key)
+    return _submitted(call, result)
 
 
 @council_command("inbox")
@@ -192,6 +291,7 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     if not page.items:
         out.line("inbox is empty")
     else:
+        names = await Directory.load(call.client)
         # Ids are what the reader types next (`council show ID`): never cut them short.
         # Narrow terminals drop the columns `council show` repeats anyway.
         columns = [
@@ -199,10 +299,11 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
             Column("created (UTC)", no_wrap=True),
             Column("TLP", no_wrap=True),
         ]
+        # Who sent it matters more than what kind it is: the provider's name comes first.
         if out.width >= MEDIUM:
-            columns.append(Column("kind", no_wrap=True))
+            columns.append(Column("provider", overflow="fold", max_width=24))
         if out.width >= WIDE:
-            columns += [Column("confidence", no_wrap=True), Column("provider", no_wrap=True)]
+            columns += [Column("kind", no_wrap=True), Column("confidence", no_wrap=True)]
         rows = table(*columns, Column("title", overflow="fold"))
         for entry in page.items:
             cells = [
@@ -211,9 +312,9 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
                 cell(f"{entry.tlp}\nsecret" if entry.secret else entry.tlp, lines=True),
             ]
             if out.width >= MEDIUM:
-                cells.append(cell(entry.kind))
+                cells.append(cell(names.name(entry.provider_id)))
             if out.width >= WIDE:
-                cells += [cell(entry.confidence), cell(entry.provider_id)]
+                cells += [cell(entry.kind), cell(entry.confidence)]
             rows.add_row(*cells, cell(entry.title))
         out.render(rows)
     if page.next_cursor:
@@ -221,9 +322,13 @@ async def inbox(call: Call, *, limit: int, oldest: bool, cursor: str | None) -> 
     return EXIT_OK
 
 
-def show_item(item: Item, out: Output) -> None:
-    """Print ``item``: its facts, its handling, then its body."""
-    out.line(clean(item.title))
+UNREADABLE_SOURCE = "a source you cannot read"
+"""How ``show`` names a source of a derived item that the reader may not open."""
+
+
+def show_item(item: Item, out: Output, names: Directory) -> None:
+    """Print ``item``: its facts (members by name and id), its handling, then its body."""
+    out.line(clean(item.title) if item.title is not None else "(title withdrawn)")
     rows: list[tuple[str, str]] = [
         ("id", f"{clean(item.id)} (version {item.version})"),
         ("kind", clean(item.kind)),
@@ -239,7 +344,7 @@ def show_item(item: Item, out: Output) -> None:
             ("effective", f"TLP {clean(item.effective.tlp)}, secret {yes(item.effective.secret)}")
         )
     rows += [
-        ("provider", clean(item.provider_id)),
+        ("provider", names.named(item.provider_id)),
         ("status", clean(item.status or "-")),
         ("created", when(item.created_at)),
     ]
@@ -247,7 +352,10 @@ def show_item(item: Item, out: Output) -> None:
         rows.append(("feedback due", when(item.feedback_due)))
     if item.provenance:
         sources = ", ".join(
-            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')})"
+            f"{clean(p.id)} ({clean(p.kind or '?')}, TLP {clean(p.tlp or '?')}"
+            f"{', from ' + names.name(p.provider_id) if p.provider_id else ''})"
+            if p.visible
+            else UNREADABLE_SOURCE
             for p in item.provenance
         )
         rows.append(("derived from", sources))
@@ -287,7 +395,7 @@ async def show(call: Call, *, item_id: str) -> int:
     if call.json:
         call.out.json(item.model_dump(mode="json"))
     else:
-        show_item(item, call.out)
+        show_item(item, call.out, await Directory.load(call.client))
     return EXIT_OK
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from broker.domain import Actor, Body, BodyKind, Category, MemberStatus, Tier
@@ -92,6 +92,17 @@ class FakeMemberRepository:
         self.users[user.id] = user
         self.token_hashes[user.id] = token_hash
 
+    async def chair_of(self, member_id: str) -> User | None:
+        """The unrevoked chair among the body's users, if any."""
+        return next(
+            (
+                u
+                for u in self.users.values()
+                if u.member_id == member_id and u.chair and u.revoked_at is None
+            ),
+            None,
+        )
+
     async def user(self, user_id: str, member_id: str | None = None) -> User | None:
         """One user (of `member_id`, if given), or None."""
         user = self.users.get(user_id)
@@ -125,8 +136,29 @@ class FakeMemberRepository:
                     for h in self.handlers.values()
                 ),
             )
-            return TokenHolder(actor=actor, revoked=user.revoked_at is not None)
+            return TokenHolder(
+                actor=actor,
+                revoked=user.revoked_at is not None,
+                expires_at=user.expires_at,
+                last_used_at=user.last_used_at,
+            )
         return None
+
+    async def replace_token(
+        self, user_id: str, token_hash: str, expires_at: datetime | None
+    ) -> None:
+        """Give a user a new token (by its hash)."""
+        self.token_hashes[user_id] = token_hash
+        self.users[user_id] = dataclasses.replace(self.users[user_id], expires_at=expires_at)
+
+    async def mark_used(self, token_hash: str, now: datetime, every: timedelta) -> None:
+        """Record a sign-in at `now` unless one was recorded less than `every` ago."""
+        for user_id, stored_hash in self.token_hashes.items():
+            user = self.users[user_id]
+            if stored_hash == token_hash and (
+                user.last_used_at is None or user.last_used_at <= now - every
+            ):
+                self.users[user_id] = dataclasses.replace(user, last_used_at=now)
 
     # Handlers.
 

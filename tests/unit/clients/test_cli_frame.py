@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from test_cli_main import SUBMIT, SUBMITTED, Cli, cli  # noqa: F401 - `cli` is the fixture
 
 from clients.cli.commands import register
-from clients.cli.main import EXIT_ERROR, EXIT_OK, EXIT_USAGE, council, run
+from clients.cli.main import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, council, run
 
 
 def test_version(cli: Cli) -> None:  # noqa: F811
@@ -40,15 +40,27 @@ def test_help_shows_defaults_environment_and_exit_codes(cli: Cli) -> None:  # no
     assert "[default: 50; x>=1]" in cli.out
 
 
-def test_every_command_takes_json(cli: Cli) -> None:  # noqa: F811
+def _leaves(group: click.Group, path: str) -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _leaves(command, f"{path} {name}")
+        else:
+            found.append((f"{path} {name}", command))
+    return found
+
+
+def test_every_command_takes_json() -> None:
     """--json is accepted after every command's name (and before it, at the top level)."""
-    for name, command in council.commands.items():
+    leaves = _leaves(council, "council")
+    assert len(leaves) > 20
+    for name, command in leaves:
         assert any("--json" in p.opts for p in command.params), name
 
 
 def test_a_command_registered_twice_is_refused() -> None:
     """Two modules offering the same command name fail at start-up, not by shadowing."""
-    with pytest.raises(RuntimeError, match="two `council submit` commands"):
+    with pytest.raises(RuntimeError, match=r"two `council [a-z-]+` commands"):
         register(council)
 
 
@@ -203,11 +215,23 @@ async def tls(tmp_path: Path) -> AsyncIterator[Tls]:
 async def test_ca_file_makes_the_broker_trusted(
     tls: Tls, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without the CA the certificate is refused (exit 1); with --ca or COUNCIL_CA it works."""
+    """Without the CA the certificate is refused (exit 5, saying how to fix it); with --ca
+    or COUNCIL_CA it works."""
     env = {"COUNCIL_URL": tls.url, "COUNCIL_TOKEN": TOKEN, "HOME": str(tmp_path)}
-    assert await run(["obligations"], env=env) == EXIT_ERROR
-    assert "certificate" in capsys.readouterr().err.lower()
+    assert await run(["obligations"], env=env) == EXIT_UNREACHABLE
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: cannot trust the broker at {tls.url}: its TLS certificate is not signed by a "
+        "CA this client trusts (unable to get local issuer certificate)",
+        "  fix: give the council's CA certificate with --ca FILE or COUNCIL_CA",
+    ]
     assert await run(["--ca", str(tls.ca_file), "obligations"], env=env) == EXIT_OK
     assert capsys.readouterr().out == "nothing owed\n"
     assert await run(["obligations"], env={**env, "COUNCIL_CA": str(tls.ca_file)}) == EXIT_OK
     assert capsys.readouterr().out == "nothing owed\n"
+
+
+def test_summaries_are_not_cut_at_the_charters_abbreviations(cli: Cli) -> None:  # noqa: F811
+    """`council --help` lists each command's first sentence whole, "art. 7" included."""
+    assert cli("--help") == EXIT_OK
+    for line in cli.out.splitlines():
+        assert not line.rstrip().endswith("(art."), line

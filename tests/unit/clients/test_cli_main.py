@@ -14,10 +14,19 @@ from client_fakes import (
     FakeBroker,
     error_json,
     item_json,
+    member_json,
     summary_json,
 )
 
-from clients.cli.main import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, main, run
+from clients.cli.main import (
+    EXIT_AUTH,
+    EXIT_ERROR,
+    EXIT_NOT_FOUND,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    main,
+    run,
+)
 from clients.sdk import CallableTransport, CouncilClient, Request, Response, TransportError
 
 URL = "https://broker.test"
@@ -51,6 +60,9 @@ class Cli:
     def __init__(
         self, fake_broker: FakeBroker, capsys: pytest.CaptureFixture[str], home: Path
     ) -> None:
+        # A council broker answers /healthz (the command asks it to tell "not found"
+        # from "not a council broker", and before following the stream).
+        fake_broker.on("GET", "/healthz", {"status": "ok"})
         self.transport = CallableTransport(fake_broker)
         self.capsys = capsys
         self.env: dict[str, str] = {
@@ -237,7 +249,7 @@ def test_submit_with_a_stix_file_that_is_not_a_bundle(cli: Cli, tmp_path: Path) 
 
 
 def test_submit_refused_by_the_broker_names_the_field(cli: Cli, fake_broker: FakeBroker) -> None:
-    """A 422 prints `error: <message> (field: ...)` and exits 1."""
+    """A 422 prints `error: <message> (--flag)`, naming the flag for the field, and exits 1."""
     fake_broker.on(
         "POST",
         "/v1/items",
@@ -245,7 +257,7 @@ def test_submit_refused_by_the_broker_names_the_field(cli: Cli, fake_broker: Fak
         422,
     )
     assert cli(*SUBMIT, "--secret") == EXIT_ERROR
-    assert cli.err == "error: analysis stays in the tier-one group (field: scope.groups)\n"
+    assert cli.err == "error: analysis stays in the tier-one group (--group)\n"
     assert cli.out == ""
 
 
@@ -262,16 +274,18 @@ INBOX_PAGE = {
 
 
 def test_inbox_prints_a_table(cli: Cli, fake_broker: FakeBroker) -> None:
-    """inbox shows one row per item: id, time, TLP, secrecy, kind, confidence, provider, title."""
+    """inbox shows one row per item: id, time, TLP, secrecy, provider (by name when the
+    caller may know it), kind, confidence, title."""
     fake_broker.on("GET", "/v1/inbox", INBOX_PAGE)
+    fake_broker.on("GET", "/v1/roster", {"items": [{"id": "m-2", "name": "Vendor Two"}]})
     assert cli("inbox") == 0
-    rule = "─" * 84
+    rule = "─" * 86
     assert cli.out == (
-        "id     created (UTC)      TLP      kind       confidence    provider   title\n"
+        "id     created (UTC)      TLP      provider     kind       confidence    title\n"
         f"{rule}\n"
-        "it-1   2024-05-01 09:30   RED      analysis   unconfirmed   m-2        Title of it-1\n"
+        "it-1   2024-05-01 09:30   RED      Vendor Two   analysis   unconfirmed   Title of it-1\n"
         "                          secret\n"
-        "it-2   2024-05-01 09:30   AMBER    analysis   unconfirmed   m-2        Second one\n"
+        "it-2   2024-05-01 09:30   AMBER    Vendor Two   analysis   unconfirmed   Second one\n"
     )
     assert cli.requests[0].params == {"limit": "50"}
 
@@ -279,7 +293,7 @@ def test_inbox_prints_a_table(cli: Cli, fake_broker: FakeBroker) -> None:
 def test_inbox_on_a_narrow_terminal_keeps_id_tlp_and_title(
     cli: Cli, fake_broker: FakeBroker
 ) -> None:
-    """Below 100 columns the inbox drops kind, confidence and provider, never the id."""
+    """Below 100 columns the inbox drops provider, kind and confidence, never the id."""
     fake_broker.on("GET", "/v1/inbox", INBOX_PAGE)
     assert cli("inbox", env={**cli.env, "COLUMNS": "80"}) == 0
     assert cli.out.splitlines()[0] == "id     created (UTC)      TLP      title"
@@ -335,7 +349,7 @@ def test_show_prints_the_item_with_its_handling(cli: Cli, fake_broker: FakeBroke
         "  status        active\n"
         "  created       2024-05-01 09:30 UTC\n"
         "  feedback due  2024-05-01 13:30 UTC\n"
-        "  derived from  it-0 (analysis, TLP RED)\n"
+        "  derived from  it-0 (analysis, TLP RED, from m-3)\n"
         "  victim        (masked), damage yes\n"
         "handling:\n"
         "  TLP AMBER+STRICT; may re-share: no\n"
@@ -553,11 +567,12 @@ def test_env_beats_the_file_and_flags_beat_env(
 
 
 def test_missing_url_or_token_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
-    """With no URL or no token anywhere the command exits 2 and says where to put them."""
+    """With no URL the command exits 2, with no token 4 (not signed in); each says where
+    to put it."""
     assert cli("inbox", env={"HOME": str(tmp_path)}) == EXIT_USAGE
     assert cli.err.startswith("error: no broker URL")
-    assert cli("inbox", env={"HOME": str(tmp_path), "COUNCIL_URL": URL}) == EXIT_USAGE
-    assert cli.err.startswith("error: no token")
+    assert cli("inbox", env={"HOME": str(tmp_path), "COUNCIL_URL": URL}) == EXIT_AUTH
+    assert cli.err.startswith("error: not signed in (no token): set COUNCIL_TOKEN")
     assert cli.connected == []
 
 
@@ -605,25 +620,91 @@ def test_a_url_that_is_not_http_is_a_usage_error(cli: Cli) -> None:
     assert "base_url must be an http(s) URL" in cli.err
 
 
-def test_unauthorized_and_server_errors_exit_1(cli: Cli, fake_broker: FakeBroker) -> None:
-    """401 and 5xx print `error: <message>` and exit 1."""
-    fake_broker.on("GET", "/v1/inbox", error_json("bad_token", "token revoked"), 401)
+def test_unauthorized_exits_4_and_says_how_to_sign_in(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A 401 exits 4 (not signed in), with the broker's fix or the command's own."""
+    fake_broker.on("GET", "/v1/inbox", error_json("unauthorized", "token revoked"), 401)
+    assert cli("inbox") == EXIT_AUTH
+    assert cli.err == (
+        "error: the broker refused the token: token revoked\n"
+        "  fix: set COUNCIL_TOKEN to a valid token; your member's administrator makes new "
+        "ones (council users add)\n"
+    )
+    body = error_json("unauthorized", "token expired")
+    body["error"]["fix"] = "ask for a new token"
+    fake_broker.on("GET", "/v1/inbox", body, 401)
+    assert cli("inbox") == EXIT_AUTH
+    assert cli.err.splitlines()[1] == "  fix: ask for a new token"
+
+
+def test_a_broker_error_exits_1_and_a_proxy_page_exits_5(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A 5xx from the broker exits 1; a proxy's 503 page means the broker is not reachable."""
+    fake_broker.on("GET", "/v1/inbox", error_json("internal", "internal error"), 500)
     assert cli("inbox") == EXIT_ERROR
-    assert cli.err == "error: token revoked\n"
+    assert cli.err == "error: internal error\n"
     fake_broker.on("GET", "/v1/inbox", Response(503, body=b"<html>down</html>"))
-    assert cli("inbox") == EXIT_ERROR
-    assert cli.err == "error: Service Unavailable\n"
+    assert cli("inbox") == EXIT_UNREACHABLE
+    assert cli.err == (
+        f"error: cannot reach the broker at {URL}: the proxy in front of it answered "
+        "503 Service Unavailable: is the broker running?\n"
+    )
 
 
-def test_an_unreachable_broker_exits_1(cli: Cli, fake_broker: FakeBroker) -> None:
-    """A transport failure prints an error line, not a traceback."""
+def test_a_refusal_shows_the_broker_fix(cli: Cli, fake_broker: FakeBroker) -> None:
+    """When the error body carries a fix, it is printed under the message."""
+    body = error_json("forbidden", "only registered handlers may submit secret items")
+    body["error"]["fix"] = "register this user as a handler (council handlers add MEMBER USER)"
+    fake_broker.on("POST", "/v1/items", body, 403)
+    assert cli(*SUBMIT, "--secret") == EXIT_ERROR
+    assert cli.err == (
+        "error: only registered handlers may submit secret items\n"
+        "  fix: register this user as a handler (council handlers add MEMBER USER)\n"
+    )
+
+
+def test_every_problem_is_named_by_its_flag(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A 422 listing several problems prints each, named by the flag that fills the field."""
+    body = error_json("invalid", "scope.groups.0: bad; feedback.due: bad", "scope.groups.0")
+    body["error"]["problems"] = [
+        {"field": "scope.groups.0", "message": "not a group"},
+        {"field": "feedback.due", "message": "not an ISO 8601 duration or time"},
+    ]
+    fake_broker.on("POST", "/v1/items", body, 422)
+    assert cli(*SUBMIT, "--secret") == EXIT_ERROR
+    assert cli.err == (
+        "error: 2 problems:\n  --group: not a group\n  --due: not an ISO 8601 duration or time\n"
+    )
+
+
+def test_not_a_council_broker(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A server that is not a council broker is named so (exit 5), whatever it answers."""
+    fake_broker.on("GET", "/v1/inbox", Response(404, body=b"<h1>Not Found</h1>"))
+    assert cli("inbox") == EXIT_UNREACHABLE
+    assert cli.err == (
+        f"error: {URL} is not a council broker (HTTP 404 Not Found, without the broker's "
+        "error body): check --url or COUNCIL_URL\n"
+    )
+    fake_broker.on("GET", "/v1/inbox", Response(200, body=b"<html>welcome</html>"))
+    assert cli("inbox") == EXIT_UNREACHABLE
+    assert "is not a council broker (the broker's answer is not JSON" in cli.err
+    # A JSON 404 on every path, /healthz included: a broker's API is not at this URL.
+    del fake_broker.routes[("GET", "/healthz")]
+    assert cli("show", "it-1") == EXIT_UNREACHABLE
+    assert cli.err == (
+        f"error: {URL} is not a council broker (no /healthz there): check --url or COUNCIL_URL\n"
+    )
+
+
+def test_an_unreachable_broker_exits_5(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A transport failure prints the transport's one line and exits 5, no traceback."""
 
     def down(request: Request) -> Response:
-        raise TransportError("cannot reach https://broker.test: connection refused")
+        raise TransportError(
+            "cannot reach the broker at https://broker.test: is it running?", "unreachable"
+        )
 
     fake_broker.on("GET", "/v1/inbox", down)
-    assert cli("inbox") == EXIT_ERROR
-    assert cli.err == "error: cannot reach https://broker.test: connection refused\n"
+    assert cli("inbox") == EXIT_UNREACHABLE
+    assert cli.err == "error: cannot reach the broker at https://broker.test: is it running?\n"
 
 
 ECHOES: list[Callable[[Cli, FakeBroker], int]] = [
@@ -741,3 +822,72 @@ def test_follow_prints_each_event_until_the_broker_ends_the_stream(
     assert "7  item  id=it-1  tlp=AMBER" in cli.out
     assert "\x1b" not in cli.out  # broker values never drive the terminal
     assert "access_changed" in cli.err
+
+
+def test_follow_says_it_retries_and_backs_off(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A dropped stream is retried after a pause, and the command says so on stderr."""
+    frame = {"id": "8", "event": "item", "data": {"id": "it-2"}}
+    body = (
+        f"id: 8\nevent: item\ndata: {json.dumps(frame)}\n\nevent: closed\ndata: access_changed\n\n"
+    ).encode()
+    attempts: list[int] = []
+
+    def flaky(request: Request) -> Response:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransportError(
+                "cannot reach the broker at https://broker.test: is it running?", "unreachable"
+            )
+        return Response(200, {"content-type": "text/event-stream"}, body)
+
+    fake_broker.on("GET", "/v1/stream", flaky)
+    assert cli("follow", "--retries", "3") == EXIT_ERROR
+    assert cli.err.splitlines()[0] == (
+        "warning: cannot reach the broker at https://broker.test: is it running?; "
+        "retrying in 1 s (attempt 1 of 3)"
+    )
+    assert "8  item  id=it-2" in cli.out
+
+
+def test_withdraw_asks_first(
+    cli: Cli, fake_broker: FakeBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Withdrawal destroys content: without --yes it asks, and a refusal changes nothing."""
+    fake_broker.on("POST", "/v1/items/it-1/withdraw", {"id": "it-1", "status": "withdrawn"})
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert cli("withdraw", "it-1") == EXIT_USAGE
+    assert "not withdrawn (give --yes to withdraw without asking)" in cli.err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli("withdraw", "it-1") == EXIT_USAGE
+    assert cli.err.endswith("error: stopped: nothing was changed\n")
+    assert [r.path for r in cli.requests if r.method == "POST"] == []
+    assert cli("withdraw", "it-1", "--yes") == 0
+    assert cli.out == "withdrawn: it-1 (its content is destroyed)\n"
+
+
+def test_commands_refuse_half_given_combinations(cli: Cli) -> None:
+    """What Click cannot express is still a usage error (exit 2) before anything is sent."""
+    assert cli("members", "set", "m-1") == EXIT_USAGE
+    assert "nothing to change" in cli.err
+    assert cli("consent", "it-1") == EXIT_USAGE
+    assert "give both SOURCE and --derived ITEM" in cli.err
+    assert cli("scope", "it-1") == EXIT_USAGE
+    assert "--group or --member" in cli.err
+    assert cli("submit", *SUBMIT[1:], "--secret", "--body-file", "x") == EXIT_USAGE
+    assert "give only one of --body or --body-file" in cli.err
+    assert [r for r in cli.requests if r.method != "GET"] == []
+
+
+def test_members_by_name_and_names_in_tables(cli: Cli, fake_broker: FakeBroker) -> None:
+    """A member named by name is found by its id; a table shows names and shortened ids."""
+    long_id = "01J9ZC7Q4X6W2M8R5T3V1K0ABC"
+    fake_broker.on(
+        "GET",
+        "/v1/members",
+        {"items": [member_json(id=long_id, name="Vendor One")], "next_cursor": None},
+    )
+    fake_broker.on("GET", f"/v1/members/{long_id}", member_json(id=long_id, name="Vendor One"))
+    assert cli("members", "show", "vendor one") == 0
+    assert cli.out.startswith(f"Vendor One\n  id               {long_id}\n")
+    assert cli("members", "list") == 0
+    assert "Vendor One" in cli.out and "…3V1K0ABC" in cli.out and long_id not in cli.out

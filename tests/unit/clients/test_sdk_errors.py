@@ -102,3 +102,14 @@ def test_transport_error_has_status_zero() -> None:
     error = TransportError("cannot reach https://broker.test")
     assert isinstance(error, CouncilError)
     assert (error.status, error.code) == (0, "transport_error")
+
+
+@pytest.mark.parametrize("status", [403, 422, 429, 500, 400])
+def test_the_fix_of_the_error_body_reaches_the_exception(status: int) -> None:
+    """`fix`, the broker's line on what to do, is kept; an answer without one gives None."""
+    body = {"error": {"code": "forbidden", "message": "refused", "fix": "register a handler"}}
+    error = error_from_response(Response.from_json(body, status))
+    assert error.fix == "register a handler"
+    assert str(error) == "refused"  # the message stays the exception's text
+    plain = error_from_response(Response.from_json(error_json("some_code", "x"), status))
+    assert plain.fix is None

@@ -272,10 +272,10 @@ def test_may_list_obligation_agrees_with_the_reference_model(
     user: Reader, facts: ItemFacts
 ) -> None:
     """SPEC §3 rules 3 and 7: the obligation list shows what the naive model shows; a
-    restricted member never lists one, withdrawn item or not."""
+    restricted member or an applicant (art. 6(1)) never lists one, withdrawn item or not."""
     decision = may_list_obligation(user, facts)
     assert bool(decision) == ref_may_list_obligation(user, facts)
-    if user.body.status is MemberStatus.RESTRICTED:
+    if user.body.status is not MemberStatus.ACTIVE:
         assert not decision
 
 
