@@ -25,7 +25,7 @@ from bench.report import Result, console, render, unavailable, write_json
 from bench.scenarios import SCENARIOS, Context, Options
 
 # Generous: a healthy full run takes a fraction of this; it only bounds a hang.
-_SCENARIO_LIMIT_S = {"read": 900.0}
+_SCENARIO_LIMIT_S = {"read": 900.0, "taxii": 1800.0}
 _DEFAULT_LIMIT_S = 420.0
 
 

@@ -100,8 +100,9 @@ def _exit_statuses() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="council-broker",
-        description="Run and maintain a council broker: init, serve, migrate, keys rotate, "
-        "audit verify. Every failure is one line on stderr saying what to do.",
+        description="Run and maintain a council broker: init, serve, tls, migrate, keys "
+        "rotate, audit verify, backup, restore. Every failure is one line on stderr saying "
+        "what to do.",
         epilog=_exit_statuses(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

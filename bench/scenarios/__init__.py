@@ -57,7 +57,16 @@ class Scenario:
 
 
 def _registry() -> dict[str, Scenario]:
-    from bench.scenarios import audit_verify, cross_replica, denial, fanout, ingest, misp, read
+    from bench.scenarios import (
+        audit_verify,
+        cross_replica,
+        denial,
+        fanout,
+        ingest,
+        misp,
+        read,
+        taxii,
+    )
 
     return {
         name: Scenario(module.run, module.TARGET, module.UNIT)
@@ -69,6 +78,7 @@ def _registry() -> dict[str, Scenario]:
             ("audit", audit_verify),
             ("denial", denial),
             ("misp", misp),
+            ("taxii", taxii),
         )
     }
 

@@ -10,7 +10,7 @@ listing (`ItemService`), posting (`SubmissionService`), answering
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from broker import tlp
@@ -19,11 +19,12 @@ from broker.errors import NotFound
 from broker.services.clock import Clock
 from broker.services.directory import Directory
 from broker.services.ids import new_id
-from broker.store.uow import Store
+from broker.store.uow import Store, UnitOfWork
 
 __all__ = ["STATUS_RETENTION", "TaxiiService"]
 
 STATUS_RETENTION = timedelta(hours=24)
+_PRUNE_EVERY = timedelta(minutes=10)
 """How long a status resource is kept (TAXII 2.1 §4.3.1: SHOULD be at least 24 hours)."""
 
 
@@ -43,6 +44,7 @@ class TaxiiService:
         self._clock = clock
         self._directory = directory
         self._retention = retention
+        self._pruned_at: datetime | None = None
 
     async def narrows(
         self,
@@ -79,14 +81,23 @@ class TaxiiService:
     async def save(self, actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
         """Store `body` (a status resource without `id`) for `actor`; the stored status.
 
-        Expired statuses are pruned in the same transaction, so the table
-        holds about a day of posts and needs no sweeper of its own.
+        Written in a shared durable transaction (group commit), like the
+        submission it reports on, so concurrent posts share one commit.
+        Expired statuses are pruned at most once every `_PRUNE_EVERY`, so the
+        table holds about a day of posts and needs no sweeper of its own.
         """
         now = self._clock()
         status = {"id": new_id().lower(), **body}
-        async with self._store.write() as uow:
-            await uow.taxii.prune(now - self._retention)
+        prune = self._pruned_at is None or now - self._pruned_at >= _PRUNE_EVERY
+        if prune:
+            self._pruned_at = now
+
+        async def write(uow: UnitOfWork) -> None:
+            if prune:
+                await uow.taxii.prune(now - self._retention)
             await uow.taxii.add_status(status["id"], actor.user_id, now, status)
+
+        await self._store.grouped(write)
         return status
 
     async def get(self, actor: Actor, status_id: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ import structlog
 from aiohttp import web
 
 from broker import tlp
-from broker.api.common import nests_deeper_than
+from broker.api.common import nests_deeper_than, source_address
 from broker.api.keys import SERVICES, SETTINGS
 from broker.crypto import constant_time_equals
 from broker.domain import Actor, AuditAction
@@ -42,7 +43,14 @@ from broker.taxii.query import (
     parse_limit,
     versions_kept,
 )
-from broker.taxii.stix import DEFINITIONS_ADDED, StixCache, council_objects, version_of
+from broker.taxii.stix import (
+    DEFINITIONS_ADDED,
+    StixCache,
+    cache_pattern_validation,
+    council_objects,
+    version_of,
+)
+from broker.tls import certificate_user
 
 __all__ = ["API_ROOT", "MEDIA_TYPE", "create_taxii_app", "taxii_errors"]
 
@@ -54,7 +62,8 @@ STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
 
 API_ROOT = "council"
 _REALM = 'Basic realm="council"'
-_BATCH = 200  # items opened per query while filling a page
+_BATCH = 200  # items opened per query while filling a page, at most
+_FIRST_BATCH = 2  # items opened by a page's first query
 
 
 class _State:
@@ -86,6 +95,7 @@ routes = web.RouteTableDef()
 
 def create_taxii_app() -> web.Application:
     """The TAXII 2.1 edge as a sub-application, mounted at `/taxii2`."""
+    cache_pattern_validation()
     app = web.Application(middlewares=[taxii_errors])
     app.add_routes(routes)
     app[_STATE] = _State()
@@ -199,11 +209,19 @@ async def _caller(request: web.Request) -> Actor:
         user_id, sep, token = decoded.partition(":")
         if not sep or not token:
             raise Unauthorized("malformed Basic credentials")
-        caller = await auth.authenticate(f"Bearer {token}")
+        caller = await auth.authenticate(
+            f"Bearer {token}",
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
         if not constant_time_equals(user_id, caller.user_id):
             raise Unauthorized("the user id does not hold this token")
     else:
-        caller = await auth.authenticate(header or None)
+        caller = await auth.authenticate(
+            header or None,
+            address=source_address(request),
+            certificate_user=certificate_user(request.transport),
+        )
     structlog.contextvars.bind_contextvars(member_id=caller.member_id, user_id=caller.user_id)
     return caller
 
@@ -370,18 +388,28 @@ async def _walk(
         after = start[0] if start is not None and start[0] else None
         resume = start if start is not None and start[0] else None
         inclusive = resume is not None
+        # Items are opened a few at a time, as many as the page still needs at
+        # the objects per item seen so far: an item may hold one object or a
+        # hundred, and each opened item is built (and validated) in full.
+        opened_items, found_objects = 0, 0
         while len(entries) < want:
+            per_item = max(1.0, found_objects / opened_items) if opened_items else 0.0
+            needed = want - len(entries)
+            count = _FIRST_BATCH if not per_item else math.ceil(needed / per_item)
             opened, more = await items.collection_page(
                 caller,
                 spec,
                 added_after=filters.added_after,
                 after=after,
-                count=min(_BATCH, max(want - len(entries), 1)),
+                count=max(1, min(_BATCH, count)),
                 inclusive=inclusive,
             )
             inclusive = False
             for item in opened:
-                entries.extend(_item_entries(cache.objects(item), item, filters, resume))
+                objects = cache.objects(item)
+                opened_items += 1
+                found_objects += len(objects)
+                entries.extend(_item_entries(objects, item, filters, resume))
             if more is None:
                 break
             after = more

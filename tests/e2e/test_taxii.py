@@ -17,10 +17,12 @@ from typing import Any, TypeVar
 import pytest
 import requests
 import stix2
+from sqlalchemy import select
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from broker.app import create_app
 from broker.settings import Settings
+from broker.store.tables import taxii_statuses
 from clients.sdk import CouncilClient
 from tests.conftest import Broker
 
@@ -248,6 +250,43 @@ async def test_media_types_406_415_and_delete_403(cast: Cast) -> None:
     assert deleted.json()["http_status"] == "403"
 
 
+async def test_malformed_filters_are_400_and_unknown_collections_404(cast: Cast) -> None:
+    """Each malformed filter is a 400 TAXII error; an unknown collection a 404 one."""
+    broker = cast.broker
+    base = f"{broker.url}/taxii2/council/collections/{IDS['inbox']}/objects/"
+    auth = (cast.general.plain_id, cast.general.plain_token)
+    accept = {"Accept": "application/taxii+json;version=2.1"}
+    for query in (
+        {"added_after": "yesterday"},
+        {"limit": "0"},
+        {"limit": "²"},
+        {"match[version]": "newest"},
+        {"match[type]": "indicator,,note"},
+        {"next": "not-a-next"},
+    ):
+        answer = await off_loop(
+            lambda query=query: http("GET", base, params=query, headers=accept, auth=auth)
+        )
+        assert answer.status_code == 400, query
+        assert answer.headers["Content-Type"] == "application/taxii+json;version=2.1"
+        assert answer.json()["http_status"] == "400"
+    unknown = await off_loop(
+        lambda: http(
+            "GET",
+            f"{broker.url}/taxii2/council/collections/{uuid.uuid4()}/objects/",
+            headers=accept,
+            auth=auth,
+        )
+    )
+    assert unknown.status_code == 404 and unknown.json()["http_status"] == "404"
+    fine = await off_loop(
+        lambda: http(
+            "GET", base, params={"match[type]": "note", "limit": "5"}, headers=accept, auth=auth
+        )
+    )
+    assert fine.status_code == 200
+
+
 async def test_add_get_manifest_versions_status(cast: Cast) -> None:
     """An envelope becomes one item; its objects come back by listing, id,
     manifest and versions; a re-post creates nothing new; the status is kept."""
@@ -294,6 +333,29 @@ async def test_add_get_manifest_versions_status(cast: Cast) -> None:
     assert hidden.value.response.status_code == 404
 
 
+async def test_status_is_kept_a_day_then_pruned(cast: Cast) -> None:
+    """A status answers for 24 hours, then 404; the next post prunes it from the store."""
+    broker = cast.broker
+    vendor = cast.vendor
+    posting = collection(broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token)
+    status = await off_loop(lambda: posting.add_objects(envelope(indicator())))
+    api_root = await off_loop(lambda: root(broker, vendor.handler_id, vendor.handler_token))
+    broker.clock.advance(hours=23, minutes=59)
+    assert (await off_loop(lambda: api_root.get_status(status.id))).status == "complete"
+    broker.clock.advance(minutes=2)
+    with pytest.raises(requests.HTTPError) as expired:
+        await off_loop(lambda: api_root.get_status(status.id))
+    assert expired.value.response.status_code == 404
+    await off_loop(lambda: posting.add_objects(envelope(indicator())))
+    db = broker.database()
+    try:
+        async with db.read() as conn:
+            ids = set((await conn.execute(select(taxii_statuses.c.id))).scalars())
+    finally:
+        await db.dispose()
+    assert status.id not in ids and len(ids) == 1
+
+
 async def test_all_or_nothing(cast: Cast) -> None:
     """One object without `secret` fails the envelope: no item, every object reported."""
     broker = cast.broker
@@ -304,6 +366,10 @@ async def test_all_or_nothing(cast: Cast) -> None:
     )
     assert (status.success_count, status.failure_count) == (0, 2)
     assert any("secret" in f["message"] for f in status.failures)
+    bad_pattern = dict(indicator(), pattern="[ipv4-addr:value = ")
+    invalid = await off_loop(lambda: posting.add_objects(envelope(indicator(), bad_pattern)))
+    assert (invalid.success_count, invalid.failure_count) == (0, 2)
+    assert any("not valid STIX 2.1" in f["message"] for f in invalid.failures)
     unmarked = await off_loop(lambda: posting.add_objects(envelope(indicator(marking=None))))
     assert unmarked.failure_count == 1 and "TLP" in unmarked.failures[0]["message"]
     listed = await off_loop(posting.get_objects)
@@ -442,6 +508,25 @@ async def test_native_text_item_is_a_note(cast: Cast) -> None:
     assert note.object_refs == [identity.id]
     assert note.extensions[EXT]["item_id"] == submitted.id
     assert note.extensions[EXT]["handling"]["tlp"]
+
+
+async def test_victim_masked_for_other_readers(cast: Cast) -> None:
+    """The victim's name reaches the provider, never another reader (charter annex)."""
+    vendor, peer = cast.vendor, cast.peer
+    submitted = await vendor.native.submit(
+        _native("analysis", "AMBER", ["tier_one_group"], victim={"name": "Acme", "damage": True})
+    )
+
+    async def victim(m: Member) -> dict[str, Any]:
+        reader = collection(cast.broker, "tier-one-analysis", m.plain_id, m.plain_token)
+        objects = stix_objects(await off_loop(reader.get_objects))
+        note = next(o for o in objects if o.type == "note")
+        assert note.extensions[EXT]["item_id"] == submitted.id
+        found: dict[str, Any] = note.extensions[EXT]["victim"]
+        return found
+
+    assert await victim(vendor) == {"name": "Acme", "damage": True}
+    assert await victim(peer) == {"damage": True}
 
 
 async def test_sighting_is_a_came_answer(cast: Cast) -> None:
