@@ -155,7 +155,7 @@ RESOLUTION_KIND_NAMES = {
 }
 
 RESOLUTION_STATUS_NAMES = {
-    "open": N_("Open"),
+    "open": N_("Open for votes"),
     "passed": N_("Passed"),
     "failed": N_("Failed"),
     "no_quorum": N_("No quorum"),
@@ -172,7 +172,7 @@ REPORT_KIND_NAMES = {
 }
 
 REPORT_STATUS_NAMES = {
-    "received": N_("Received"),
+    "received": N_("Received, awaiting review"),
     "investigating": N_("Investigating"),
     "closed": N_("Closed"),
 }

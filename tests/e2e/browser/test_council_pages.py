@@ -101,7 +101,7 @@ async def test_a_seat_votes_yes_in_one_click_and_the_count_shows_it(
     await page.get_by_role("link", name=RESTRICTION_TITLE).click()
     await page.get_by_role("button", name="Yes", exact=True).click()
     await expect(page.get_by_role("status")).to_have_text("Your vote is recorded.")
-    count = page.get_by_role("table", name="Count")
+    count = page.get_by_role("table", name="Count so far")
     await expect(count.get_by_role("cell").first).to_have_text("1")
     # One yes of two seats is short of three quarters (art. 8(2)): still open.
     await page.get_by_role("link", name="Resolutions").click()
@@ -148,7 +148,7 @@ async def test_a_reporter_files_a_report_and_the_secretariat_closes_it(
         await page.get_by_label("What happened").select_option(label="Leak")
         await page.get_by_label("Description").fill(text)
         await page.get_by_role("button", name="File the report").click()
-        await expect(page.get_by_text("Received")).to_be_visible()
+        await expect(page.get_by_text("Received, awaiting review")).to_be_visible()
         other = await sign_in(staff, committee.staff)
         await other.get_by_role("link", name="Reports").click()
         await expect(other.get_by_role("link", name="Report a violation")).to_have_count(0)
@@ -180,7 +180,7 @@ async def test_the_api_page_renders_in_chromium(context: BrowserContext) -> None
 async def test_screenshots_of_the_committees_resolutions_page(
     browser: Browser, committee: Committee, artifacts: Path, lang: str
 ) -> None:
-    """The committee's resolutions page in each language, as a screenshot artefact."""
+    """The committee's resolutions page and one resolution, in each language, as artefacts."""
     context = await browser.new_context(
         base_url=committee.broker.url, locale="ja-JP" if lang == "ja" else "en-US"
     )
@@ -191,6 +191,12 @@ async def test_screenshots_of_the_committees_resolutions_page(
         await expect(page.get_by_role("link", name=RESTRICTION_TITLE)).to_be_visible()
         shot = artifacts / f"committee-resolutions-{lang}.png"
         await page.screenshot(path=str(shot), full_page=True)
+        # And one resolution's page, with the seat's buttons and the recusal form.
+        await page.get_by_role("link", name=RESTRICTION_TITLE).click()
+        names = ("賛成", "反対", "棄権") if lang == "ja" else ("Yes", "No", "Abstain")
+        for name in names:
+            await expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+        await page.screenshot(path=str(artifacts / f"committee-resolution-{lang}.png"))
     finally:
         await context.close()
     assert shot.stat().st_size > 10_000
