@@ -26,13 +26,15 @@ run: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m broker.docs docs/http-api.md
 
-## test: the whole test suite on SQLite
+## test: the whole test suite on SQLite, in TEST_WORKERS processes (pytest-xdist;
+## most tests wait on sockets and disks, so three keep two cores busy)
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 ## test-postgres: the database-backed tests against PostgreSQL
 test-postgres: $(STAMP)
-	COUNCIL_TEST_POSTGRES_URL=$(POSTGRES_URL) $(BIN)/pytest -q -m db
+	COUNCIL_TEST_POSTGRES_URL=$(POSTGRES_URL) $(BIN)/pytest -q -m db -n $(TEST_WORKERS)
 
 ## lint: ruff, and the import contract that keeps the core pure
 lint: $(STAMP)

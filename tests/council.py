@@ -147,7 +147,9 @@ _DECIDING_KIND = {
 
 async def committee_seat(broker: Broker) -> CouncilClient:
     """The broker's one-seat steering committee (its chair), created on first use."""
-    if broker.url not in _SEATS:
+    # Keyed by the broker's first admin token, not its URL: a later test's broker may
+    # listen on a port an earlier one used.
+    if broker.admin_token not in _SEATS:
         bodies = await broker.admin.list_members()
         secretariat_id = next(m.id for m in bodies.items if m.kind == "secretariat")
         created = await broker.admin._json(
@@ -155,8 +157,8 @@ async def committee_seat(broker: Broker) -> CouncilClient:
             f"/v1/members/{secretariat_id}/users",
             json={"name": "Committee chair", "role": "committee", "chair": True},
         )
-        _SEATS[broker.url] = broker.client(created["token"])
-    return _SEATS[broker.url]
+        _SEATS[broker.admin_token] = broker.client(created["token"])
+    return _SEATS[broker.admin_token]
 
 
 async def decide_status(broker: Broker, member_id: str, status: str) -> dict[str, Any]:
