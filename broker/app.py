@@ -161,6 +161,8 @@ async def _services(
     try:
         yield
     finally:
+        # Pending last-use writes end before the database closes under them.
+        await services.auth.close()
         # A last signed checkpoint bounds what could be cut from the log's tail;
         # it must not hold the shutdown if the database does not answer.
         with contextlib.suppress(Exception):

@@ -36,6 +36,9 @@ LAST_USED_EVERY = timedelta(minutes=1)
 # new tokens forgets the oldest marks, which only costs one more write each).
 _MARKS_LIMIT = 10_000
 
+_CLOSE_SECONDS = 5.0
+"""How long a last-use write may take, and how long closing waits for the pending ones."""
+
 _NO_CERTIFICATE = (
     "this broker requires a client certificate that names your user: "
     "ask the operator for one (council-broker tls client --user ID)"
@@ -200,12 +203,22 @@ class Authenticator:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    async def close(self) -> None:
+        """Stop recording uses: cancel the writes still pending, before the store closes
+        (a write left waiting on a closed database would hold the shutdown)."""
+        for task in list(self._writes):
+            task.cancel()
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=_CLOSE_SECONDS)
+
     async def _mark_used(self, token_hash: str, now: datetime) -> None:
         try:
-            # Group commit: shares a transaction with whatever else is writing.
-            await self._store.grouped(
-                lambda uow: uow.members.mark_used(token_hash, now, LAST_USED_EVERY)
-            )
+            # Group commit: shares a transaction with whatever else is writing;
+            # bounded, so bookkeeping can never hold anything for long.
+            async with asyncio.timeout(_CLOSE_SECONDS):
+                await self._store.grouped(
+                    lambda uow: uow.members.mark_used(token_hash, now, LAST_USED_EVERY)
+                )
         except Exception:  # bookkeeping must never fail a request
             # Tried again in a minute, not on the next request: a database that
             # is down is not hammered (and the log not flooded) for this.
