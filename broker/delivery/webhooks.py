@@ -136,6 +136,9 @@ class WebhookDispatcher:
         # One task per webhook being delivered to: a webhook still in flight is not
         # started again, so its events stay in order, and the others do not wait.
         self._in_flight: dict[str, asyncio.Task[int]] = {}
+        # Webhooks whose delivery ended while a round read the webhooks: what it read of
+        # them may predate what that delivery recorded, so the round leaves them alone.
+        self._ended_during_read: set[str] = set()
         self._slots = asyncio.Semaphore(concurrency)
 
     def session(self) -> aiohttp.ClientSession:
@@ -181,6 +184,7 @@ class WebhookDispatcher:
         when no webhook is registered. With `wait`, wait for those deliveries and return
         how many events they delivered; without, return at once (0)."""
         now = self._clock()
+        self._ended_during_read.clear()
         async with self._store.read() as uow:
             active = await uow.webhooks.active()
         if not active:
@@ -188,7 +192,8 @@ class WebhookDispatcher:
         started = []
         for hook in active:
             due = hook.next_attempt_at is None or hook.next_attempt_at <= now
-            if due and hook.id not in self._in_flight:
+            stale = hook.id in self._ended_during_read  # the next round reads it afresh
+            if due and not stale and hook.id not in self._in_flight:
                 task = asyncio.create_task(self._deliver_alone(session, hook))
                 self._in_flight[hook.id] = task
                 task.add_done_callback(functools.partial(self._finished, hook.id))
@@ -198,6 +203,7 @@ class WebhookDispatcher:
         return sum(await asyncio.gather(*started))
 
     def _finished(self, webhook_id: str, task: asyncio.Task[int]) -> None:
+        self._ended_during_read.add(webhook_id)
         if self._in_flight.get(webhook_id) is task:
             del self._in_flight[webhook_id]
         if not task.cancelled() and task.exception() is None and task.result():
