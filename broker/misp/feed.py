@@ -21,7 +21,7 @@ from pymisp import MISPEvent, MISPSighting
 from broker.api.common import actor, operation, respond, services
 from broker.domain.items import ItemSummary, OpenedItem
 from broker.domain.obligations import OwedObligation
-from broker.errors import InvalidInput, NotFound
+from broker.errors import InvalidInput, MalformedJson, NotFound
 from broker.feedback import ObligationKind, ObligationStatus
 from broker.misp.events import (
     event_file,
@@ -157,6 +157,11 @@ async def _event(opened: OpenedItem, names: dict[str, str]) -> MISPEvent:
     "/misp/proposals",
     "What a MISP event would become as an item (title, TLP, kind, scope), before sending it",
     tag=TAG,
+    responses={
+        200: "the proposed title, TLP, kind, confidence, scope and number of STIX objects",
+        400: "the body is not JSON (`malformed_json`)",
+        422: "not a MISP event, or a sharing group naming organisations that are not members",
+    },
 )
 async def proposal(request: web.Request) -> web.Response:
     caller = await actor(request)
@@ -184,6 +189,11 @@ async def proposal(request: web.Request) -> web.Response:
     "/misp/sightings",
     "MISP sightings as quick answers: a sighting is `came`, a false positive `not_came`",
     tag=TAG,
+    responses={
+        200: "the answers given, and the sightings that matched nothing",
+        400: "the body is not JSON (`malformed_json`)",
+        422: "not a MISP sighting, or no sighting matched what the caller's member owes",
+    },
 )
 async def sightings(request: web.Request) -> web.Response:
     caller = await actor(request)
@@ -210,7 +220,7 @@ async def _json(request: web.Request) -> Any:
     try:
         return json.loads(await request.read() or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidInput("the body is not valid JSON") from None
+        raise MalformedJson("the body is not valid JSON") from None
 
 
 def _parse_sightings(data: Any) -> list[MISPSighting]:
