@@ -397,8 +397,8 @@ def _serving_loop() -> asyncio.AbstractEventLoop | None:
     """uvloop's event loop when it is installed, else None (asyncio's own).
 
     Measured on the ingest benchmark: ~10 % less CPU per durable submission
-    (group commit, thread hops); PERFORMANCE.md reports it for WebSocket
-    latency too. Nothing else changes: the same app runs on either loop.
+    (group commit, thread hops), and lower WebSocket latency. Nothing else
+    changes: the same app runs on either loop.
     """
     try:
         import uvloop

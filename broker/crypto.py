@@ -1,8 +1,8 @@
 """The broker's cryptographic recipes: the only module that imports ``cryptography.hazmat``.
 
 Everything else in the broker calls these few recipes and never chooses an
-algorithm, a nonce or a key size itself (ARCHITECTURE.md: "a safe recipe layer
-above hazmat", after pyca/cryptography's Fernet and MultiFernet).
+algorithm, a nonce or a key size itself: a safe recipe layer above hazmat, after
+pyca/cryptography's Fernet and MultiFernet.
 
 Recipes
 -------

@@ -21,7 +21,7 @@ def new_id() -> str:
     What `str(ulid.ULID())` gives (48-bit millisecond time, 80 random bits from
     os.urandom, incremented instead within one millisecond so ids made in the
     same millisecond still sort in creation order), at half the cost: ingest
-    makes one per item, audit event and obligation (PERFORMANCE.md).
+    makes one per item, audit event and obligation.
     """
     ms = time.time_ns() // 1_000_000
     with _ulid_lock:

@@ -67,7 +67,7 @@ class BackupFileError(Exception):
 
 
 class _Restarted(Exception):
-    pass
+    """The copy must start again (the source changed under it); not an error."""
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -10,7 +10,7 @@ transaction. On a SQLite file it runs whole in a dedicated writer thread on
 its own connection: one hop for the group instead of one per statement. Each
 hop through aiosqlite waits its turn behind every request the event loop has
 ready, so a group of a dozen statements spent more time queued than writing
-(PERFORMANCE.md: ~82 µs per hop when idle, milliseconds under load).
+(measured: ~82 µs per hop when idle, milliseconds under load).
 
 SQLite (the embedded default) runs in WAL mode with `synchronous=FULL`, so a
 commit that returned is on disk; writers are serialised in-process because
@@ -63,7 +63,7 @@ class Database:
             # A file database: enough pooled connections that a burst of reads
             # (64 concurrent submitters) does not open a connection (a thread,
             # the file, the pragmas) and close it again each time: that churn
-            # was ~3 % of the event loop under ingest (PERFORMANCE.md).
+            # was ~3 % of the event loop under ingest.
             kwargs.update(pool_size=16, max_overflow=16)
             # The group writer's own connection, used only from its own thread.
             self._sync_engine = create_engine(

@@ -5,7 +5,7 @@ one multi-row statement per table (not a dozen statements each) keeps the
 number of database round trips per group constant, which is what lets ingest
 keep up with the HTTP layer. The functions are synchronous: the group writer
 runs them whole in its own thread (`Database.write_together`), not a thread
-hop per statement (PERFORMANCE.md).
+hop per statement.
 """
 
 from __future__ import annotations

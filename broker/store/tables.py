@@ -126,7 +126,7 @@ handlers = Table(
 )
 
 # A deduplicated recipient set: audiences repeat (the same groups and
-# exclusions), so routing writes per item, not per recipient (PERFORMANCE.md).
+# exclusions), so routing writes per item, not per recipient.
 audiences = Table(
     "audiences",
     metadata,

@@ -1,6 +1,6 @@
 """`council demo`: the council's motivating case, played against a running broker.
 
-SCENARIO.md, compressed into under a minute: Vendor A's unconfirmed analysis,
+The case in under a minute: Vendor A's unconfirmed analysis,
 tier-one feedback, an early countermeasure and the operators' quick answers
 (one late, one missing), what each party sees of them, the confirmed
 countermeasure for everyone, a private consultation, the secretariat's audit
@@ -93,7 +93,7 @@ class Timeline:
         self._started = time.monotonic()
 
     def step(self, number: int, title: str) -> None:
-        """Open a step of SCENARIO.md."""
+        """Open a step of the motivating case."""
         self.console.rule(f"[bold]Step {number}[/bold] · {title}", align="left")
 
     def event(self, who: str, what: str, *, ok: bool | None = None) -> None:

@@ -1,4 +1,5 @@
-"""SCENARIO.md steps 1-9, end to end through the SDK: who received, owed, answered and saw what.
+"""The motivating case (`council demo`), steps 1-9, end to end through the SDK: who
+received, owed, answered and saw what.
 
 The May 2017 worm, compressed into one Friday evening: three tier-one vendors,
 five tier-two operators, five general members (a manufacturer, a police
@@ -137,7 +138,8 @@ async def _events(broker: Broker, kind: str) -> list[tuple[str, str | None]]:
 
 
 async def test_the_worm_scenario_steps_1_to_9(broker: Broker, tmp_path: Path) -> None:
-    """SCENARIO.md end to end: routing, obligations, answers, views, consultation, audit, ledger."""
+    """The motivating case end to end: routing, obligations, answers, views, consultation,
+    audit, ledger."""
     clock = broker.clock
     cast = await _cast(broker)
     a, b, c = cast.vendor_a, cast.vendor_b, cast.vendor_c

@@ -8,7 +8,7 @@ from typing import Any
 from broker.domain.model import Body, BodyKind, Category, MemberStatus, Tier
 from broker.feedback import Obligation, ObligationKind
 
-# Friday 18:00 UTC: the evening the worm of SCENARIO.md surfaces.
+# Friday 18:00 UTC: the evening the worm of the motivating case surfaces.
 T0 = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
