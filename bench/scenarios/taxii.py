@@ -117,7 +117,10 @@ async def _add_rate(server: Server, per_envelope: int, duration: float) -> float
         async def client() -> None:
             nonlocal added
             while time.monotonic() < deadline:
-                added += await _post(session, server, per_envelope)
+                # Awaited first, then added: `added += await ...` reads `added`
+                # before the await and loses the other clients' increments.
+                succeeded = await _post(session, server, per_envelope)
+                added += succeeded
 
         started = time.monotonic()
         await asyncio.gather(*(client() for _ in range(_CLIENTS)))
