@@ -4,7 +4,7 @@ formats them (`broker.api.views.items`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ __all__ = [
     "OpenedItem",
     "PendingConsent",
     "Provenance",
+    "Receipt",
     "ScopeChangeResult",
     "StoredItem",
     "SubmitResult",
@@ -134,6 +135,23 @@ class SubmitResult:
     recipients: int
     dropped: Mapping[str, int]
     pending_consents: tuple[PendingConsent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the caller is told of a submission, stored in the submission's own
+    transaction: one durable commit for both, not one after the other.
+
+    A TAXII status resource (TAXII 2.1 §4.3) is the one kind: `body` makes it
+    from the result stored (a fresh submission's, or the first one's for a
+    retried key). Receipts older than `prune_before` are deleted with it.
+    """
+
+    id: str
+    user_id: str
+    created_at: datetime
+    body: Callable[[SubmitResult], dict[str, Any]]
+    prune_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import structlog
 from broker import tlp
 from broker.crypto import canonical_json
 from broker.domain import Actor, AuditAction, Confidence, EventKind, ItemFacts, ItemKind, Scope, Tlp
-from broker.domain.items import ItemContent, StoredItem, SubmitResult
+from broker.domain.items import ItemContent, Receipt, StoredItem, SubmitResult
 from broker.domain.resolutions import ResolutionKind, ResolutionStatus
 from broker.errors import Conflict, InvalidInput, NotFound
 from broker.feedback import resolve_due
@@ -66,6 +66,8 @@ class SubmitDraft:
     as_sent: Callable[[], Mapping[str, Any]]
     # Art. 23: the passed information request this item answers.
     information_request_id: str | None = None
+    # What the caller is told, written in the submission's own transaction.
+    receipt: Receipt | None = None
 
 
 class SubmissionService:
@@ -96,12 +98,10 @@ class SubmissionService:
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
         feedback_due = self._due_time(draft.kind, draft.feedback_due)
-        # Only a keyed request can be replayed, so only it needs its digest.
+        # Only a keyed request can be replayed, so only it needs its digest. The
+        # write recognises a retried key itself (`write_submissions`) and answers
+        # the first result: no read before it, which cost a thread hop a request.
         digest = None if idempotency_key is None else _digest(draft)
-        if idempotency_key is not None:
-            replay = await self._replay(actor, idempotency_key, digest)
-            if replay is not None:
-                return replay
         now = self._clock()
         item_id = new_id()
         bodies = await self._directory.bodies()
@@ -214,6 +214,7 @@ class SubmissionService:
             ),
             result=result,
             information_request_id=draft.information_request_id,
+            receipt=draft.receipt,
         )
         # Group commit: written with other submissions, answered once durable.
         stored: SubmitResult = await self._store.write_submission(prepared)
@@ -315,19 +316,6 @@ class SubmissionService:
             return resolve_due(self._clock(), requested, kind, self._due_defaults)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="feedback.due") from None
-
-    async def _replay(self, actor: Actor, key: str, digest: str | None) -> SubmitResult | None:
-        async with self._store.read() as uow:
-            earlier = await uow.items.submitted_under(actor.user_id, key)
-        if earlier is None:
-            return None
-        earlier_digest, result = earlier
-        if earlier_digest != digest:
-            raise Conflict(
-                "this Idempotency-Key was used for a different submission",
-                field="Idempotency-Key",
-            )
-        return result
 
 
 # docs/api.md: a key is 1 to 200 visible ASCII characters (the column is

@@ -10,11 +10,13 @@ listing (`ItemService`), posting (`SubmissionService`), answering
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from broker import tlp
 from broker.domain import Actor, Confidence, ItemFacts, ItemKind, Scope, Tlp
+from broker.domain.items import Receipt, SubmitResult
 from broker.errors import NotFound
 from broker.services.clock import Clock
 from broker.services.directory import Directory
@@ -24,8 +26,8 @@ from broker.store.uow import Store, UnitOfWork
 __all__ = ["STATUS_RETENTION", "TaxiiService"]
 
 STATUS_RETENTION = timedelta(hours=24)
-_PRUNE_EVERY = timedelta(minutes=10)
 """How long a status resource is kept (TAXII 2.1 §4.3.1: SHOULD be at least 24 hours)."""
+_PRUNE_EVERY = timedelta(minutes=10)
 
 
 class TaxiiService:
@@ -78,27 +80,47 @@ class TaxiiService:
 
         return reach(requested) <= reach(default)
 
+    def receipt(self, actor: Actor, describe: Callable[[SubmitResult], dict[str, Any]]) -> Receipt:
+        """The status of an envelope that becomes a submission, for the submission
+        to store in its own transaction (`SubmitDraft.receipt`): `describe`
+        makes the status (without `id`) from the result stored."""
+        now = self._clock()
+        status_id = new_id().lower()
+        return Receipt(
+            id=status_id,
+            user_id=actor.user_id,
+            created_at=now,
+            body=lambda result: {"id": status_id, **describe(result)},
+            prune_before=self._prune_before(now),
+        )
+
     async def save(self, actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
         """Store `body` (a status resource without `id`) for `actor`; the stored status.
 
-        Written in a shared durable transaction (group commit), like the
-        submission it reports on, so concurrent posts share one commit.
-        Expired statuses are pruned at most once every `_PRUNE_EVERY`, so the
-        table holds about a day of posts and needs no sweeper of its own.
+        For an envelope that made no submission (refused, answers, definitions
+        only). Written in a shared durable transaction (group commit), so
+        concurrent posts share one commit.
         """
         now = self._clock()
         status = {"id": new_id().lower(), **body}
-        prune = self._pruned_at is None or now - self._pruned_at >= _PRUNE_EVERY
-        if prune:
-            self._pruned_at = now
+        prune_before = self._prune_before(now)
 
         async def write(uow: UnitOfWork) -> None:
-            if prune:
-                await uow.taxii.prune(now - self._retention)
+            if prune_before is not None:
+                await uow.taxii.prune(prune_before)
             await uow.taxii.add_status(status["id"], actor.user_id, now, status)
 
         await self._store.grouped(write)
         return status
+
+    def _prune_before(self, now: datetime) -> datetime | None:
+        """When a write should also delete the expired statuses: at most once every
+        `_PRUNE_EVERY`, so the table holds about a day of posts and needs no
+        sweeper of its own."""
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY:
+            return None
+        self._pruned_at = now
+        return now - self._retention
 
     async def get(self, actor: Actor, status_id: str) -> dict[str, Any]:
         """The caller's status `status_id`, or 404 for one absent, expired or another's."""

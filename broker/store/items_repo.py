@@ -291,19 +291,6 @@ class ItemRepository:
         found = await self.get_many(ids)
         return [found[i] for i in ids if i in found]
 
-    async def submitted_under(
-        self, user_id: str, key: str
-    ) -> tuple[str | None, SubmitResult] | None:
-        """The request digest and answer of what `user_id` submitted under Idempotency-Key
-        `key`, if anything."""
-        query = select(items.c.request_digest, items.c.submit_result).where(
-            items.c.submitter_user_id == user_id, items.c.idempotency_key == key
-        )
-        row = (await self._conn.execute(query)).one_or_none()
-        if row is None:
-            return None
-        return row.request_digest, submit_result_from_json(row.submit_result)
-
     async def scope_version(self, item_id: str) -> int | None:
         """The item's current scope version as committed (None: no such item)."""
         query = select(items.c.scope_version).where(items.c.id == item_id)

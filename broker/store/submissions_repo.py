@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select
 
 from broker.crypto import Envelope
 from broker.domain import AuditDraft, EventDraft, ItemFacts, ItemStatus
-from broker.domain.items import SubmitResult, VersionChange
+from broker.domain.items import Receipt, SubmitResult, VersionChange
 from broker.errors import Conflict
 from broker.feedback import Obligation
 from broker.store.audit_repo import append_events_sync
@@ -40,6 +40,7 @@ from broker.store.tables import (
     obligations,
     scope_versions,
 )
+from broker.store.taxii_repo import add_receipts_sync
 from broker.store.upsert import insert_ignoring_duplicates_sync
 
 __all__ = ["Outcome", "PreparedSubmission", "write_submissions"]
@@ -66,6 +67,8 @@ class PreparedSubmission:
     events: list[EventDraft] = field(default_factory=list)
     # The passed information request this item answers (art. 23), if any.
     information_request_id: str | None = None
+    # What the caller is told, stored in the same transaction (a TAXII status).
+    receipt: Receipt | None = None
 
 
 Outcome = SubmitResult | Exception
@@ -76,7 +79,8 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
 
     A retried `Idempotency-Key` gets the first submission's result (or a
     Conflict if the request differs), whether the first is already stored or
-    earlier in the same batch.
+    earlier in the same batch. A submission's receipt is stored with the
+    result it got; one that got a Conflict stores none.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
     seen: dict[tuple[str, str], tuple[str | None, SubmitResult]] = {}
@@ -115,6 +119,13 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
         outcomes[index] = prepared.result
     if fresh:
         _store(conn, fresh)
+    receipts = [
+        (p.receipt, o)
+        for p, o in zip(batch, outcomes, strict=True)
+        if p.receipt is not None and isinstance(o, SubmitResult)
+    ]
+    if receipts:
+        add_receipts_sync(conn, receipts)
     return [o if o is not None else Conflict("not written") for o in outcomes]
 
 

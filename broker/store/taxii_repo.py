@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.domain.items import Receipt, SubmitResult
 from broker.store.tables import taxii_statuses
 
-__all__ = ["TaxiiRepository"]
+__all__ = ["TaxiiRepository", "add_receipts_sync"]
+
+
+def add_receipts_sync(conn: Connection, receipts: Sequence[tuple[Receipt, SubmitResult]]) -> None:
+    """Store each receipt's status, made from the result its submission stored, in the
+    submissions' transaction (`broker.store.submissions_repo`); prune expired ones first."""
+    cutoffs = [r.prune_before for r, _ in receipts if r.prune_before is not None]
+    if cutoffs:
+        conn.execute(delete(taxii_statuses).where(taxii_statuses.c.created_at < min(cutoffs)))
+    conn.execute(
+        insert(taxii_statuses),
+        [
+            {"id": r.id, "user_id": r.user_id, "created_at": r.created_at, "body": r.body(result)}
+            for r, result in receipts
+        ],
+    )
 
 
 class TaxiiRepository:

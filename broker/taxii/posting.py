@@ -8,6 +8,8 @@ TLP marking among the objects; an unmarked envelope is refused. Re-posting
 the same objects (same ids and `modified`) is a success that creates nothing
 new: the envelope is submitted under an Idempotency-Key made of its objects'
 ids and versions, so the submissions service answers the first item again.
+The status resource of an envelope that became an item is written in the
+item's own transaction: one durable commit per envelope.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from broker import tlp
 from broker.domain import Actor, Confidence, Group, Scope
+from broker.domain.items import SubmitResult
 from broker.errors import BrokerError
 from broker.services import Services
 from broker.services.submissions import SubmitDraft
@@ -101,23 +104,36 @@ def _title(content: Sequence[PostedObject]) -> str:
 
 
 async def post_envelope(
-    services: Services, caller: Actor, spec: tlp.CollectionSpec, objects: Sequence[Any]
+    services: Services,
+    caller: Actor,
+    spec: tlp.CollectionSpec,
+    objects: Sequence[Any],
+    head: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Submit the envelope as one item of `spec`'s kind; the status counts."""
+    """Submit the envelope as one item of `spec`'s kind; the stored status
+    resource, `head` (status, request time) with the counts."""
+
+    async def without_item(counts: dict[str, Any]) -> dict[str, Any]:
+        return await services.taxii.save(caller, {**head, **counts})
+
     posted = await parse_off_loop(objects)
     if any(p.failure is not None for p in posted):
-        return _all_fail(posted, "another object of this envelope failed: nothing was added")
+        return await without_item(
+            _all_fail(posted, "another object of this envelope failed: nothing was added")
+        )
     content = [p for p in posted if not p.definition]
     if not content:
         # Marking- and extension-definitions alone are welcome and make no item.
-        return outcome(posted, {})
+        return await without_item(outcome(posted, {}))
     data = [p.data for p in posted if p.data is not None]
     label = envelope_tlp(data)
     if label is None:
-        return _all_fail(
-            posted,
-            "no object carries a TLP marking: council information is always marked; "
-            "add object_marking_refs with a TLP 2.0 marking-definition id",
+        return await without_item(
+            _all_fail(
+                posted,
+                "no object carries a TLP marking: council information is always marked; "
+                "add object_marking_refs with a TLP 2.0 marking-definition id",
+            )
         )
     council = [p.council for p in content if p.council is not None]
     try:
@@ -126,17 +142,19 @@ async def post_envelope(
         derived = _agreed([c.derived_from for c in council], "derived_from")
         due = _agreed([c.feedback_due for c in council], "feedback_due")
     except ValueError as exc:
-        return _all_fail(posted, str(exc))
+        return await without_item(_all_fail(posted, str(exc)))
     assert spec.post_kind is not None  # may_write_collection admits no other
     default_scope = Scope(groups=frozenset(Group(g) for g in spec.post_groups))
     confidence = confidence or spec.post_confidence or Confidence.UNCONFIRMED
     if scope is not None and not await services.taxii.narrows(
         caller, spec.post_kind, confidence, scope, default_scope
     ):
-        return _all_fail(
-            posted,
-            f"the scope reaches beyond the collection's ({', '.join(spec.post_groups)}): "
-            "an object's scope may narrow the collection's, never widen it",
+        return await without_item(
+            _all_fail(
+                posted,
+                f"the scope reaches beyond the collection's ({', '.join(spec.post_groups)}): "
+                "an object's scope may narrow the collection's, never widen it",
+            )
         )
     bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": data}
     identity = sorted(f"{p.id}|{p.version}" for p in posted)
@@ -145,6 +163,11 @@ async def post_envelope(
     def as_sent() -> dict[str, Any]:
         # What the re-post key identifies: the collection and the objects themselves.
         return {"collection": spec.id, "objects": data}
+
+    def counts(result: SubmitResult) -> dict[str, Any]:
+        return {**head, **outcome(posted, {}, {p.index: f"item {result.id}" for p in content})}
+
+    receipt = services.taxii.receipt(caller, counts)
 
     draft = SubmitDraft(
         kind=spec.post_kind,
@@ -159,6 +182,7 @@ async def post_envelope(
         victim=None,
         feedback_due=due,
         as_sent=as_sent,
+        receipt=receipt,
     )
     try:
         result = await services.submissions.submit(caller, draft, key)
@@ -170,5 +194,5 @@ async def post_envelope(
             )
         else:
             reason = f"the item was refused: {error.message}"
-        return _all_fail(posted, reason)
-    return outcome(posted, {}, {p.index: f"item {result.id}" for p in content})
+        return await without_item(_all_fail(posted, reason))
+    return receipt.body(result)

@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -650,16 +649,13 @@ async def add_objects(request: web.Request) -> web.Response:
         )
     objects = await _envelope_objects(request)
     services = _services(request)
-    requested_at = services.clock()
-    run: Callable[[], Awaitable[dict[str, Any]]]
+    head = {"status": "complete", "request_timestamp": rfc3339(services.clock())}
     if spec.alias is tlp.CollectionAlias.FEEDBACK:
         cache = request.app[_STATE].cache
-        run = lambda: taxii_feedback.post_answers(services, caller, objects, cache)  # noqa: E731
+        answered = await taxii_feedback.post_answers(services, caller, objects, cache)
+        stored = await services.taxii.save(caller, {**head, **answered})
     else:
-        run = lambda: post_envelope(services, caller, spec, objects)  # noqa: E731
-    outcome = await run()
-    body = {"status": "complete", "request_timestamp": rfc3339(requested_at), **outcome}
-    stored = await services.taxii.save(caller, body)
+        stored = await post_envelope(services, caller, spec, objects, head)
     return _respond(stored, 202)
 
 
