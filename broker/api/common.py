@@ -216,9 +216,14 @@ def whole_number(text: str, *, max_digits: int) -> int | None:
 
 
 _OPENERS = frozenset(b"[{")
-_CLOSERS = frozenset(b"]}")
-# A JSON string, escapes included: brackets inside strings do not nest.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string, escapes included: brackets inside strings do not nest. Written
+# as a run of plain characters between escapes, not one alternation per character:
+# the same strings, matched several times faster.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Every byte but the brackets, deleted before the scan: it then walks the
+# structure alone, not every byte of the values (a 100-object TAXII envelope
+# has ~50 times fewer brackets than bytes).
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def nests_deeper_than(raw: bytes, limit: int) -> bool:
@@ -230,12 +235,12 @@ def nests_deeper_than(raw: bytes, limit: int) -> bool:
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return False
     depth = 0
-    for byte in _JSON_STRING.sub(b'""', raw):
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
         if byte in _OPENERS:
             depth += 1
             if depth > limit:
                 return True
-        elif byte in _CLOSERS:
+        else:
             depth -= 1
     return False
 
