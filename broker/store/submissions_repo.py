@@ -84,15 +84,20 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
     seen: dict[tuple[str, str], tuple[str | None, SubmitResult]] = {}
-    keys = sorted({p.idempotency_key for p in batch if p.idempotency_key is not None})
-    if keys:
+    keyed = [p for p in batch if p.idempotency_key is not None]
+    if keyed:
+        # Both columns, so the lookup is a probe of `uq_items_idempotency` (user
+        # first); on the key alone it read every item, a cost that grew with the store.
         stored = conn.execute(
             select(
                 items.c.submitter_user_id,
                 items.c.idempotency_key,
                 items.c.request_digest,
                 items.c.submit_result,
-            ).where(items.c.idempotency_key.in_(keys))
+            ).where(
+                items.c.submitter_user_id.in_(sorted({p.user_id for p in keyed})),
+                items.c.idempotency_key.in_(sorted({p.idempotency_key for p in keyed})),
+            )
         )
         for row in stored:
             seen[(row.submitter_user_id, row.idempotency_key)] = (
