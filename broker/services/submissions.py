@@ -68,6 +68,9 @@ class SubmitDraft:
     information_request_id: str | None = None
     # What the caller is told, written in the submission's own transaction.
     receipt: Receipt | None = None
+    # A retried key answers the first submission of any of the member's users,
+    # not only the caller's own (a TAXII re-post, docs/taxii.md).
+    key_per_member: bool = False
 
 
 class SubmissionService:
@@ -215,6 +218,7 @@ class SubmissionService:
             result=result,
             information_request_id=draft.information_request_id,
             receipt=draft.receipt,
+            key_per_member=draft.key_per_member,
         )
         # Group commit: written with other submissions, answered once durable.
         stored: SubmitResult = await self._store.write_submission(prepared)

@@ -69,9 +69,14 @@ class PreparedSubmission:
     information_request_id: str | None = None
     # What the caller is told, stored in the same transaction (a TAXII status).
     receipt: Receipt | None = None
+    # Whose earlier submissions a retried key is looked up among: the user's
+    # (`Idempotency-Key`), or the provider member's (a TAXII re-post).
+    key_per_member: bool = False
 
 
 Outcome = SubmitResult | Exception
+# Who used an idempotency key: ("user", user id) or ("member", member id), and the key.
+_KeyUse = tuple[str, str, str]
 
 
 def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> list[Outcome]:
@@ -79,35 +84,16 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
 
     A retried `Idempotency-Key` gets the first submission's result (or a
     Conflict if the request differs), whether the first is already stored or
-    earlier in the same batch. A submission's receipt is stored with the
-    result it got; one that got a Conflict stores none.
+    earlier in the same batch: the same user's, or with `key_per_member` any
+    of the provider member's users'. A submission's receipt is stored with
+    the result it got; one that got a Conflict stores none.
     """
     outcomes: list[Outcome | None] = [None] * len(batch)
-    seen: dict[tuple[str, str], tuple[str | None, SubmitResult]] = {}
-    keyed = [p for p in batch if p.idempotency_key is not None]
-    if keyed:
-        # Both columns, so the lookup is a probe of `uq_items_idempotency` (user
-        # first); on the key alone it read every item, a cost that grew with the store.
-        stored = conn.execute(
-            select(
-                items.c.submitter_user_id,
-                items.c.idempotency_key,
-                items.c.request_digest,
-                items.c.submit_result,
-            ).where(
-                items.c.submitter_user_id.in_(sorted({p.user_id for p in keyed})),
-                items.c.idempotency_key.in_(sorted({p.idempotency_key for p in keyed})),
-            )
-        )
-        for row in stored:
-            seen[(row.submitter_user_id, row.idempotency_key)] = (
-                row.request_digest,
-                submit_result_from_json(row.submit_result),
-            )
+    seen = _earlier_uses(conn, batch)
     fresh: list[PreparedSubmission] = []
     for index, prepared in enumerate(batch):
         if prepared.idempotency_key is not None:
-            key = (prepared.user_id, prepared.idempotency_key)
+            key = _use(prepared)
             if key in seen:
                 digest, result = seen[key]
                 outcomes[index] = (
@@ -119,7 +105,10 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
                     )
                 )
                 continue
-            seen[key] = (prepared.digest, prepared.result)
+            for use in _uses(
+                prepared.user_id, prepared.facts.provider_id, prepared.idempotency_key
+            ):
+                seen[use] = (prepared.digest, prepared.result)
         fresh.append(prepared)
         outcomes[index] = prepared.result
     if fresh:
@@ -132,6 +121,55 @@ def write_submissions(conn: Connection, batch: Sequence[PreparedSubmission]) -> 
     if receipts:
         add_receipts_sync(conn, receipts)
     return [o if o is not None else Conflict("not written") for o in outcomes]
+
+
+def _use(p: PreparedSubmission) -> _KeyUse:
+    """Whose use of `p`'s key answers it: its member's or its user's."""
+    assert p.idempotency_key is not None
+    if p.key_per_member:
+        return ("member", p.facts.provider_id, p.idempotency_key)
+    return ("user", p.user_id, p.idempotency_key)
+
+
+def _uses(user_id: str, member_id: str, key: str) -> tuple[_KeyUse, _KeyUse]:
+    """A stored key counts as its user's and as its member's."""
+    return ("user", user_id, key), ("member", member_id, key)
+
+
+def _earlier_uses(
+    conn: Connection, batch: Sequence[PreparedSubmission]
+) -> dict[_KeyUse, tuple[str | None, SubmitResult]]:
+    """The stored submissions the keys of `batch` may retry, by each use of their key.
+
+    Looked up by holder and key together, a probe of `uq_items_idempotency`
+    (user first) or `ix_items_provider_idempotency` (member first); by the key
+    alone it read every item, a cost that grew with the store.
+    """
+    found: dict[_KeyUse, tuple[str | None, SubmitResult]] = {}
+    keyed = [p for p in batch if p.idempotency_key is not None]
+    for per_member in (False, True):
+        wanted = [p for p in keyed if p.key_per_member is per_member]
+        if not wanted:
+            continue
+        holder = items.c.provider_id if per_member else items.c.submitter_user_id
+        holders = {p.facts.provider_id if per_member else p.user_id for p in wanted}
+        rows = conn.execute(
+            select(
+                items.c.submitter_user_id,
+                items.c.provider_id,
+                items.c.idempotency_key,
+                items.c.request_digest,
+                items.c.submit_result,
+            ).where(
+                holder.in_(sorted(holders)),
+                items.c.idempotency_key.in_(sorted({p.idempotency_key or "" for p in wanted})),
+            )
+        )
+        for row in rows:
+            earlier = (row.request_digest, submit_result_from_json(row.submit_result))
+            for use in _uses(row.submitter_user_id, row.provider_id, row.idempotency_key):
+                found.setdefault(use, earlier)
+    return found
 
 
 def _item_row(p: PreparedSubmission) -> dict[str, Any]:

@@ -173,6 +173,8 @@ items = Table(
     UniqueConstraint("submitter_user_id", "idempotency_key", name="uq_items_idempotency"),
     Index("ix_items_audience_id", "audience_id", "id"),
     Index("ix_items_provider_id", "provider_id", "id"),
+    # A TAXII re-post is recognised among the member's items (docs/taxii.md).
+    Index("ix_items_provider_idempotency", "provider_id", "idempotency_key"),
 )
 
 scope_versions = Table(

@@ -5,9 +5,10 @@ docs/taxii.md "Mapping between envelopes and items": one envelope, one item
 like any item). All or nothing: if any object fails, no item is created and
 every object is reported with its reason. The item's TLP is the strictest
 TLP marking among the objects; an unmarked envelope is refused. Re-posting
-the same objects (same ids and `modified`) is a success that creates nothing
-new: the envelope is submitted under an Idempotency-Key made of its objects'
-ids and versions, so the submissions service answers the first item again.
+the same objects (same ids and `modified`), by any user of the same member,
+is a success that creates nothing new: the envelope is submitted under a key
+made of its collection and its objects' ids and versions, looked up among the
+member's items, so the submissions service answers the first item again.
 The status resource of an envelope that became an item is written in the
 item's own transaction: one durable commit per envelope.
 """
@@ -183,6 +184,7 @@ async def post_envelope(
         feedback_due=due,
         as_sent=as_sent,
         receipt=receipt,
+        key_per_member=True,
     )
     try:
         result = await services.submissions.submit(caller, draft, key)

@@ -675,6 +675,35 @@ async def test_repost_creates_nothing_and_envelopes_must_agree(cast: Cast) -> No
     assert narrower.success_count == 1
 
 
+async def test_a_repost_by_another_user_of_the_member_creates_nothing(cast: Cast) -> None:
+    """A re-post is recognised per member (docs/taxii.md): the member's other user
+    re-sending the same objects gets the first item; another member's adds its own."""
+    broker = cast.broker
+    vendor, peer = cast.vendor, cast.peer
+    obj = indicator()
+    first = await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token
+        ).add_objects(envelope(obj))
+    )
+    again = await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", vendor.plain_id, vendor.plain_token
+        ).add_objects(envelope(obj))
+    )
+    assert first.successes[0]["message"] == again.successes[0]["message"]  # "item <id>"
+    other = await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", peer.handler_id, peer.handler_token
+        ).add_objects(envelope(obj))
+    )
+    assert other.success_count == 1
+    assert other.successes[0]["message"] != first.successes[0]["message"]
+    reading = collection(broker, "tier-one-analysis", vendor.plain_id, vendor.plain_token)
+    copies = [o for o in stix_objects(await off_loop(reading.get_objects)) if o.id == obj["id"]]
+    assert len(copies) == 2  # the vendor's item and the peer's, no second of the vendor's
+
+
 async def test_opinion_is_expert_feedback(cast: Cast) -> None:
     """A tier-one member's opinion is its expert feedback: agree confirms."""
     broker = cast.broker

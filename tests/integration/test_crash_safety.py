@@ -83,8 +83,9 @@ class Deployment:
 async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
     """A data directory on SQLite, or one whose database is a fresh PostgreSQL database."""
     data_dir = tmp_path / "data"
-    # Signed checkpoints every half second, so crashes land among them too.
-    settings = {"CHECKPOINT_INTERVAL": "PT0.5S"}
+    # Signed checkpoints every half second, so crashes land among them too; no
+    # per-token limit, or 16 submitters on one token outrun its 100/s.
+    settings = {"CHECKPOINT_INTERVAL": "PT0.5S", "TOKEN_REQUESTS_PER_SECOND": "0"}
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{(data_dir / 'council.db').resolve()}"
         yield Deployment(data_dir, broker_env(**settings), url)
