@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import secrets
 import subprocess
@@ -82,8 +83,14 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
+_ADDRESSES = itertools.count(1)
+
+
 def _indicator(extensions: dict[str, Any] | None) -> dict[str, Any]:
+    """A new TLP:AMBER indicator with a pattern of its own: real feeds rarely repeat
+    a pattern, and the broker validates each distinct pattern once."""
     stamp = "2026-11-01T10:00:00.000Z"
+    n = next(_ADDRESSES)
     obj: dict[str, Any] = {
         "type": "indicator",
         "spec_version": "2.1",
@@ -91,7 +98,7 @@ def _indicator(extensions: dict[str, Any] | None) -> dict[str, Any]:
         "created": stamp,
         "modified": stamp,
         "name": "benchmark indicator",
-        "pattern": "[ipv4-addr:value = '203.0.113.7']",
+        "pattern": f"[ipv4-addr:value = '10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}']",
         "pattern_type": "stix",
         "valid_from": "2026-11-01T10:00:00Z",
         "object_marking_refs": [_AMBER],
