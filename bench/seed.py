@@ -33,12 +33,14 @@ from broker import tlp
 from broker.crypto import KeyRing, canonical_json
 from broker.domain import Confidence, Group, ItemFacts, ItemKind, ItemStatus, Scope, Tlp
 from broker.domain.items import ItemContent, VersionChange
+from broker.domain.stix_ids import note_id_for
 from broker.services.sealing import seal_content
+from broker.services.stix_refs import index_key, ref_of
 from broker.settings import Settings
 from broker.store import Database
 from broker.store.items_repo import ItemRepository, scope_version_row
 from broker.store.members_repo import bodies_with_handlers
-from broker.store.tables import items, scope_versions
+from broker.store.tables import items, scope_versions, stix_refs
 
 __all__ = ["SeedPlan", "SeedStats", "seed_items"]
 
@@ -118,9 +120,14 @@ async def seed_items(
             "pending_consents": [],
         }
 
-        def rows(first: int, last: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        refs_key = index_key(ring)
+        Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+        def rows(first: int, last: int) -> Rows:
             item_rows: list[dict[str, Any]] = []
             scope_rows: list[dict[str, Any]] = []
+            # Indexed as the broker indexes what it stores: the note each item is served as.
+            ref_rows: list[dict[str, Any]] = []
             for i in range(first, last):
                 at = plan.newest - (plan.offset + i) * plan.step
                 created = datetime.fromtimestamp(at, UTC)
@@ -155,8 +162,10 @@ async def seed_items(
                         "idempotency_key": None,
                         "request_digest": hashlib.sha256(canonical_json(content)).hexdigest(),
                         "submit_result": {"id": item_id, **result},
+                        "stix_indexed": True,
                     }
                 )
+                ref_rows.append({"ref": ref_of(refs_key, note_id_for(item_id)), "item_id": item_id})
                 scope_rows.append(
                     scope_version_row(
                         facts, 1, VersionChange.SUBMITTED, plan.submitter_user_id, created
@@ -164,12 +173,13 @@ async def seed_items(
                 )
                 if rng.random() < keep:
                     sample_ids.append(item_id)
-            return item_rows, scope_rows
+            return item_rows, scope_rows, ref_rows
 
-        async def write(batch: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        async def write(batch: Rows) -> None:
             async with db.write() as conn:
                 await conn.execute(insert(items), batch[0])
                 await conn.execute(insert(scope_versions), batch[1])
+                await conn.execute(insert(stix_refs), batch[2])
 
         # Sealing the next batch (in a thread) overlaps writing this one: the
         # database work happens mostly outside the GIL.

@@ -159,6 +159,9 @@ async def _services(
     services = app[SERVICES] = Services(settings, store, keys, clock)
     app[SWEEPER] = services.sweeper
     try:
+        # Items stored before the STIX object index are indexed before serving,
+        # so a TAXII read by id never misses one (once; a no-op afterwards).
+        await services.stix_refs.backfill()
         yield
     finally:
         # Pending last-use writes end before the database closes under them.

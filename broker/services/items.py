@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import structlog
@@ -59,6 +59,7 @@ from broker.services.keyring import Keys
 from broker.services.obligations import DuePeriods, cancel_for_item, reconcile_obligations
 from broker.services.paging import decode_id_cursor, encode_cursor
 from broker.services.sealing import open_content, rebind_key
+from broker.services.stix_refs import StixRefs
 from broker.store.uow import Store, UnitOfWork
 
 __all__ = ["ItemService"]
@@ -77,12 +78,14 @@ class ItemService:
         keys: Keys,
         auditor: Auditor,
         due_defaults: DuePeriods,
+        stix_refs: StixRefs,
     ) -> None:
         self._store = store
         self._clock = clock
         self._keys = keys
         self._auditor = auditor
         self._due_defaults = due_defaults
+        self._stix_refs = stix_refs
 
     # -- read -----------------------------------------------------------------
 
@@ -326,6 +329,48 @@ class ItemService:
                 if len(batch) < count:
                     return opened, None
         return opened, position
+
+    async def collection_items_holding(
+        self, actor: Actor, collection: tlp.CollectionSpec, stix_ids: Iterable[str]
+    ) -> list[OpenedItem]:
+        """The items of `collection` the caller may open that hold an object with one
+        of `stix_ids`, oldest first, opened as `collection_page` opens them.
+
+        Found through the STIX object index, not by opening the collection;
+        the decision is the same `tlp.selects`. Not audited here: the edge
+        audits what it returned.
+        """
+        if not tlp.may_use_collection(actor.reader, collection) or not collection.kinds:
+            return []
+        refs = self._stix_refs.of_all(stix_ids)
+        async with self._store.read() as uow:
+            ids = await uow.stix_refs.items_holding(refs)
+            found = await uow.items.get_many(ids)
+        opened: list[OpenedItem] = []
+        for item_id in ids:
+            stored = found.get(item_id)
+            if (
+                stored is None
+                or stored.withdrawn_at is not None  # a listing shows active items only
+                or not tlp.selects(actor.reader, collection, stored.facts)
+            ):
+                continue
+            try:
+                content = open_content(self._keys, stored)
+            except IntegrityAlarm:
+                await self._alarm(actor, stored.id)
+                continue
+            opened.append(self._opened(actor, stored, content, {}))
+        return opened
+
+    async def readable_items_holding(self, actor: Actor, stix_ids: Iterable[str]) -> list[str]:
+        """The ids of the items the caller may open that hold an object with one of
+        `stix_ids` (a TAXII `derived_from` naming STIX ids), oldest first."""
+        refs = self._stix_refs.of_all(stix_ids)
+        async with self._store.read() as uow:
+            ids = await uow.stix_refs.items_holding(refs)
+            found = await uow.items.get_many(ids)
+        return [i for i in ids if i in found and tlp.may_read(actor.reader, found[i].facts)]
 
     async def opened_many(self, actor: Actor, item_ids: list[str]) -> list[OpenedItem]:
         """The items of `item_ids` the caller may open, opened as `read` opens them.
@@ -726,6 +771,7 @@ class ItemService:
             )
         async with self._store.write() as uow:
             await uow.items.withdraw(stored.id, now)
+            await uow.stix_refs.forget(stored.id)
             # Task force (SPEC §4): nothing is owed on a withdrawn item.
             await cancel_for_item(uow, stored.id, now)
             # Told to those it was delivered to; content is already gone.

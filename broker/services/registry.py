@@ -18,6 +18,7 @@ from broker.services.members import MemberService
 from broker.services.obligations import due_periods
 from broker.services.reports import ReportService
 from broker.services.resolutions import ResolutionService
+from broker.services.stix_refs import StixRefs
 from broker.services.submissions import SubmissionService
 from broker.services.sweeper import Sweeper
 from broker.services.taxii import TaxiiService
@@ -51,6 +52,7 @@ class Services:
         self.members = MemberService(
             store=store, clock=clock, auditor=self.auditor, directory=self.directory
         )
+        self.stix_refs = StixRefs(store=store, keys=keys)
         self.submissions = SubmissionService(
             store=store,
             clock=clock,
@@ -58,6 +60,7 @@ class Services:
             directory=self.directory,
             auditor=self.auditor,
             due_defaults=due_periods(settings),
+            stix_refs=self.stix_refs,
         )
         self.items = ItemService(
             store=store,
@@ -65,6 +68,7 @@ class Services:
             keys=keys,
             auditor=self.auditor,
             due_defaults=due_periods(settings),
+            stix_refs=self.stix_refs,
         )
         self.audit = AuditService(
             store=store,

@@ -39,6 +39,7 @@ from broker.services.item_records import (
 from broker.services.keyring import Keys
 from broker.services.obligations import DuePeriods, new_obligations
 from broker.services.sealing import seal_content
+from broker.services.stix_refs import StixRefs
 from broker.store.submissions_repo import PreparedSubmission
 from broker.store.uow import Store
 
@@ -85,6 +86,7 @@ class SubmissionService:
         directory: Directory,
         auditor: Auditor,
         due_defaults: DuePeriods,
+        stix_refs: StixRefs,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -92,6 +94,7 @@ class SubmissionService:
         self._directory = directory
         self._auditor = auditor
         self._due_defaults = due_defaults
+        self._stix_refs = stix_refs
 
     async def submit(
         self, actor: Actor, draft: SubmitDraft, idempotency_key: str | None
@@ -219,6 +222,7 @@ class SubmissionService:
             information_request_id=draft.information_request_id,
             receipt=draft.receipt,
             key_per_member=draft.key_per_member,
+            stix_refs=self._stix_refs.of_item(item_id, draft.stix),
         )
         # Group commit: written with other submissions, answered once durable.
         stored: SubmitResult = await self._store.write_submission(prepared)

@@ -30,6 +30,7 @@ from broker.store.items_repo import (
     submit_result_to_json,
 )
 from broker.store.obligations_repo import obligation_row
+from broker.store.stix_refs_repo import add_refs_sync
 from broker.store.tables import (
     audience_members,
     audiences,
@@ -72,6 +73,8 @@ class PreparedSubmission:
     # Whose earlier submissions a retried key is looked up among: the user's
     # (`Idempotency-Key`), or the provider member's (a TAXII re-post).
     key_per_member: bool = False
+    # Keyed digests of the ids of the STIX objects the item is served as.
+    stix_refs: frozenset[str] = frozenset()
 
 
 Outcome = SubmitResult | Exception
@@ -198,6 +201,7 @@ def _item_row(p: PreparedSubmission) -> dict[str, Any]:
         "idempotency_key": p.idempotency_key,
         "request_digest": p.digest,
         "submit_result": submit_result_to_json(p.result),
+        "stix_indexed": True,
     }
 
 
@@ -262,5 +266,6 @@ def _store(conn: Connection, fresh: list[PreparedSubmission]) -> None:
     obligation_rows = [obligation_row(ob, p.created_at) for p in fresh for ob in p.obligations]
     if obligation_rows:
         conn.execute(insert(obligations), obligation_rows)
+    add_refs_sync(conn, [(ref, p.facts.id) for p in fresh for ref in sorted(p.stix_refs)])
     insert_events_sync(conn, [event for p in fresh for event in p.events])
     append_events_sync(conn, [p.audit for p in fresh])

@@ -48,6 +48,7 @@ __all__ = [
     "obligations",
     "reports",
     "scope_versions",
+    "stix_refs",
     "taxii_statuses",
     "users",
     "webhook_dead_letters",
@@ -170,11 +171,31 @@ items = Table(
     Column("idempotency_key", String(200), nullable=True),
     Column("request_digest", String(64), nullable=True),
     Column("submit_result", JSON, nullable=True),  # replayed for a retried Idempotency-Key
+    # Whether `stix_refs` holds the item's objects (items stored before it are
+    # indexed when the broker starts: `StixRefService.backfill`).
+    Column("stix_indexed", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("submitter_user_id", "idempotency_key", name="uq_items_idempotency"),
     Index("ix_items_audience_id", "audience_id", "id"),
     Index("ix_items_provider_id", "provider_id", "id"),
     # A TAXII re-post is recognised among the member's items (docs/taxii.md).
     Index("ix_items_provider_idempotency", "provider_id", "idempotency_key"),
+    Index(
+        "ix_items_stix_unindexed",
+        "id",
+        sqlite_where=text("NOT stix_indexed"),
+        postgresql_where=text("NOT stix_indexed"),
+    ),
+)
+
+# The STIX objects each item is served as, by a keyed digest of the object's id
+# (`broker.services.stix_refs`): an object is found by id without opening every
+# item, and the database holds no STIX id in the clear.
+stix_refs = Table(
+    "stix_refs",
+    metadata,
+    Column("ref", String(64), primary_key=True),
+    Column("item_id", Id, ForeignKey("items.id"), primary_key=True),
+    Index("ix_stix_refs_item_id", "item_id"),
 )
 
 scope_versions = Table(

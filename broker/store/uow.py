@@ -35,6 +35,7 @@ from broker.store.obligations_repo import ObligationRepository
 from broker.store.reports_repo import ReportRepository
 from broker.store.resolutions_repo import ResolutionRepository
 from broker.store.sealed_repo import SealedRepository
+from broker.store.stix_refs_repo import StixRefRepository
 from broker.store.submissions_repo import PreparedSubmission, write_submissions
 from broker.store.taxii_repo import TaxiiRepository
 from broker.store.webhooks_repo import WebhookRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.sealed = SealedRepository(conn)
         self.resolutions = ResolutionRepository(conn)
         self.taxii = TaxiiRepository(conn)
+        self.stix_refs = StixRefRepository(conn)
 
 
 class StoreUnreadable(Exception):

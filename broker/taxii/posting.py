@@ -104,6 +104,23 @@ def _title(content: Sequence[PostedObject]) -> str:
     return str(title)[:300]
 
 
+async def _sources(services: Services, caller: Actor, named: Sequence[str]) -> tuple[str, ...]:
+    """`derived_from` as item ids (docs/taxii.md): a STIX id stands for every item
+    holding that object which the caller may read; an item id stays as it is.
+
+    A STIX id that names no such item is passed on unchanged, so the submission
+    refuses it exactly as it refuses an unknown item id: the same answer for
+    absent and hidden, and an audited denial.
+    """
+    resolved: list[str] = []
+    for name in named:
+        holding = (
+            await services.items.readable_items_holding(caller, [name]) if "--" in name else []
+        )
+        resolved.extend(holding or [name])
+    return tuple(dict.fromkeys(resolved))
+
+
 async def post_envelope(
     services: Services,
     caller: Actor,
@@ -157,6 +174,7 @@ async def post_envelope(
                 "an object's scope may narrow the collection's, never widen it",
             )
         )
+    derived = await _sources(services, caller, derived or ())
     bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": data}
     identity = sorted(f"{p.id}|{p.version}" for p in posted)
     key = "taxii-" + hashlib.sha256("\n".join([spec.id, *identity]).encode()).hexdigest()

@@ -539,11 +539,31 @@ async def get_manifest(request: web.Request) -> web.Response:
     return _respond(manifest, headers=_date_headers(page))
 
 
-async def _all_of(
+async def _named(
     request: web.Request, caller: Actor, spec: tlp.CollectionSpec, filters: Filters
 ) -> list[_Entry]:
-    """Every object of the collection passing `filters`: a walk to the end."""
-    return await _walk(request, caller, spec, filters, None, 1 << 30)
+    """Every version of the objects `filters.ids` names that the caller may read,
+    in date_added order, as a walk of the whole collection would give them.
+
+    An item collection finds the items holding them through the STIX object
+    index (`ItemService.collection_items_holding`, the same decision as a
+    listing); the feedback collection, made of answers, is walked.
+    """
+    if spec.alias is tlp.CollectionAlias.FEEDBACK or not spec.kinds:
+        return await _walk(request, caller, spec, filters, None, 1 << 30)
+    entries: list[_Entry] = []
+    if filters.added_after is None or DEFINITIONS_ADDED > filters.added_after:
+        for index, obj in enumerate(request.app[_STATE].council()):
+            if filters.keeps(obj):
+                entries.append(_Entry(("", index), DEFINITIONS_ADDED, None, obj))
+    cache = request.app[_STATE].cache
+    holding = await _services(request).items.collection_items_holding(
+        caller, spec, sorted(filters.ids or ())
+    )
+    for item in holding:
+        if filters.added_after is None or item.item.created_at > filters.added_after:
+            entries.extend(_item_entries(cache.objects(item), item, filters, None))
+    return _by_version(entries, filters)
 
 
 @routes.get(f"/{API_ROOT}/collections/{{collection}}/objects/{{object}}/")
@@ -562,7 +582,7 @@ async def get_object(request: web.Request) -> web.Response:
         versions=parsed.versions,
         spec_versions=parsed.spec_versions,
     )
-    found = await _all_of(request, caller, spec, filters)
+    found = await _named(request, caller, spec, filters)
     if not found:
         raise TaxiiError(404, "Not found", "no object with that id in this collection")
     page = found[:limit]
@@ -591,7 +611,7 @@ async def get_versions(request: web.Request) -> web.Response:
         versions=("all",),
         spec_versions=parsed.spec_versions,
     )
-    found = await _all_of(request, caller, spec, filters)
+    found = await _named(request, caller, spec, filters)
     if not found:
         raise TaxiiError(404, "Not found", "no object with that id in this collection")
     versions = sorted(dict.fromkeys(version_of(e.obj) for e in found))

@@ -28,6 +28,7 @@ from broker import tlp
 from broker.api.models import ScopeIn
 from broker.domain import Confidence, Scope, Tlp
 from broker.domain.items import OpenedItem
+from broker.domain.stix_ids import NAMESPACE, note_id_for
 from broker.domain.timestamps import rfc3339
 
 __all__ = [
@@ -48,8 +49,7 @@ __all__ = [
 EXTENSION_ID = "extension-definition--0ab61d92-cb3d-4acf-92de-5c2233c3325f"
 """The council extension (docs/taxii.md), a STIX 2.1 property extension."""
 
-_NAMESPACE = uuid.UUID("0ab61d92-cb3d-4acf-92de-5c2233c3325f")
-"""UUIDv5 namespace of the ids the council derives (its identity, notes)."""
+_NAMESPACE = NAMESPACE  # of the ids the council derives (its identity, notes)
 
 IDENTITY_ID = f"identity--{uuid.uuid5(_NAMESPACE, 'council')}"
 """The council's own identity: what every note's `object_refs` names."""
@@ -141,11 +141,6 @@ def cache_pattern_validation() -> None:
         return tuple(validator(pattern, version))
 
     stix2.v21.sdo.run_validator = cached
-
-
-def note_id_for(item_id: str) -> str:
-    """The STIX id of a text-only item's note: UUIDv5 of the item id, stable forever."""
-    return f"note--{uuid.uuid5(_NAMESPACE, item_id)}"
 
 
 def version_of(obj: Mapping[str, Any]) -> str:

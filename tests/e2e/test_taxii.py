@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import requests
 import stix2
-from sqlalchemy import select
+from aiohttp.test_utils import TestServer
+from sqlalchemy import delete, select, update
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from broker.app import create_app
+from broker.app import create_app, server_options
 from broker.settings import Settings
-from broker.store.tables import taxii_statuses
+from broker.store.tables import items, stix_refs, taxii_statuses
 from clients.sdk import CouncilClient
 from tests.conftest import Broker
 
@@ -702,6 +703,94 @@ async def test_a_repost_by_another_user_of_the_member_creates_nothing(cast: Cast
     reading = collection(broker, "tier-one-analysis", vendor.plain_id, vendor.plain_token)
     copies = [o for o in stix_objects(await off_loop(reading.get_objects)) if o.id == obj["id"]]
     assert len(copies) == 2  # the vendor's item and the peer's, no second of the vendor's
+
+
+def _item_of(status: Any) -> str:
+    """The item id a successful status names ("item <id>")."""
+    return str(status.successes[0]["message"]).removeprefix("item ")
+
+
+async def test_derived_from_names_a_stix_id_of_an_item_the_poster_may_read(cast: Cast) -> None:
+    """`derived_from` takes STIX ids (docs/taxii.md): the items holding that object
+    which the poster may read become the sources; one it may not read is refused
+    like an unknown item, and audited."""
+    broker = cast.broker
+    vendor, peer = cast.vendor, cast.peer
+    source = indicator()
+    posted = await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token
+        ).add_objects(envelope(source))
+    )
+    peer_posting = collection(broker, "tier-one-analysis", peer.handler_id, peer.handler_token)
+    derived = await off_loop(
+        lambda: peer_posting.add_objects(envelope(indicator(derived_from=[source["id"]])))
+    )
+    assert derived.success_count == 1, derived.failures
+    opened = await peer.native.get_item(_item_of(derived))
+    assert [p.id for p in opened.provenance] == [_item_of(posted)]
+    # A secret item reaches handlers only: the peer's plain user may not derive from it.
+    hidden = indicator(secret=True)
+    await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token
+        ).add_objects(envelope(hidden))
+    )
+    plain = collection(broker, "tier-one-analysis", peer.plain_id, peer.plain_token)
+    refused = await off_loop(
+        lambda: plain.add_objects(envelope(indicator(derived_from=[hidden["id"]])))
+    )
+    assert (refused.success_count, refused.failure_count) == (0, 1)
+    unknown = await off_loop(
+        lambda: plain.add_objects(envelope(indicator(derived_from=[f"indicator--{uuid.uuid4()}"])))
+    )
+    assert unknown.failures[0]["message"] == refused.failures[0]["message"]
+    log = await broker.admin.audit(action="item.derive", outcome="denied")
+    assert len(log.items) == 2
+
+
+async def test_an_object_is_found_by_id_and_older_items_are_indexed_at_start(
+    cast: Cast,
+) -> None:
+    """Reading an object by id goes through the STIX object index, which names no
+    STIX id in the clear; items stored before the index are indexed when a
+    broker starts on the database."""
+    broker = cast.broker
+    vendor = cast.vendor
+    obj = indicator()
+    status = await off_loop(
+        lambda: collection(
+            broker, "tier-one-analysis", vendor.handler_id, vendor.handler_token
+        ).add_objects(envelope(obj))
+    )
+    db = broker.database()
+    try:
+        async with db.read() as conn:
+            refs = list((await conn.execute(select(stix_refs.c.ref))).scalars())
+        assert refs and not [r for r in refs if "--" in r or obj["id"][-36:] in r]
+        # As a database from before the index: no entries, items unindexed.
+        async with db.write() as conn:
+            await conn.execute(delete(stix_refs))
+            await conn.execute(update(items).values(stix_indexed=False))
+    finally:
+        await db.dispose()
+    restarted = TestServer(
+        create_app(broker.settings, clock=broker.clock, ring=broker.ring), host="127.0.0.1"
+    )
+    await restarted.start_server(**server_options(broker.settings))
+    try:
+        again = replace(broker, url=str(restarted.make_url("")).rstrip("/"))
+        reading = collection(again, "tier-one-analysis", vendor.plain_id, vendor.plain_token)
+        found = await off_loop(lambda: reading.get_object(obj["id"]))
+        assert [o.id for o in stix_objects(found)] == [obj["id"]]
+        versions = await off_loop(lambda: reading.object_versions(obj["id"]))
+        assert versions["versions"] == ["2026-11-01T10:00:00.000Z"]
+        await vendor.native.withdraw(_item_of(status))
+        with pytest.raises(requests.HTTPError) as gone:
+            await off_loop(lambda: reading.get_object(obj["id"]))
+        assert gone.value.response.status_code == 404
+    finally:
+        await restarted.close()
 
 
 async def test_opinion_is_expert_feedback(cast: Cast) -> None:

@@ -32,6 +32,7 @@ from broker.services.auditor import Auditor
 from broker.services.directory import Directory
 from broker.services.items import ItemService
 from broker.services.keyring import Keys
+from broker.services.stix_refs import StixRefs
 from broker.services.submissions import SubmissionService, SubmitDraft
 from tests.service.fakes import FakeStore
 
@@ -132,6 +133,7 @@ class World:
         clock = lambda: NOW  # noqa: E731
         keys = Keys(KeyRing.generate())
         auditor = Auditor(self.store, clock)  # type: ignore[arg-type]
+        refs = StixRefs(store=self.store, keys=keys)  # type: ignore[arg-type]
         self.submissions = SubmissionService(
             store=self.store,  # type: ignore[arg-type]
             clock=clock,
@@ -139,6 +141,7 @@ class World:
             directory=Directory(self.store, clock, timedelta(minutes=1)),  # type: ignore[arg-type]
             auditor=auditor,
             due_defaults=DUE,
+            stix_refs=refs,
         )
         self.items = ItemService(
             store=self.store,  # type: ignore[arg-type]
@@ -146,6 +149,7 @@ class World:
             keys=keys,
             auditor=auditor,
             due_defaults=DUE,
+            stix_refs=refs,
         )
 
     @property

@@ -18,6 +18,7 @@ from tests.service.fakes.feed import FakeFeedRepository
 from tests.service.fakes.items import FakeItemRepository
 from tests.service.fakes.members import FakeMemberRepository
 from tests.service.fakes.obligations import FakeObligationRepository
+from tests.service.fakes.stix_refs import FakeStixRefRepository
 from tests.service.fakes.webhooks import FakeWebhookRepository
 
 T = TypeVar("T")
@@ -34,6 +35,7 @@ class FakeUnitOfWork:
         self.webhooks = FakeWebhookRepository()
         self.feed = FakeFeedRepository()
         self.audit = FakeAuditRepository()
+        self.stix_refs = FakeStixRefRepository()
 
 
 class FakeStore:
