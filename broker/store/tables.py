@@ -182,7 +182,7 @@ items = Table(
     Index(
         "ix_items_stix_unindexed",
         "id",
-        sqlite_where=text("NOT stix_indexed"),
+        sqlite_where=text("stix_indexed = 0"),
         postgresql_where=text("NOT stix_indexed"),
     ),
 )

@@ -29,7 +29,7 @@ def upgrade() -> None:
         "ix_items_stix_unindexed",
         "items",
         ["id"],
-        sqlite_where=sa.text("NOT stix_indexed"),
+        sqlite_where=sa.text("stix_indexed = 0"),
         postgresql_where=sa.text("NOT stix_indexed"),
     )
     op.create_table(
