@@ -176,6 +176,32 @@ class ItemService:
             await self._alarm(actor, stored.id)
             raise alarm
 
+    async def _content_or_none(self, actor: Actor, stored: StoredItem) -> ItemContent | None:
+        """The item's content, or None (alarmed) when it fails its integrity check:
+        a listing leaves such an item out and goes on."""
+        try:
+            return open_content(self._keys, stored)
+        except IntegrityAlarm:
+            await self._alarm(actor, stored.id)
+            return None
+
+    async def _open_each(
+        self,
+        actor: Actor,
+        candidates: Iterable[StoredItem | None],
+        admits: Callable[[StoredItem], bool],
+    ) -> list[OpenedItem]:
+        """Each candidate that exists and `admits` lets through, opened as `read`
+        opens it, in order."""
+        opened: list[OpenedItem] = []
+        for stored in candidates:
+            if stored is None or not admits(stored):
+                continue
+            content = await self._content_or_none(actor, stored)
+            if content is not None:
+                opened.append(self._opened(actor, stored, content, {}))
+        return opened
+
     async def _alarm(self, actor: Actor, item_id: str) -> None:
         log.error("integrity_alarm", item_id=item_id, user_id=actor.user_id)
         await self._auditor.record(
@@ -264,10 +290,8 @@ class ItemService:
                     position = stored.id
                     if not tlp.may_read(actor.reader, stored.facts):
                         continue
-                    try:
-                        content = open_content(self._keys, stored)
-                    except IntegrityAlarm:
-                        await self._alarm(actor, stored.id)
+                    content = await self._content_or_none(actor, stored)
+                    if content is None:
                         continue
                     page.append(ItemSummary(item=stored, title=content.title))
                     if len(page) == limit:
@@ -318,10 +342,8 @@ class ItemService:
                     position = stored.id
                     if not tlp.selects(actor.reader, collection, stored.facts):
                         continue
-                    try:
-                        content = open_content(self._keys, stored)
-                    except IntegrityAlarm:
-                        await self._alarm(actor, stored.id)
+                    content = await self._content_or_none(actor, stored)
+                    if content is None:
                         continue
                     opened.append(self._opened(actor, stored, content, {}))
                     if len(opened) == count:
@@ -342,35 +364,28 @@ class ItemService:
         """
         if not tlp.may_use_collection(actor.reader, collection) or not collection.kinds:
             return []
-        refs = self._stix_refs.of_all(stix_ids)
-        async with self._store.read() as uow:
-            ids = await uow.stix_refs.items_holding(refs)
-            found = await uow.items.get_many(ids)
-        opened: list[OpenedItem] = []
-        for item_id in ids:
-            stored = found.get(item_id)
-            if (
-                stored is None
-                or stored.withdrawn_at is not None  # a listing shows active items only
-                or not tlp.selects(actor.reader, collection, stored.facts)
-            ):
-                continue
-            try:
-                content = open_content(self._keys, stored)
-            except IntegrityAlarm:
-                await self._alarm(actor, stored.id)
-                continue
-            opened.append(self._opened(actor, stored, content, {}))
-        return opened
+        return await self._open_each(
+            actor,
+            await self._holding(stix_ids),
+            # A listing shows active items only.
+            lambda s: s.withdrawn_at is None and tlp.selects(actor.reader, collection, s.facts),
+        )
 
     async def readable_items_holding(self, actor: Actor, stix_ids: Iterable[str]) -> list[str]:
         """The ids of the items the caller may open that hold an object with one of
         `stix_ids` (a TAXII `derived_from` naming STIX ids), oldest first."""
-        refs = self._stix_refs.of_all(stix_ids)
+        return [
+            s.facts.id
+            for s in await self._holding(stix_ids)
+            if s is not None and tlp.may_read(actor.reader, s.facts)
+        ]
+
+    async def _holding(self, stix_ids: Iterable[str]) -> list[StoredItem | None]:
+        """The stored items the STIX object index names for `stix_ids`, oldest first."""
         async with self._store.read() as uow:
-            ids = await uow.stix_refs.items_holding(refs)
+            ids = await uow.stix_refs.items_holding(self._stix_refs.of_all(stix_ids))
             found = await uow.items.get_many(ids)
-        return [i for i in ids if i in found and tlp.may_read(actor.reader, found[i].facts)]
+        return [found.get(i) for i in ids]
 
     async def opened_many(self, actor: Actor, item_ids: list[str]) -> list[OpenedItem]:
         """The items of `item_ids` the caller may open, opened as `read` opens them.
@@ -380,18 +395,11 @@ class ItemService:
         """
         async with self._store.read() as uow:
             found = await uow.items.get_many(item_ids)
-        opened: list[OpenedItem] = []
-        for item_id in dict.fromkeys(item_ids):
-            stored = found.get(item_id)
-            if stored is None or not tlp.may_read(actor.reader, stored.facts):
-                continue
-            try:
-                content = open_content(self._keys, stored)
-            except IntegrityAlarm:
-                await self._alarm(actor, stored.id)
-                continue
-            opened.append(self._opened(actor, stored, content, {}))
-        return opened
+        return await self._open_each(
+            actor,
+            (found.get(i) for i in dict.fromkeys(item_ids)),
+            lambda s: bool(tlp.may_read(actor.reader, s.facts)),
+        )
 
     async def record_listing(
         self, actor: Actor, item_ids: list[str], details: dict[str, object]
