@@ -372,13 +372,7 @@ async def _walk(
     """
     entries: list[_Entry] = []
     if start is None or start[0] == "":
-        skip = start[1] if start is not None else -1
-        added_ok = filters.added_after is None or DEFINITIONS_ADDED > filters.added_after
-        council = request.app[_STATE].council()
-        if added_ok:
-            for index, obj in enumerate(council):
-                if index > skip and filters.keeps(obj):
-                    entries.append(_Entry(("", index), DEFINITIONS_ADDED, None, obj))
+        entries.extend(_council_entries(request, filters, start[1] if start is not None else -1))
     if spec.alias is tlp.CollectionAlias.FEEDBACK:
         entries.extend(await _feedback_entries(request, caller, filters, start, want))
     elif tlp.may_use_collection(caller.reader, spec) and spec.kinds:
@@ -413,6 +407,18 @@ async def _walk(
                 break
             after = more
     return _by_version(entries, filters)[:want]
+
+
+def _council_entries(request: web.Request, filters: Filters, skip: int = -1) -> list[_Entry]:
+    """The council's own objects (served first in every collection) after index
+    `skip` that pass `filters`."""
+    if filters.added_after is not None and DEFINITIONS_ADDED <= filters.added_after:
+        return []
+    return [
+        _Entry(("", index), DEFINITIONS_ADDED, None, obj)
+        for index, obj in enumerate(request.app[_STATE].council())
+        if index > skip and filters.keeps(obj)
+    ]
 
 
 async def _feedback_entries(
@@ -551,11 +557,7 @@ async def _named(
     """
     if spec.alias is tlp.CollectionAlias.FEEDBACK or not spec.kinds:
         return await _walk(request, caller, spec, filters, None, 1 << 30)
-    entries: list[_Entry] = []
-    if filters.added_after is None or DEFINITIONS_ADDED > filters.added_after:
-        for index, obj in enumerate(request.app[_STATE].council()):
-            if filters.keeps(obj):
-                entries.append(_Entry(("", index), DEFINITIONS_ADDED, None, obj))
+    entries = _council_entries(request, filters)
     cache = request.app[_STATE].cache
     holding = await _services(request).items.collection_items_holding(
         caller, spec, sorted(filters.ids or ())
