@@ -11,10 +11,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NAMESPACE", "note_id_for", "object_ids"]
+__all__ = ["EXTENSION_ID", "NAMESPACE", "note_id_for", "object_ids"]
 
 NAMESPACE = uuid.UUID("0ab61d92-cb3d-4acf-92de-5c2233c3325f")
 """The council's UUIDv5 namespace (the council extension-definition's UUID)."""
+
+EXTENSION_ID = f"extension-definition--{NAMESPACE}"
+"""The council extension (docs/taxii.md), a STIX 2.1 property extension."""
 
 
 def note_id_for(item_id: str) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 
 import structlog
 
+from broker import tlp
 from broker.crypto import KeyRing, hmac_sha256
-from broker.domain.stix_ids import object_ids
+from broker.domain.stix_ids import EXTENSION_ID, object_ids
 from broker.errors import IntegrityAlarm
 from broker.services.keyring import Keys
 from broker.services.sealing import open_content
@@ -31,6 +32,9 @@ log = structlog.get_logger("broker.stix_refs")
 _PURPOSE = "stix-refs-v1"
 _BATCH = 500  # items indexed per transaction when the broker starts
 _REPORT_EVERY_S = 5.0
+# Served once, first in every collection, never from an item (docs/taxii.md):
+# indexing them would make a read of one open every item that carried a copy.
+_SERVED_ONCE = frozenset({EXTENSION_ID, *tlp.TLP_MARKING_DEFINITIONS})
 
 
 def index_key(ring: KeyRing) -> bytes:
@@ -63,7 +67,7 @@ class StixRefs:
 
     def of_item(self, item_id: str, stix: Mapping[str, Any] | None) -> frozenset[str]:
         """The digests of every STIX id item `item_id` (holding `stix`) is served under."""
-        return frozenset(self.of(i) for i in object_ids(item_id, stix))
+        return frozenset(self.of(i) for i in object_ids(item_id, stix) - _SERVED_ONCE)
 
     async def backfill(self) -> int:
         """Index the items stored before the index existed; how many there were.

@@ -28,7 +28,7 @@ from broker import tlp
 from broker.api.models import ScopeIn
 from broker.domain import Confidence, Scope, Tlp
 from broker.domain.items import OpenedItem
-from broker.domain.stix_ids import NAMESPACE, note_id_for
+from broker.domain.stix_ids import EXTENSION_ID, NAMESPACE, note_id_for
 from broker.domain.timestamps import rfc3339
 
 __all__ = [
@@ -45,9 +45,6 @@ __all__ = [
     "parse_posted",
     "version_of",
 ]
-
-EXTENSION_ID = "extension-definition--0ab61d92-cb3d-4acf-92de-5c2233c3325f"
-"""The council extension (docs/taxii.md), a STIX 2.1 property extension."""
 
 _NAMESPACE = NAMESPACE  # of the ids the council derives (its identity, notes)
 
