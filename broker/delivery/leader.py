@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from broker.delivery.waking import woken
 from broker.store import Database
 
 __all__ = ["close_quickly", "run_as_leader"]
@@ -78,13 +79,12 @@ async def _lead_while_held(connection: Any, work: Callable[[], Awaitable[None]])
 
 async def _watch(connection: Any, lost: asyncio.Event) -> None:
     # A cheap round trip on the lock's own session notices a silent drop too.
-    while not lost.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(lost.wait(), _WATCH_SECONDS)
-        if lost.is_set():
-            return
+    # Deadlines by `asyncio.timeout`, never `wait_for` (see `woken`): a lost
+    # cancellation would keep a replica watching after it stopped leading.
+    while not await woken(lost, _WATCH_SECONDS):
         try:
-            await asyncio.wait_for(connection.fetchval("SELECT 1"), _WATCH_SECONDS)
+            async with asyncio.timeout(_WATCH_SECONDS):
+                await connection.fetchval("SELECT 1")
         except Exception:
             return
 
@@ -105,6 +105,7 @@ async def close_quickly(connection: Any) -> None:
     socket (the server then releases the session's locks and listeners).
     """
     try:
-        await asyncio.wait_for(connection.close(), _CLOSE_SECONDS)
+        async with asyncio.timeout(_CLOSE_SECONDS):
+            await connection.close()
     except Exception:
         connection.terminate()

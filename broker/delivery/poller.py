@@ -17,6 +17,7 @@ import structlog
 from broker.delivery.hub import Hub
 from broker.delivery.leader import close_quickly
 from broker.delivery.model import FeedEvent
+from broker.delivery.waking import woken
 from broker.store.database import FEED_CHANNEL
 from broker.store.feed_repo import FeedRecord
 from broker.store.uow import Store, UnitOfWork
@@ -133,8 +134,7 @@ class FeedPoller:
     async def run(self) -> None:
         """Poll whenever woken (or every second), until cancelled."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _SAFETY_POLL_SECONDS)
+            await woken(self._wake, _SAFETY_POLL_SECONDS)
             self._wake.clear()
             try:
                 await self.poll_once()

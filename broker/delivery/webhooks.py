@@ -20,7 +20,6 @@ answered, or whether a port is open, is not reported back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import ipaddress
 import socket
@@ -34,6 +33,7 @@ from yarl import URL
 from broker import tlp
 from broker.crypto import hmac_sha256, open_envelope
 from broker.delivery.poller import load_feed_events
+from broker.delivery.waking import woken
 from broker.domain import Reader
 from broker.services.clock import Clock
 from broker.services.ids import new_id
@@ -162,11 +162,9 @@ class WebhookDispatcher:
             try:
                 any_registered = True
                 while True:
-                    woken = False
-                    with contextlib.suppress(TimeoutError):
-                        woken = await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    was_woken = await woken(self._wake, self.poll_seconds)
                     self._wake.clear()
-                    if woken and not any_registered:
+                    if was_woken and not any_registered:
                         await asyncio.sleep(self.poll_seconds)  # until the next periodic round
                     try:
                         any_registered = await self.run_once(session, wait=False) is not None
