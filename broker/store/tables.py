@@ -172,7 +172,7 @@ items = Table(
     Column("request_digest", String(64), nullable=True),
     Column("submit_result", JSON, nullable=True),  # replayed for a retried Idempotency-Key
     # Whether `stix_refs` holds the item's objects (items stored before it are
-    # indexed when the broker starts: `StixRefService.backfill`).
+    # indexed when the broker starts: `StixRefs.backfill`).
     Column("stix_indexed", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("submitter_user_id", "idempotency_key", name="uq_items_idempotency"),
     Index("ix_items_audience_id", "audience_id", "id"),
