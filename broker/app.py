@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import structlog
-from aiohttp import web
+from aiohttp import web, web_response
 
 from broker.api import (
     audit,
@@ -77,6 +77,13 @@ from broker.tlp.fixes import fix_for
 __all__ = ["create_app", "json_errors", "load_key_ring", "request_context", "server_options"]
 
 log = structlog.get_logger("broker.http")
+
+# `Server` names the product, never its versions (they tell an attacker which
+# flaws to try). aiohttp writes its default, the Python and aiohttp versions,
+# into every response it prepares, its own 400s for malformed requests
+# included, which no middleware or signal sees: so the default is replaced.
+SERVER_NAME = "council-broker"
+web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]  # read at each prepare
 
 # How long shutdown waits for each piece of background work to stop.
 _STOP_SECONDS = 3.0
@@ -249,14 +256,12 @@ async def _checkpoint_loop(services: Services, settings: Settings) -> None:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Headers every response carries: no version banner, no caching, no sniffing.
+    """Headers every response carries: no caching, no sniffing.
 
     Responses hold tokens shown once, audit records and item contents: no
     shared or browser cache may keep them, and a browser must not guess a
-    content type other than the one declared. `Server` is set (aiohttp would
-    otherwise add its own with the Python and aiohttp versions).
+    content type other than the one declared.
     """
-    response.headers["Server"] = "council-broker"
     # Unless the handler chose otherwise (the API page's static assets may be cached).
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"

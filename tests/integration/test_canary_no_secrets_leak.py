@@ -144,3 +144,36 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
         await db.dispose()
         for secret in forbidden:
             assert secret not in dump
+
+
+async def test_a_request_the_server_cannot_parse_logs_one_line_without_its_bytes(
+    broker: Broker, json_logs: Path
+) -> None:
+    """An `Authorization` line over the header limit is refused by the HTTP server
+    before any handler runs: the answer names no version, and the log gets one JSON
+    warning naming the problem, with no traceback and none of the line (the token)."""
+    token = broker.admin_token
+    too_long = "x" * (broker.settings.max_header_bytes + 1)
+    request = (
+        f"GET /v1/inbox HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}{too_long}\r\n\r\n"
+    )
+    host, port = broker.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request.encode())
+        async with asyncio.timeout(10):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith("HTTP/1.0 400") or head.startswith("HTTP/1.1 400"), head
+    assert "Server: council-broker" in head.splitlines(), head
+    assert "aiohttp" not in head and "Python" not in head, head
+
+    text = await asyncio.to_thread(json_logs.read_text)
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]  # all JSON
+    malformed = [r for r in records if r["event"] == "malformed_request"]
+    assert len(malformed) == 1, records
+    assert malformed[0]["level"] == "warning" and malformed[0]["status"] == 400
+    assert malformed[0]["problem"] == "LineTooLong" and "exception" not in malformed[0]
+    assert token not in text and "Traceback" not in text
