@@ -169,6 +169,8 @@ async def _services(
         # Items stored before the STIX object index are indexed before serving,
         # so a TAXII read by id never misses one (once; a no-op afterwards).
         await services.stix_refs.backfill()
+        # Resolutions stored before their texts were sealed are sealed now.
+        await services.resolutions.seal_clear_texts()
         yield
     finally:
         # Pending last-use writes end before the database closes under them.

@@ -57,9 +57,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.db)
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def quiet_logs() -> None:
-    """The broker's own JSON logging, at WARNING, on stderr (tests read stdout)."""
+    """The broker's own JSON logging, at WARNING, on stderr (tests read stdout).
+
+    Set for every test: a test that runs a CLI's `main` under capture leaves
+    logging on its captured stream, which pytest closes after that test.
+    """
     configure_logging("warning", sys.stderr)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from broker.crypto import Envelope
 from broker.domain.model import Scope
 
 __all__ = [
@@ -149,6 +150,10 @@ class Resolution:
     `seats` are the committee seats (user ids) when it was opened and
     `electorate` the active members then (assembly): both are fixed for the
     life of the resolution, so a count never depends on when it is read.
+
+    Its texts (title, text, purpose, refusal and recusal reasons) are stored
+    in `sealed` (`broker.services.resolution_texts`); as the store returns
+    it, they are empty until the service opens them into these fields.
     """
 
     id: str
@@ -172,6 +177,9 @@ class Resolution:
     refusal_reason: str | None = None
     ballots: tuple[Ballot, ...] = field(default=())
     tally: Tally = field(default_factory=Tally)
+    # None: stored before texts were sealed, and not sealed yet (they are in
+    # the clear fields until the broker's start-up seals them).
+    sealed: Envelope | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Only wrapped data keys change (a few dozen bytes per record); ciphertext is
 untouched. Every sealed record is re-wrapped: items, feedback comments,
-consultations and their messages, violation reports, and webhook signing secrets, so that once
-the rotation is done nothing depends on an older key version any more.
+consultations and their messages, violation reports, resolution texts, and
+webhook signing secrets, so that once the rotation is done nothing depends on
+an older key version any more.
 Records are re-wrapped in small transactions so a broker serving the same
 database keeps going; a broker that meets a key version it has not loaded
 yet reloads the ring (`Keys.ring_for`). The pass repeats until no record is
@@ -24,6 +25,7 @@ from broker.crypto import IntegrityFailure, KeyRing, rewrap
 from broker.services.consultations import consultation_key_aad, message_key_aad
 from broker.services.feedback import comment_key_aad
 from broker.services.reports import report_key_aad
+from broker.services.resolution_texts import resolution_key_aad
 from broker.services.sealing import key_aad
 from broker.services.webhooks import secret_aad
 from broker.settings import Settings
@@ -78,6 +80,11 @@ SEALED: tuple[SealedRecords, ...] = (
         "violation reports",
         SealedTable.REPORTS,
         _from_record(lambda key: report_key_aad(key.id, str(key.member_id), str(key.user_id))),
+    ),
+    SealedRecords(
+        "resolution texts",
+        SealedTable.RESOLUTIONS,
+        _from_record(lambda key: resolution_key_aad(key.id)),
     ),
     SealedRecords(
         "webhook secrets",

@@ -94,7 +94,7 @@ class Services:
             store=store, clock=clock, keys=keys, auditor=self.auditor
         )
         self.resolutions = ResolutionService(
-            store=store, clock=clock, auditor=self.auditor, directory=self.directory
+            store=store, clock=clock, keys=keys, auditor=self.auditor, directory=self.directory
         )
         self.reports = ReportService(store=store, clock=clock, keys=keys, auditor=self.auditor)
         self.taxii = TaxiiService(store=store, clock=clock, directory=self.directory)

@@ -56,7 +56,9 @@ from broker.services.auditor import Auditor
 from broker.services.clock import Clock
 from broker.services.directory import Directory
 from broker.services.ids import new_id
+from broker.services.keyring import Keys
 from broker.services.members import apply_status
+from broker.services.resolution_texts import ResolutionTexts, open_texts, seal_texts, texts_of
 from broker.store.uow import Store, UnitOfWork
 
 __all__ = [
@@ -157,10 +159,11 @@ class ResolutionService:
     """The committee's and the assembly's resolutions; every step audited."""
 
     def __init__(
-        self, *, store: Store, clock: Clock, auditor: Auditor, directory: Directory
+        self, *, store: Store, clock: Clock, keys: Keys, auditor: Auditor, directory: Directory
     ) -> None:
         self._store = store
         self._clock = clock
+        self._keys = keys
         self._auditor = auditor
         self._directory = directory
 
@@ -200,7 +203,8 @@ class ResolutionService:
                     before = resolution.id
                     decision = governance.resolution_view(actor.reader, facts_of(resolution))
                     if decision:
-                        shown.append(Shown(_with_live_tally(resolution), decision.view))
+                        opened = open_texts(self._keys, resolution)
+                        shown.append(Shown(_with_live_tally(opened), decision.view))
                         if len(shown) > limit:
                             break
         more = len(shown) > limit
@@ -224,7 +228,7 @@ class ResolutionService:
         office = actor.is_secretariat or actor.is_coordinator
         async with self._store.read() as uow:
             requests = [
-                r
+                open_texts(self._keys, r)
                 for r in await uow.resolutions.passed_requests()
                 if office or actor.member_id in r.target_member_ids
             ]
@@ -308,7 +312,8 @@ class ResolutionService:
                 scope=new.scope,
                 target_member_ids=tuple(dict.fromkeys(new.target_member_ids)),
             )
-            await uow.resolutions.add(resolution)
+            texts = ResolutionTexts(title=new.title, text=new.text, purpose=new.purpose)
+            await uow.resolutions.add(resolution, seal_texts(self._keys, resolution.id, texts))
             await uow.feed.append(await self._events(uow, resolution, "created", now))
             await uow.audit.append(
                 [
@@ -325,7 +330,7 @@ class ResolutionService:
                     )
                 ]
             )
-            stored = await _stored(uow, resolution.id)
+            stored = await self._stored(uow, resolution.id)
         return Shown(_with_live_tally(stored), View.FULL)
 
     async def vote(
@@ -390,7 +395,7 @@ class ResolutionService:
             ballot,
             actor.user_id,
             AuditAction.RESOLUTION_RECUSAL,
-            {"reason": reason},
+            {},  # the reason is sealed with the texts, not written into the log
             now,
         )
 
@@ -411,23 +416,21 @@ class ResolutionService:
         )
         now = self._clock()
         async with self._store.write() as uow:
-            current = await _stored(uow, resolution_id)
+            current = await self._stored(uow, resolution_id)
             if current.status is not ResolutionStatus.OPEN:
                 raise _closed()
             tally = _with_live_tally(current).tally
             await uow.resolutions.decide(
-                resolution_id,
-                ResolutionStatus.REFUSED,
-                tally,
-                now,
-                effective=False,
-                refusal_reason=reason,
+                resolution_id, ResolutionStatus.REFUSED, tally, now, effective=False
+            )
+            texts = replace(texts_of(current), refusal_reason=reason)
+            await uow.resolutions.reseal(
+                resolution_id, seal_texts(self._keys, resolution_id, texts)
             )
             await uow.audit.append(
                 [
-                    self._draft(
-                        actor, AuditAction.RESOLUTION_REFUSAL, current, details={"reason": reason}
-                    ),
+                    # The reason is sealed with the texts, not written into the log.
+                    self._draft(actor, AuditAction.RESOLUTION_REFUSAL, current),
                     self._draft(
                         actor,
                         AuditAction.RESOLUTION_DECIDE,
@@ -436,7 +439,7 @@ class ResolutionService:
                     ),
                 ]
             )
-            stored = await _stored(uow, resolution_id)
+            stored = await self._stored(uow, resolution_id)
             await uow.feed.append(await self._events(uow, stored, "decided", now))
         return Shown(stored, View.FULL)
 
@@ -454,12 +457,12 @@ class ResolutionService:
         )
         now = self._clock()
         async with self._store.write() as uow:
-            current = await _stored(uow, resolution_id)
+            current = await self._stored(uow, resolution_id)
             if current.status is not ResolutionStatus.OPEN:
                 raise _closed()
             decision = governance.decide(current.kind, ballot_of(current))
             await self._decide(uow, actor, current, decision, now)
-            stored = await _stored(uow, resolution_id)
+            stored = await self._stored(uow, resolution_id)
         self._directory.forget()  # routing and sign-in must see an effect at once
         return Shown(stored, View.FULL)
 
@@ -480,7 +483,7 @@ class ResolutionService:
         async with self._store.write() as uow:
             first = resolution.published_at is None
             await uow.resolutions.publish(resolution_id, now)
-            stored = await _stored(uow, resolution_id)
+            stored = await self._stored(uow, resolution_id)
             if first:
                 await uow.feed.append(await self._events(uow, stored, "published", now))
             await uow.audit.append(
@@ -491,6 +494,24 @@ class ResolutionService:
                 ]
             )
         return Shown(stored, View.FULL)
+
+    async def seal_clear_texts(self) -> int:
+        """Seal the texts of resolutions stored before texts were sealed, and clear
+        them from their rows; how many there were. Run when the broker starts,
+        before it serves (once; a no-op afterwards)."""
+        sealed = 0
+        while True:
+            async with self._store.write() as uow:
+                batch = await uow.resolutions.unsealed(_SCAN)
+                for resolution in batch:
+                    envelope = seal_texts(self._keys, resolution.id, texts_of(resolution))
+                    await uow.resolutions.reseal(resolution.id, envelope)
+            sealed += len(batch)
+            if len(batch) < _SCAN:
+                break
+        if sealed:
+            log.info("resolution_texts_sealed", resolutions=sealed)
+        return sealed
 
     async def close_due(self, now: datetime | None = None) -> int:
         """Decide every open resolution whose deadline has come (the leader's sweeper);
@@ -528,20 +549,25 @@ class ResolutionService:
         now: datetime,
     ) -> Shown:
         async with self._store.write() as uow:
-            current = await _stored(uow, resolution_id)
+            current = await self._stored(uow, resolution_id)
             if current.status is not ResolutionStatus.OPEN:
                 raise _closed()
             if any(b.voter_id == voter_id for b in current.ballots):
                 raise Conflict("this seat or member has already acted on it", code="already_voted")
             await uow.resolutions.add_ballot(resolution_id, ballot)
+            if ballot.reason is not None:  # a recusal's reason, sealed with the texts
+                texts = texts_of(current)
+                recusals = {**texts.recusals, voter_id: ballot.reason}
+                resealed = seal_texts(self._keys, resolution_id, replace(texts, recusals=recusals))
+                await uow.resolutions.reseal(resolution_id, resealed)
             await uow.audit.append([self._draft(actor, action, current, details=details)])
-            counted = await _stored(uow, resolution_id)
+            counted = await self._stored(uow, resolution_id)
             # Art. 8(2): a restriction takes effect the moment it reaches ¾.
             early = governance.settled_early(counted.kind, ballot_of(counted))
             settled = early.outcome is not governance.Outcome.PENDING
             if settled:
                 await self._decide(uow, None, counted, early, now)
-            stored = await _stored(uow, resolution_id)
+            stored = await self._stored(uow, resolution_id)
         if settled:
             self._directory.forget()
         view = governance.resolution_view(actor.reader, facts_of(stored)).view
@@ -563,7 +589,7 @@ class ResolutionService:
         ):
             raise _closed()
         effect = await self._apply(uow, resolution, now) if passed else None
-        decided = await _stored(uow, resolution.id)
+        decided = await self._stored(uow, resolution.id)
         await uow.feed.append(await self._events(uow, decided, "decided", now))
         await uow.audit.append(
             [
@@ -599,10 +625,8 @@ class ResolutionService:
                         kind=EventKind.INFORMATION_REQUEST,
                         created_at=now,
                         member_id=member_id,
-                        payload={
-                            "information_request_id": resolution.id,
-                            "title": resolution.title,
-                        },
+                        # Events carry no texts: the target reads the request itself.
+                        payload={"information_request_id": resolution.id},
                     )
                     for member_id in resolution.target_member_ids
                 ]
@@ -744,9 +768,18 @@ class ResolutionService:
                 code="proxy_chain",
             )
 
+    async def _stored(self, uow: UnitOfWork, resolution_id: str) -> Resolution:
+        """The resolution, its texts opened; 404 if there is none."""
+        resolution = await uow.resolutions.get(resolution_id)
+        if resolution is None:
+            raise NotFound("no resolution with that id", field="id")
+        return open_texts(self._keys, resolution)
+
     async def _visible(
         self, uow: UnitOfWork, actor: Actor, resolution_id: str, action: AuditAction
     ) -> Resolution:
+        """The resolution if the caller may see it, its texts opened; else the same
+        audited 404 as for one that does not exist."""
         resolution = await uow.resolutions.get(resolution_id)
         if resolution is None or not governance.resolution_view(actor.reader, facts_of(resolution)):
             # Art. 27: the same answer whether it exists or not.
@@ -760,7 +793,7 @@ class ResolutionService:
                     details={"resolution_id": resolution_id[:64]},
                 ),
             )
-        return resolution
+        return open_texts(self._keys, resolution)
 
     async def _require(
         self,
@@ -838,13 +871,6 @@ def _tally(tally: Tally) -> dict[str, int]:
         "seats": tally.seats,
         "entitled": tally.entitled,
     }
-
-
-async def _stored(uow: UnitOfWork, resolution_id: str) -> Resolution:
-    resolution = await uow.resolutions.get(resolution_id)
-    if resolution is None:
-        raise NotFound("no resolution with that id", field="id")
-    return resolution
 
 
 async def resolution_loop(service: ResolutionService, interval: timedelta) -> None:

@@ -8,30 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from broker.crypto import Envelope
 from broker.domain.consultations import StoredConsultation, StoredMessage
+from broker.store.envelopes import envelope_columns, envelope_of
 from broker.store.obligations_repo import as_utc
 from broker.store.tables import consultation_messages, consultations
 
 __all__ = ["ConsultationRepository"]
-
-
-def _envelope(row: Any) -> Envelope:
-    return Envelope(
-        nonce=bytes(row.nonce),
-        ciphertext=bytes(row.ciphertext),
-        wrapped_key=bytes(row.wrapped_key),
-        kek_version=int(row.kek_version),
-    )
-
-
-def _sealed_columns(env: Envelope) -> dict[str, Any]:
-    return {
-        "nonce": env.nonce,
-        "ciphertext": env.ciphertext,
-        "wrapped_key": env.wrapped_key,
-        "kek_version": env.kek_version,
-    }
 
 
 def _consultation(row: Any) -> StoredConsultation:
@@ -43,7 +25,7 @@ def _consultation(row: Any) -> StoredConsultation:
         created_at=as_utc(row.created_at),
         last_message_at=as_utc(row.last_message_at),
         messages=int(row.messages),
-        sealed=_envelope(row),
+        sealed=envelope_of(row),
     )
 
 
@@ -55,7 +37,7 @@ def _message(row: Any) -> StoredMessage:
         author_user_id=row.author_user_id,
         from_consulter=bool(row.from_consulter),
         created_at=as_utc(row.created_at),
-        sealed=_envelope(row),
+        sealed=envelope_of(row),
     )
 
 
@@ -77,7 +59,7 @@ class ConsultationRepository:
                 created_at=consultation.created_at,
                 last_message_at=consultation.last_message_at,
                 messages=consultation.messages,
-                **_sealed_columns(consultation.sealed),
+                **envelope_columns(consultation.sealed),
             )
         )
 
@@ -118,7 +100,7 @@ class ConsultationRepository:
                 author_user_id=message.author_user_id,
                 from_consulter=message.from_consulter,
                 created_at=message.created_at,
-                **_sealed_columns(message.sealed),
+                **envelope_columns(message.sealed),
             )
         )
         await self._conn.execute(

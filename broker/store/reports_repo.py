@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.crypto import Envelope
 from broker.domain.reports import ReportKind, ReportStatus, StoredReport
+from broker.store.envelopes import envelope_columns, envelope_of
 from broker.store.obligations_repo import as_utc
 from broker.store.tables import reports
 
@@ -25,22 +26,8 @@ def _report(row: Any) -> StoredReport:
         status=ReportStatus(row.status),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
-        sealed=Envelope(
-            nonce=bytes(row.nonce),
-            ciphertext=bytes(row.ciphertext),
-            wrapped_key=bytes(row.wrapped_key),
-            kek_version=int(row.kek_version),
-        ),
+        sealed=envelope_of(row),
     )
-
-
-def _sealed_columns(env: Envelope) -> dict[str, Any]:
-    return {
-        "nonce": env.nonce,
-        "ciphertext": env.ciphertext,
-        "wrapped_key": env.wrapped_key,
-        "kek_version": env.kek_version,
-    }
 
 
 class ReportRepository:
@@ -60,7 +47,7 @@ class ReportRepository:
                 status=report.status.value,
                 created_at=report.created_at,
                 updated_at=report.updated_at,
-                **_sealed_columns(report.sealed),
+                **envelope_columns(report.sealed),
             )
         )
 
@@ -91,6 +78,6 @@ class ReportRepository:
         result = await self._conn.execute(
             update(reports)
             .where(reports.c.id == report_id, reports.c.status != ReportStatus.CLOSED.value)
-            .values(status=status.value, updated_at=at, **_sealed_columns(sealed))
+            .values(status=status.value, updated_at=at, **envelope_columns(sealed))
         )
         return bool(result.rowcount)

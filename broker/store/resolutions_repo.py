@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from broker.crypto import Envelope
 from broker.domain import Scope
 from broker.domain.resolutions import (
     Ballot,
@@ -20,6 +21,7 @@ from broker.domain.resolutions import (
     Tally,
     Vote,
 )
+from broker.store.envelopes import envelope_columns, envelope_of
 from broker.store.obligations_repo import as_utc
 from broker.store.tables import information_request_answers, resolution_ballots, resolutions
 
@@ -66,7 +68,12 @@ def _resolution(row: Any, ballots: Sequence[Ballot]) -> Resolution:
         refusal_reason=row.refusal_reason,
         ballots=tuple(ballots),
         tally=Tally(**row.tally) if row.tally else Tally(),
+        sealed=None if row.wrapped_key is None else envelope_of(row),
     )
+
+
+# A sealed resolution's clear text columns: empty (`title` is NOT NULL).
+_NO_CLEAR_TEXTS = {"title": "", "text": None, "purpose": None, "refusal_reason": None}
 
 
 class ResolutionRepository:
@@ -75,15 +82,14 @@ class ResolutionRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def add(self, resolution: Resolution) -> None:
-        """Store a new (open) resolution."""
+    async def add(self, resolution: Resolution, sealed: Envelope) -> None:
+        """Store a new (open) resolution, its texts `sealed` (its own text fields are
+        not stored)."""
         await self._conn.execute(
             insert(resolutions).values(
                 id=resolution.id,
                 kind=resolution.kind.value,
                 body=resolution.body.value,
-                title=resolution.title,
-                text=resolution.text,
                 subject_member_id=resolution.subject_member_id,
                 status=resolution.status.value,
                 created_by=resolution.created_by,
@@ -91,11 +97,40 @@ class ResolutionRepository:
                 closes_at=resolution.closes_at,
                 seats=list(resolution.seats),
                 electorate=list(resolution.electorate),
-                purpose=resolution.purpose,
                 scope=None if resolution.scope is None else resolution.scope.to_json(),
                 target_member_ids=list(resolution.target_member_ids),
+                **_NO_CLEAR_TEXTS,
+                **envelope_columns(sealed),
             )
         )
+
+    async def reseal(self, resolution_id: str, sealed: Envelope) -> None:
+        """Replace a resolution's sealed texts (a reason was added), and clear the
+        clear columns and ballot reasons of a resolution stored before the seal."""
+        await self._conn.execute(
+            update(resolutions)
+            .where(resolutions.c.id == resolution_id)
+            .values(**_NO_CLEAR_TEXTS, **envelope_columns(sealed))
+        )
+        await self._conn.execute(
+            update(resolution_ballots)
+            .where(
+                resolution_ballots.c.resolution_id == resolution_id,
+                resolution_ballots.c.reason.is_not(None),
+            )
+            .values(reason=None)
+        )
+
+    async def unsealed(self, limit: int) -> list[Resolution]:
+        """Up to `limit` resolutions stored before texts were sealed, with their ballots."""
+        query = (
+            select(resolutions.c.id)
+            .where(resolutions.c.wrapped_key.is_(None))
+            .order_by(resolutions.c.id)
+            .limit(limit)
+        )
+        ids = list((await self._conn.execute(query)).scalars())
+        return [r for i in ids if (r := await self.get(i)) is not None]
 
     async def get(self, resolution_id: str) -> Resolution | None:
         """One resolution with its ballots, or None."""
@@ -157,7 +192,8 @@ class ResolutionRepository:
                 recused=ballot.recused,
                 proxy_to=ballot.proxy_to,
                 seat=ballot.seat,
-                reason=ballot.reason,
+                # A recusal's reason is sealed with the resolution's texts (`reseal`).
+                reason=None,
                 created_at=ballot.at,
             )
         )
@@ -170,7 +206,6 @@ class ResolutionRepository:
         at: datetime,
         *,
         effective: bool,
-        refusal_reason: str | None = None,
     ) -> bool:
         """Close an open resolution with `status` and the tally it was decided on;
         False if it was no longer open (another replica or request decided it)."""
@@ -185,7 +220,6 @@ class ResolutionRepository:
                 tally=asdict(tally),
                 decided_at=at,
                 effective_at=at if effective else None,
-                refusal_reason=refusal_reason,
             )
         )
         return bool(result.rowcount)

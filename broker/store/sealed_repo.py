@@ -1,8 +1,9 @@
 """Every sealed record's wrapped data key, for key rotation (`council-broker keys rotate`).
 
 Items, feedback comments, consultations, consultation messages, violation
-reports and webhook secrets each keep a data key wrapped by the key ring; rotation re-wraps them
-under a new key version without touching their ciphertext.
+reports, resolution texts and webhook secrets each keep a data key wrapped by
+the key ring; rotation re-wraps them under a new key version without touching
+their ciphertext.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from broker.store.tables import (
     items,
     obligations,
     reports,
+    resolutions,
     webhooks,
 )
 
@@ -35,6 +37,7 @@ class SealedTable(StrEnum):
     CONSULTATION_MESSAGES = "consultation_messages"
     WEBHOOK_SECRETS = "webhooks"
     REPORTS = "reports"
+    RESOLUTIONS = "resolutions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ _COLUMNS = {
         webhooks, "secret_wrapped_key", "secret_kek_version", ("member_id",)
     ),
     SealedTable.REPORTS: _Columns(reports, "wrapped_key", "kek_version", ("member_id", "user_id")),
+    SealedTable.RESOLUTIONS: _Columns(resolutions, "wrapped_key", "kek_version", ()),
 }
 
 

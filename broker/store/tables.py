@@ -429,6 +429,10 @@ resolutions = Table(
     Column("id", Id, primary_key=True),  # ULID
     Column("kind", String(30), nullable=False),
     Column("body", String(20), nullable=False),
+    # The texts (title, text, purpose, the refusal and recusal reasons) are
+    # sealed (`broker.services.resolution_texts`): these four clear columns
+    # are empty ("", NULL) but on a row from before the seal, until the broker
+    # seals it when it starts.
     Column("title", String(300), nullable=False),
     Column("text", Text, nullable=True),
     Column("subject_member_id", Id, ForeignKey("bodies.id"), nullable=True),
@@ -446,6 +450,10 @@ resolutions = Table(
     Column("target_member_ids", JSON, nullable=False),
     Column("refusal_reason", String(2000), nullable=True),
     Column("tally", JSON, nullable=True),
+    Column("nonce", LargeBinary, nullable=True),
+    Column("ciphertext", LargeBinary, nullable=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("kek_version", Integer, nullable=True),
     # The leader's sweeper closes open resolutions by deadline.
     Index("ix_resolutions_status_closes_at", "status", "closes_at"),
     Index("ix_resolutions_subject_member_id", "subject_member_id"),

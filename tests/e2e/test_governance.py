@@ -12,10 +12,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select, update
 
 from broker.services.auditor import Auditor
 from broker.services.directory import Directory
+from broker.services.keyring import Keys
 from broker.services.resolutions import ResolutionService
+from broker.store.tables import resolution_ballots, resolutions
 from broker.store.uow import Store
 from clients.sdk import CouncilClient, CouncilError
 from tests.conftest import Broker
@@ -480,6 +483,71 @@ async def test_art_27_a_resolution_is_invisible_to_its_subject_until_decided(
     assert "text" not in published
 
 
+def _service(broker: Broker, store: Store) -> ResolutionService:
+    """The broker's resolution service over a second connection to its database."""
+    return ResolutionService(
+        store=store,
+        clock=broker.clock,
+        keys=Keys(broker.ring),
+        auditor=Auditor(store, broker.clock),
+        directory=Directory(store, broker.clock, timedelta(seconds=1)),
+    )
+
+
+async def test_texts_stored_before_the_seal_are_sealed_when_the_broker_starts(
+    broker: Broker, gov: Gov
+) -> None:
+    """A resolution whose title, text and recusal reason sit in the clear columns (as
+    before texts were sealed) reads the same, and the start-up step seals them and
+    clears the columns; afterwards there is nothing left to seal."""
+    request = await _open(
+        gov,
+        "information_request",
+        purpose="to trace the intrusion",
+        scope={"groups": ["tier_two"]},
+        target_member_ids=[gov.vendor.id],
+    )
+    await _votes(gov, request["id"], "-", "recuse")
+    before = await _call(gov.clerk, "GET", f"/v1/resolutions/{request['id']}")
+    db = broker.database()
+    try:
+        async with db.write() as conn:  # the row as an older broker stored it
+            await conn.execute(
+                update(resolutions)
+                .where(resolutions.c.id == request["id"])
+                .values(
+                    title=before["title"],
+                    text=before["text"],
+                    purpose=before["purpose"],
+                    nonce=None,
+                    ciphertext=None,
+                    wrapped_key=None,
+                    kek_version=None,
+                )
+            )
+            await conn.execute(
+                update(resolution_ballots)
+                .where(resolution_ballots.c.resolution_id == request["id"])
+                .values(reason="my firm")
+            )
+        assert await _call(gov.clerk, "GET", f"/v1/resolutions/{request['id']}") == before
+        service = _service(broker, Store(db))
+        assert await service.seal_clear_texts() == 1
+        assert await service.seal_clear_texts() == 0
+        async with db.read() as conn:
+            row = (
+                await conn.execute(select(resolutions).where(resolutions.c.id == request["id"]))
+            ).one()
+            reasons = (await conn.execute(select(resolution_ballots.c.reason))).scalars().all()
+    finally:
+        await db.dispose()
+    assert (row.title, row.text, row.purpose) == ("", None, None) and row.wrapped_key
+    assert before["title"].encode() not in bytes(row.ciphertext)
+    assert set(reasons) == {None}
+    after = await _call(gov.clerk, "GET", f"/v1/resolutions/{request['id']}")
+    assert after == before and after["recusals"][0]["reason"] == "my firm"
+
+
 async def test_a_resolution_closes_at_its_deadline_on_the_sweep(broker: Broker, gov: Gov) -> None:
     """An admission with a majority closes at `closes_at` when a sweep runs (the leader's,
     or any replica's), and its effect applies then."""
@@ -491,13 +559,7 @@ async def test_a_resolution_closes_at_its_deadline_on_the_sweep(broker: Broker, 
     await _votes(gov, admission["id"], "yes", "yes", "abstain")
     db = broker.database()
     try:
-        store = Store(db)
-        service = ResolutionService(
-            store=store,
-            clock=broker.clock,
-            auditor=Auditor(store, broker.clock),
-            directory=Directory(store, broker.clock, timedelta(seconds=1)),
-        )
+        service = _service(broker, Store(db))
         assert await service.close_due() == 0  # not yet
         broker.clock.advance(hours=2)
         assert await service.close_due() == 1

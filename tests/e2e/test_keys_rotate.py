@@ -24,11 +24,12 @@ from broker.store.tables import (
     items,
     obligations,
     reports,
+    resolutions,
     webhooks,
 )
 from clients.sdk import CouncilClient
 from tests.conftest import Broker, ManualClock
-from tests.council import make_org
+from tests.council import committee_seat, make_org
 
 # Every sealed table with its wrapped-key and key-version columns.
 SEALED_COLUMNS = (
@@ -38,6 +39,7 @@ SEALED_COLUMNS = (
     (consultation_messages, "wrapped_key", "kek_version"),
     (webhooks, "secret_wrapped_key", "secret_kek_version"),
     (reports, "wrapped_key", "kek_version"),
+    (resolutions, "wrapped_key", "kek_version"),
 )
 
 
@@ -114,8 +116,9 @@ async def test_rotation_rewraps_every_key_and_serving_continues(
 async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
     tmp_path: Path, database_url: str, clock: ManualClock
 ) -> None:
-    """Not only items: feedback comments, consultations, their replies, violation reports
-    and webhook signing secrets move to the new key version too, and still open afterwards."""
+    """Not only items: feedback comments, consultations, their replies, violation reports,
+    resolutions' texts and webhook signing secrets move to the new key version too, and
+    still open afterwards."""
     # The webhook below names a local port: allowed here as the operator would.
     settings = Settings(
         data_dir=tmp_path / "data", database_url=database_url, webhook_allow_hosts=["127.0.0.1"]
@@ -152,6 +155,14 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
             "POST", f"/v1/members/{power.id}/webhooks", json={"url": "http://127.0.0.1:9/hook"}
         )
         report = await power.plain.report("scope_breach", "our answer was forwarded")
+        chair = await committee_seat(broker)
+        request = await chair.create_resolution(
+            "information_request",
+            "logs of the outage",
+            purpose="to trace the intrusion",
+            scope={"groups": ["tier_two"]},
+            target_member_ids=[power.id],
+        )
 
         assert await rotate_and_rewrap(settings) == 0
 
@@ -178,6 +189,7 @@ async def test_rotation_rewraps_comments_consultations_and_webhook_secrets(
             "check the proxy logs",
         )
         assert (await power.plain.get_report(report.id)).text == "our answer was forwarded"
+        assert (await chair.get_resolution(request.id)).title == "logs of the outage"
         # ...and the webhook secret, which only the dispatcher opens, under key version 2.
         newest = KeyRing.load(settings.key_ring_path)
         envelope = Envelope(

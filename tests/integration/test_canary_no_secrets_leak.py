@@ -14,7 +14,7 @@ import pytest
 
 from broker.logging import configure_logging
 from tests.conftest import Broker
-from tests.council import draft, make_council
+from tests.council import committee_seat, draft, make_council
 
 CANARIES = {
     "title": "CANARY-TITLE-7f3a9c",
@@ -24,6 +24,11 @@ CANARIES = {
     "consent": "CANARY-BREAKGLASS-0b7e",
     "report": "CANARY-REPORT-3d61f0",
     "report_note": "CANARY-REPORT-NOTE-a24c7b",
+    "resolution_title": "CANARY-RESOLUTION-TITLE-e8d1f4",
+    "resolution_text": "CANARY-RESOLUTION-TEXT-07b93a",
+    "resolution_purpose": "CANARY-RESOLUTION-PURPOSE-5c2e66",
+    "recusal": "CANARY-RECUSAL-b1a7d9",
+    "refusal": "CANARY-REFUSAL-4f0c28",
 }
 
 
@@ -39,8 +44,9 @@ def json_logs(tmp_path: Path) -> Iterator[Path]:
 
 async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Path) -> None:
     """Item content, victim names, violation reports (art. 29: their text and the
-    secretariat's notes), tokens and keys appear in no log line and in no byte of the
-    SQLite files, whatever path the request took."""
+    secretariat's notes), resolutions' texts and the reasons given on them (art. 11),
+    tokens and keys appear in no log line and in no byte of the SQLite files, whatever
+    path the request took."""
     council = await make_council(broker)
     stix = {
         "type": "bundle",
@@ -92,6 +98,32 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do
             await outsider.get_report(report.id)
 
+    chair = await committee_seat(broker)
+    asked = []
+    for _ in range(2):
+        asked.append(
+            await council.secretariat_plain.create_resolution(
+                "information_request",
+                CANARIES["resolution_title"],
+                text=CANARIES["resolution_text"],
+                purpose=CANARIES["resolution_purpose"],
+                scope={"groups": ["tier_two"]},
+                target_member_ids=[council.vendor_a.id],
+            )
+        )
+    await chair.recuse(asked[0].id, CANARIES["recusal"] + " interest")
+    await chair.refuse(asked[1].id, CANARIES["refusal"] + " out of order")
+    # Opened for those who may read them: the offices see the texts and reasons.
+    recused, refused = [
+        await council.secretariat_plain._json("GET", f"/v1/resolutions/{r.id}") for r in asked
+    ]
+    assert recused["title"] == refused["title"] == CANARIES["resolution_title"]
+    assert recused["text"] == CANARIES["resolution_text"]
+    assert recused["purpose"] == CANARIES["resolution_purpose"]
+    assert recused["recusals"][0]["reason"] == CANARIES["recusal"] + " interest"
+    assert refused["refusal_reason"] == CANARIES["refusal"] + " out of order"
+    await council.secretariat_plain.resolutions()
+
     tokens = [client._token for client in broker.clients if client._token]
     keys = json.loads(base64.b64decode(broker.ring.to_env_value()))
     key_strings = [v for group in ("keks", "signing_keys") for v in keys[group].values()]
@@ -102,6 +134,11 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
         CANARIES["stix"],
         CANARIES["report"],
         CANARIES["report_note"],
+        CANARIES["resolution_title"],
+        CANARIES["resolution_text"],
+        CANARIES["resolution_purpose"],
+        CANARIES["recusal"],
+        CANARIES["refusal"],
         *tokens,
         *key_strings,
     ]
@@ -135,7 +172,7 @@ async def test_no_canary_in_logs_or_database_files(broker: Broker, json_logs: Pa
                     text("SELECT string_agg(t::text, '') FROM (SELECT * FROM audit_events) t")
                 )
             ).scalar_one() or ""
-            for table in ("users", "reports"):
+            for table in ("users", "reports", "resolutions", "resolution_ballots", "events"):
                 dump += (
                     await conn.execute(
                         text(f"SELECT string_agg(t::text, '') FROM (SELECT * FROM {table}) t")
