@@ -498,7 +498,15 @@ class ResolutionService:
     async def seal_clear_texts(self) -> int:
         """Seal the texts of resolutions stored before texts were sealed, and clear
         them from their rows; how many there were. Run when the broker starts,
-        before it serves (once; a no-op afterwards)."""
+        before it serves (once; afterwards one read, no write).
+
+        Each batch is read inside its write transaction: a replica already
+        serving may add a recusal to one of them meanwhile, and sealing a copy
+        read before it would lose that reason.
+        """
+        async with self._store.read() as uow:
+            if not await uow.resolutions.unsealed(1):
+                return 0
         sealed = 0
         while True:
             async with self._store.write() as uow:

@@ -124,13 +124,12 @@ class ResolutionRepository:
     async def unsealed(self, limit: int) -> list[Resolution]:
         """Up to `limit` resolutions stored before texts were sealed, with their ballots."""
         query = (
-            select(resolutions.c.id)
+            select(resolutions)
             .where(resolutions.c.wrapped_key.is_(None))
             .order_by(resolutions.c.id)
             .limit(limit)
         )
-        ids = list((await self._conn.execute(query)).scalars())
-        return [r for i in ids if (r := await self.get(i)) is not None]
+        return await self._with_ballots((await self._conn.execute(query)).all())
 
     async def get(self, resolution_id: str) -> Resolution | None:
         """One resolution with its ballots, or None."""
@@ -166,7 +165,10 @@ class ResolutionRepository:
             query = query.where(resolutions.c.kind == kind.value)
         if before is not None:
             query = query.where(resolutions.c.id < before)
-        rows = (await self._conn.execute(query)).all()
+        return await self._with_ballots((await self._conn.execute(query)).all())
+
+    async def _with_ballots(self, rows: Sequence[Any]) -> list[Resolution]:
+        """The resolutions of `rows`, in order, with their ballots (one query for all)."""
         ids = [r.id for r in rows]
         by_resolution: dict[str, list[Ballot]] = {i: [] for i in ids}
         if ids:
